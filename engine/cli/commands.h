@@ -1,0 +1,21 @@
+// The subcommands of the `dataflow` executable. Each registers its options on the CLI11 app and
+// returns the process exit code when run.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace dataflow::cli {
+
+using Command = std::function<int()>;
+
+Command addValidateCommand(CLI::App& app);
+Command addCrdsCommand(CLI::App& app);
+Command addVersionCommand(CLI::App& app);
+
+// Exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInvalid = 1;  // the manifests have errors
+inline constexpr int kExitUsage = 2;    // bad command line
+
+}  // namespace dataflow::cli

@@ -1,0 +1,26 @@
+#include <iostream>
+#include <map>
+
+#include "engine/cli/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace dataflow::cli;
+  CLI::App app{
+      "dataflow: moves messages between MQTT v5 brokers and Kafka, configured by Azure IoT "
+      "Operations manifests (DataflowEndpoint, Dataflow, DataflowProfile)."};
+  app.require_subcommand(1);
+  Command validate = addValidateCommand(app);
+  Command crds = addCrdsCommand(app);
+  Command version = addVersionCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  for (auto [name, command] : {std::pair{"validate", validate}, std::pair{"crds", crds},
+                               std::pair{"version", version}}) {
+    if (app.got_subcommand(name)) return command();
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,93 @@
+#include "engine/config/topic_rules.h"
+
+#include <regex>
+
+#include "engine/transform/utf8.h"
+
+namespace dataflow::config {
+
+namespace {
+
+std::string checkMqttString(std::string_view text) {
+  if (text.empty()) return "must not be empty";
+  if (text.size() > 65535) return "is longer than 65,535 bytes";
+  if (text.find('\0') != std::string_view::npos) return "must not contain U+0000";
+  if (!transform::isValidMqttString(text)) return "is not valid UTF-8 (MQTT strings must be)";
+  return "";
+}
+
+std::string checkFilterLevels(std::string_view filter) {
+  size_t start = 0;
+  while (true) {
+    size_t end = filter.find('/', start);
+    std::string_view level =
+        filter.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (level.find('#') != std::string_view::npos) {
+      if (level != "#") return "'#' must occupy a whole level";
+      if (end != std::string_view::npos) return "'#' must be the last level";
+    }
+    if (level.find('+') != std::string_view::npos && level != "+") {
+      return "'+' must occupy a whole level";
+    }
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string checkMqttTopicFilter(std::string_view filter, std::string& normalized) {
+  normalized = std::string(filter);
+  if (std::string problem = checkMqttString(filter); !problem.empty()) return problem;
+  std::string_view rest = filter;
+  for (std::string_view prefix : {std::string_view("$share/"), std::string_view("$shared/")}) {
+    if (filter.substr(0, prefix.size()) != prefix) continue;
+    rest = filter.substr(prefix.size());
+    size_t slash = rest.find('/');
+    std::string_view group = rest.substr(0, slash);
+    if (slash == std::string_view::npos || group.empty()) {
+      return "a shared subscription must be " + std::string(prefix) + "GROUP/FILTER";
+    }
+    if (group.find_first_of("+#") != std::string_view::npos) {
+      return "the share name \"" + std::string(group) + "\" must not contain '+' or '#'";
+    }
+    rest = rest.substr(slash + 1);
+    if (rest.empty()) return "a shared subscription needs a filter after the share name";
+    normalized = "$share/" + std::string(filter.substr(prefix.size()));
+    break;
+  }
+  return checkFilterLevels(rest);
+}
+
+std::string checkMqttTopicName(std::string_view topic) {
+  if (std::string problem = checkMqttString(topic); !problem.empty()) return problem;
+  if (topic.find_first_of("+#") != std::string_view::npos) {
+    return "must not contain the wildcards '+' or '#'";
+  }
+  return "";
+}
+
+std::string checkKafkaTopicName(std::string_view topic) {
+  if (topic.empty()) return "must not be empty";
+  if (topic.size() > 249) return "is longer than 249 characters";
+  if (topic == "." || topic == "..") return "must not be \".\" or \"..\"";
+  for (char c : topic) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return "is not a legal Kafka topic name: use only letters, digits, '.', '_' and '-'";
+  }
+  return "";
+}
+
+std::string checkKafkaSourceTopic(std::string_view topic) {
+  if (topic.empty() || topic[0] != '^') return checkKafkaTopicName(topic);
+  try {
+    std::regex r{std::string(topic), std::regex::extended};
+  } catch (const std::regex_error& e) {
+    return std::string("is not a valid regular expression: ") + e.what();
+  }
+  return "";
+}
+
+}  // namespace dataflow::config

@@ -1,0 +1,59 @@
+// The one neutral message type that crosses a pipeline, from a source through the transform
+// stages to a destination. Built once by the source and moved, never copied, through the stages.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dataflow {
+
+// One application property: an MQTT v5 user property or a Kafka header. Both are ordered and
+// allow duplicate names, so one ordered list serves both. `value` holds bytes (a Kafka header
+// value may be any bytes; MQTT requires UTF-8, which the Kafka->MQTT stage enforces).
+struct Property {
+  std::string name;
+  std::string value;
+
+  friend bool operator==(const Property&, const Property&) = default;
+};
+
+// The MQTT v5 PUBLISH properties a dataflow carries. Absent means "not set". Topic Alias and
+// Subscription Identifiers are connection-local and never enter a Message.
+struct MqttProperties {
+  std::optional<uint8_t> payload_format_indicator;
+  std::optional<uint32_t> message_expiry_interval;  // seconds
+  std::optional<std::string> content_type;
+  std::optional<std::string> response_topic;
+  std::optional<std::string> correlation_data;  // binary
+
+  friend bool operator==(const MqttProperties&, const MqttProperties&) = default;
+};
+
+// What a source needs back to acknowledge a message once its destination has it (or it was
+// dropped on purpose). Opaque to the engine: only the source that issued it interprets it.
+struct AckToken {
+  uint64_t sequence = 0;   // source-assigned, e.g. receive order of an MQTT source
+  int32_t partition = -1;  // Kafka source: the record's partition
+  int64_t offset = -1;     // Kafka source: the record's offset
+
+  friend bool operator==(const AckToken&, const AckToken&) = default;
+};
+
+struct Message {
+  std::string topic;    // MQTT topic, or Kafka topic of a Kafka source
+  std::string payload;  // bytes
+  std::optional<std::string> key;      // Kafka record key (null and empty are different)
+  std::optional<int32_t> partition;    // Kafka partition (source) or chosen partition (Static)
+  int64_t timestamp_ms = 0;            // Kafka timestamp, or wall-clock receive time (ms epoch)
+  std::chrono::steady_clock::time_point received_at{};  // for expiry arithmetic
+  MqttProperties mqtt;
+  std::vector<Property> properties;    // user properties / headers, in order
+  int qos = 0;
+  bool retain = false;
+  AckToken ack;
+};
+
+}  // namespace dataflow
