@@ -18,8 +18,8 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
-  for (auto [name, command] : {std::pair{"validate", validate}, std::pair{"crds", crds},
-                               std::pair{"version", version}}) {
+  for (auto [name, command] :
+       {std::pair{"validate", validate}, std::pair{"crds", crds}, std::pair{"version", version}}) {
     if (app.got_subcommand(name)) return command();
   }
   return kExitUsage;

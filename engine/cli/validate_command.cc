@@ -66,10 +66,14 @@ int runValidate(const ValidateArgs& args) {
               << config::toString(p.direction) << (p.enabled ? "" : "  (disabled)") << "\n";
   }
   const auto& m = plan.manifests;
-  std::cout << "valid: " << m.dataflows.size() << " dataflow" << (m.dataflows.size() == 1 ? "" : "s")
-            << ", " << m.endpoints.size() << " endpoint" << (m.endpoints.size() == 1 ? "" : "s")
-            << ", " << m.profiles.size() << " profile" << (m.profiles.size() == 1 ? "" : "s")
-            << "\n";
+  size_t profiles = 0;
+  for (const auto& p : m.profiles) profiles += p.origin.implicit ? 0 : 1;
+  auto count = [](size_t n, const char* what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+  };
+  std::cout << "valid: " << count(m.dataflows.size(), "dataflow") << ", "
+            << count(m.endpoints.size(), "endpoint") << ", " << count(profiles, "profile")
+            << (profiles < m.profiles.size() ? " (and the implicit default profile)" : "") << "\n";
   return kExitOk;
 }
 

@@ -2,10 +2,9 @@
 // `file:line:column: yaml.path: message`.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace dataflow::config {
 
@@ -13,8 +12,8 @@ struct Diagnostic {
   enum class Severity { Error, Warning };
   Severity severity = Severity::Error;
   std::string file;
-  int line = 0;    // 1-based; 0 when the problem has no position (e.g. an unreadable file)
-  int column = 0;  // 1-based
+  int line = 0;      // 1-based; 0 when the problem has no position (e.g. an unreadable file)
+  int column = 0;    // 1-based
   std::string path;  // YAML path from the document root, e.g. spec.kafkaSettings.host
   std::string message;
 

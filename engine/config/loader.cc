@@ -46,13 +46,18 @@ void loadDocument(const YAML::Node& doc, ParseContext& ctx, Manifests& out) {
   if (api && api.IsScalar() && kind && kind.IsScalar()) {
     const std::string& version = api.Scalar();
     if (version.rfind(std::string(kGroup) + "/", 0) != 0) {
-      ctx.warning(root, "skipped " + kind.Scalar() + " of apiVersion \"" + version +
-                            "\": not a " + kGroup + " manifest");
+      ctx.warning(root, "skipped " + kind.Scalar() + " of apiVersion \"" + version + "\": not a " +
+                            kGroup + " manifest");
       return;
     }
   }
-  if (!kind || !kind.IsScalar()) {
+  if (!kind) {
     ctx.error(root, "missing required field \"kind\"; expected one of " + joinNames(kinds()));
+    return;
+  }
+  if (!kind.IsScalar()) {
+    ctx.error(root.field("kind"),
+              "expected one of " + joinNames(kinds()) + ", got " + describe(kind));
     return;
   }
   const std::string& k = kind.Scalar();
@@ -112,8 +117,9 @@ bool isManifestFile(const fs::path& p) {
 void loadText(const std::string& text, const std::string& file, Manifests& out,
               Diagnostics& diagnostics) {
   if (text.size() > kMaxManifestBytes) {
-    diagnostics.error(file, 0, 0, "", "manifest text is larger than " +
-                                          std::to_string(kMaxManifestBytes) + " bytes");
+    diagnostics.error(
+        file, 0, 0, "",
+        "manifest text is larger than " + std::to_string(kMaxManifestBytes) + " bytes");
     return;
   }
   std::vector<YAML::Node> documents;

@@ -4,13 +4,13 @@
 // ObjectSpec::defaults() gives a struct with them); these structs carry no defaults of their own.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 namespace dataflow::config {
 
@@ -26,13 +26,15 @@ struct Origin {
     file = other.file;
     document.reset(other.document);
     line = other.line;
+    implicit = other.implicit;
     return *this;
   }
   Origin& operator=(Origin&& other) { return *this = static_cast<const Origin&>(other); }
 
   std::string file;
   YAML::Node document;
-  int line = 0;  // 1-based line of the document start
+  int line = 0;           // 1-based line of the document start
+  bool implicit = false;  // made by the engine (the default profile), not read from a manifest
 };
 
 struct Metadata {

@@ -15,18 +15,35 @@ Type<OperationalMode> operationalMode() {
 }
 
 Type<CloudEventAttributes> cloudEventAttributes() {
-  return enumeration<CloudEventAttributes>({{"Propagate", CloudEventAttributes::Propagate},
-                                            {"CreateOrRemap", CloudEventAttributes::CreateOrRemap}});
+  return enumeration<CloudEventAttributes>(
+      {{"Propagate", CloudEventAttributes::Propagate},
+       {"CreateOrRemap", CloudEventAttributes::CreateOrRemap}});
 }
 
 Type<std::string> nonEmpty() { return string({.min_length = 1}); }
 
-// `host:port`, or a comma-separated list of them; IPv6 literals in brackets.
-Type<std::string> hostPort() {
-  static const std::string one = R"((\[[0-9A-Fa-f:.]+\]|[^\s:,\[\]/]+):[0-9]{1,5})";
+// `host:port` with a port from 1 to 65535; IPv6 literals in brackets.
+const std::string& hostPortPattern() {
+  static const std::string p =
+      R"((\[[0-9A-Fa-f:.]+\]|[^\s:,\[\]/]+):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))";
+  return p;
+}
+
+// Kafka: a bootstrap host:port, or a comma-separated list of them.
+Type<std::string> kafkaHost() {
+  const std::string& one = hostPortPattern();
   return string({.min_length = 1,
                  .pattern = "^" + one + "(," + one + ")*$",
-                 .pattern_help = "a host:port (or a comma-separated list of them)"});
+                 .pattern_help = "a host:port with a port from 1 to 65535 (or a comma-separated "
+                                 "list of them)"});
+}
+
+// MQTT: host:port, optionally followed by the WebSockets path (Event Grid: host:443/mqtt).
+Type<std::string> mqttHost() {
+  return string({.min_length = 1,
+                 .pattern = "^" + hostPortPattern() + R"((/[^\s]*)?$)",
+                 .pattern_help = "a host:port with a port from 1 to 65535, optionally followed "
+                                 "by a WebSockets path such as /mqtt"});
 }
 
 // ---- authentication --------------------------------------------------------------------
@@ -104,11 +121,13 @@ ObjectSpec<Authentication> authenticationSpec(bool kafka) {
                                      AuthMethod::X509Certificate, AuthMethod::Anonymous};
   spec.optional("systemAssignedManagedIdentitySettings", &A::system_assigned,
                 systemAssignedSpec().type(), "Settings for SystemAssignedManagedIdentity.");
-  spec.optional("userAssignedManagedIdentitySettings", &A::user_assigned,
-                userAssignedSpec().type(), "Settings for UserAssignedManagedIdentity.");
+  spec.optional("userAssignedManagedIdentitySettings", &A::user_assigned, userAssignedSpec().type(),
+                "Settings for UserAssignedManagedIdentity.");
   if (kafka) {
     spec.optional("saslSettings", &A::sasl, saslSpec().type(), "Settings for Sasl.");
     allowed.push_back(AuthMethod::Sasl);
+  } else {
+    spec.ignored("saslSettings", "Not used by MQTT endpoints (Sasl is refused).");
   }
   spec.optional("x509CertificateSettings", &A::x509, x509Spec().type(),
                 "Settings for X509Certificate (mutual TLS).");
@@ -116,6 +135,9 @@ ObjectSpec<Authentication> authenticationSpec(bool kafka) {
     spec.optional("serviceAccountTokenSettings", &A::service_account_token,
                   serviceAccountTokenSpec().type(), "Settings for ServiceAccountToken.");
     allowed.push_back(AuthMethod::ServiceAccountToken);
+  } else {
+    spec.ignored("serviceAccountTokenSettings",
+                 "Not used by Kafka endpoints (ServiceAccountToken is refused).");
   }
   spec.marker("anonymousSettings", {{"type", "object"}, {"maxProperties", 0}},
               "Settings for Anonymous: an empty object, or leave it out.");
@@ -124,9 +146,6 @@ ObjectSpec<Authentication> authenticationSpec(bool kafka) {
   for (AuthMethod m : allowed) {
     Variant<AuthMethod> v{m, {}, {}};
     for (const auto& [other, key] : settingsKeys()) {
-      bool present_in_spec = (key != "saslSettings" || kafka) &&
-                             (key != "serviceAccountTokenSettings" || !kafka);
-      if (!present_in_spec) continue;
       if (other == m) {
         bool settings_required = m == AuthMethod::UserAssignedManagedIdentity ||
                                  m == AuthMethod::Sasl || m == AuthMethod::X509Certificate ||
@@ -168,7 +187,7 @@ ObjectSpec<KafkaBatching> kafkaBatchingSpec() {
 ObjectSpec<KafkaSettings> kafkaSpec() {
   using K = KafkaSettings;
   ObjectSpec<K> spec("Kafka (and Event Hubs) endpoint settings.");
-  spec.required("host", &K::host, hostPort(),
+  spec.required("host", &K::host, kafkaHost(),
                 "Bootstrap server host:port (Event Hubs: <namespace>.servicebus.windows.net:9093).")
       .required("authentication", &K::authentication, authenticationSpec(true).type(),
                 "How to authenticate to the cluster.")
@@ -209,11 +228,13 @@ ObjectSpec<KafkaSettings> kafkaSpec() {
   spec.rule(
       [](const Site& at, ParseContext& ctx, const K& k) {
         if (k.partition_strategy == PartitionStrategy::Property && !k.partition_key_property) {
-          ctx.error(at, "missing required field \"partitionKeyProperty\" (required when "
-                        "partitionStrategy is Property)");
+          ctx.error(at.atOwner(),
+                    "missing required field \"partitionKeyProperty\" (required when "
+                    "partitionStrategy is Property)");
         }
         if (k.partition_strategy != PartitionStrategy::Property && k.partition_key_property) {
-          ctx.warning(at, "partitionKeyProperty has no effect unless partitionStrategy is Property");
+          ctx.warning(at.key("partitionKeyProperty"),
+                      "has no effect unless partitionStrategy is Property");
         }
       },
       {{"anyOf",
@@ -227,7 +248,7 @@ ObjectSpec<KafkaSettings> kafkaSpec() {
 ObjectSpec<MqttSettings> mqttSpec() {
   using M = MqttSettings;
   return ObjectSpec<M>("MQTT v5 broker endpoint settings.")
-      .withDefault("host", &M::host, hostPort(), std::string("aio-broker:18883"),
+      .withDefault("host", &M::host, mqttHost(), std::string("aio-broker:18883"),
                    "Broker host:port; defaults to the AIO local broker aio-broker:18883.")
       .required("authentication", &M::authentication, authenticationSpec(false).type(),
                 "How to authenticate to the broker.")
@@ -239,10 +260,11 @@ ObjectSpec<MqttSettings> mqttSpec() {
                    MqttProtocol::Mqtt, "Transport: Mqtt (TCP) or WebSockets.")
       .withDefault("keepAliveSeconds", &M::keep_alive_seconds, integer(0, 65535), int64_t{60},
                    "MQTT keep alive in seconds.")
-      .withDefault("retain", &M::retain,
-                   enumeration<MqttRetain>({{"Keep", MqttRetain::Keep}, {"Never", MqttRetain::Never}}),
-                   MqttRetain::Keep,
-                   "MQTT to MQTT only: Keep copies the source's retain flag, Never clears it.")
+      .withDefault(
+          "retain", &M::retain,
+          enumeration<MqttRetain>({{"Keep", MqttRetain::Keep}, {"Never", MqttRetain::Never}}),
+          MqttRetain::Keep,
+          "MQTT to MQTT only: Keep copies the source's retain flag, Never clears it.")
       .withDefault("maxInflightMessages", &M::max_inflight_messages, integer(1, 65535),
                    int64_t{100},
                    "Source: Receive Maximum. Destination: unacknowledged publishes at most.")
@@ -268,9 +290,10 @@ ObjectSpec<Metadata> metadataSpec() {
             static const std::regex kName("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$");
             Site name_site = at.field("name");
             if (m.name.size() < 3 || m.name.size() > 63 || !std::regex_match(m.name, kName)) {
-              ctx.error(name_site, describe(name_site.node) +
-                                       " is not a valid name: use 3 to 63 lowercase letters, "
-                                       "digits and '-', starting and ending with a letter or digit");
+              ctx.error(name_site,
+                        describe(name_site.node) +
+                            " is not a valid name: use 3 to 63 lowercase letters, "
+                            "digits and '-', starting and ending with a letter or digit");
             }
           },
           nullptr);
@@ -311,10 +334,19 @@ ObjectSpec<EndpointSpec> endpointSpecSpec() {
                                        {"CustomKafka", HostType::CustomKafka}}),
                 "Kind of host; checked against the endpoint type and authentication method.")
       .optional("kafkaSettings", &E::kafka, kafkaSpec().type(), "Settings of a Kafka endpoint.")
-      .optional("mqttSettings", &E::mqtt, mqttSpec().type(), "Settings of an MQTT endpoint.")
-      .variants("endpointType", &E::endpoint_type, type,
-                {{EndpointType::Kafka, {"kafkaSettings"}, {"mqttSettings"}},
-                 {EndpointType::Mqtt, {"mqttSettings"}, {"kafkaSettings"}}});
+      .optional("mqttSettings", &E::mqtt, mqttSpec().type(), "Settings of an MQTT endpoint.");
+  // The settings objects of the AIO types this engine refuses: declared so that a refused type
+  // gets one error (the refusal), and forbidden with the supported types.
+  std::vector<std::string> others = {"dataExplorerSettings", "dataLakeStorageSettings",
+                                     "fabricOneLakeSettings", "localStorageSettings",
+                                     "openTelemetrySettings"};
+  for (const std::string& key : others) spec.ignored(key, "Settings of an unsupported type.");
+  std::vector<std::string> not_kafka = others, not_mqtt = others;
+  not_kafka.push_back("mqttSettings");
+  not_mqtt.push_back("kafkaSettings");
+  spec.variants("endpointType", &E::endpoint_type, type,
+                {{EndpointType::Kafka, {"kafkaSettings"}, not_kafka},
+                 {EndpointType::Mqtt, {"mqttSettings"}, not_mqtt}});
   return spec;
 }
 
@@ -363,14 +395,16 @@ ObjectSpec<BuiltInTransformationSettings> transformationSpec() {
   using B = BuiltInTransformationSettings;
   auto strings = listOf(nonEmpty(), 1);
   ObjectSpec<TransformDataset> dataset("Enrichment dataset.");
-  dataset.required("key", &TransformDataset::key, string({.min_length = 1, .max_length = 64}), "Key.")
+  dataset
+      .required("key", &TransformDataset::key, string({.min_length = 1, .max_length = 64}), "Key.")
       .optional("description", &TransformDataset::description, string({.max_length = 256}), "Text.")
       .optional("schemaRef", &TransformDataset::schema_ref, nonEmpty(), "Schema.")
       .required("inputs", &TransformDataset::inputs, strings, "Inputs.")
       .optional("expression", &TransformDataset::expression, nonEmpty(), "Expression.");
   ObjectSpec<TransformFilter> filter("Filter rule.");
-  filter.withDefault("type", &TransformFilter::type, enumeration<std::string>({{"Filter", "Filter"}}),
-                     std::string("Filter"), "Filter.")
+  filter
+      .withDefault("type", &TransformFilter::type, enumeration<std::string>({{"Filter", "Filter"}}),
+                   std::string("Filter"), "Filter.")
       .optional("description", &TransformFilter::description, string({.max_length = 256}), "Text.")
       .required("inputs", &TransformFilter::inputs, strings, "Inputs.")
       .required("expression", &TransformFilter::expression, nonEmpty(), "Expression.");
@@ -401,18 +435,18 @@ ObjectSpec<BuiltInTransformationSettings> transformationSpec() {
 
 ObjectSpec<Operation> operationSpec() {
   using O = Operation;
-  auto type = enumeration<OperationType>(
-      {{"Source", OperationType::Source},
-       {"Destination", OperationType::Destination},
-       {"BuiltInTransformation", OperationType::BuiltInTransformation}});
+  auto type =
+      enumeration<OperationType>({{"Source", OperationType::Source},
+                                  {"Destination", OperationType::Destination},
+                                  {"BuiltInTransformation", OperationType::BuiltInTransformation}});
   return ObjectSpec<O>("One operation of a dataflow.")
       .required("operationType", &O::type, type, "Source, Destination or BuiltInTransformation.")
       .optional("name", &O::name, string({.min_length = 1, .max_length = 64}), "Operation name.")
       .optional("sourceSettings", &O::source, sourceSpec().type(), "Settings of a Source.")
       .optional("destinationSettings", &O::destination, destinationSpec().type(),
                 "Settings of a Destination.")
-      .optional("builtInTransformationSettings", &O::transformation,
-                transformationSpec().type(), "Settings of a BuiltInTransformation.")
+      .optional("builtInTransformationSettings", &O::transformation, transformationSpec().type(),
+                "Settings of a BuiltInTransformation.")
       .variants("operationType", &O::type, type,
                 {{OperationType::Source,
                   {"sourceSettings"},
@@ -520,7 +554,8 @@ const ObjectSpec<DataflowEndpoint>& endpointSchema() {
 }
 
 const ObjectSpec<Dataflow>& dataflowSchema() {
-  static const ObjectSpec<Dataflow> spec = envelope("Dataflow", &Dataflow::spec, dataflowSpecSpec());
+  static const ObjectSpec<Dataflow> spec =
+      envelope("Dataflow", &Dataflow::spec, dataflowSpecSpec());
   return spec;
 }
 
@@ -528,6 +563,17 @@ const ObjectSpec<DataflowProfile>& profileSchema() {
   static const ObjectSpec<DataflowProfile> spec =
       envelope("DataflowProfile", &DataflowProfile::spec, profileSpecSpec());
   return spec;
+}
+
+DataflowProfile implicitDefaultProfile() {
+  DataflowProfile p;
+  p.api_version = std::string(kGroup) + "/" + kStorageVersion;
+  p.kind = "DataflowProfile";
+  p.metadata.name = "default";
+  p.spec = profileSpecSpec().defaults();
+  p.origin.file = "(implicit default profile)";
+  p.origin.implicit = true;
+  return p;
 }
 
 nlohmann::json customResourceDefinition(const std::string& kind) {
@@ -541,13 +587,14 @@ nlohmann::json customResourceDefinition(const std::string& kind) {
   }
   if (kind == "Dataflow") {
     return crdFor(kind, "dataflows", {"df"}, dataflowSchema().schema()["properties"]["spec"],
-                  nlohmann::json::array({column("Profile", ".spec.profileRef"), column("Mode", ".spec.mode")}));
+                  nlohmann::json::array(
+                      {column("Profile", ".spec.profileRef"), column("Mode", ".spec.mode")}));
   }
   if (kind == "DataflowProfile") {
-    return crdFor(kind, "dataflowprofiles", {"dfp"},
-                  profileSchema().schema()["properties"]["spec"],
-                  nlohmann::json::array(
-                      {{{"name", "Instances"}, {"type", "integer"}, {"jsonPath", ".spec.instanceCount"}}}));
+    return crdFor(
+        kind, "dataflowprofiles", {"dfp"}, profileSchema().schema()["properties"]["spec"],
+        nlohmann::json::array(
+            {{{"name", "Instances"}, {"type", "integer"}, {"jsonPath", ".spec.instanceCount"}}}));
   }
   return nullptr;
 }

@@ -15,6 +15,9 @@ const ObjectSpec<DataflowEndpoint>& endpointSchema();
 const ObjectSpec<Dataflow>& dataflowSchema();
 const ObjectSpec<DataflowProfile>& profileSchema();
 
+// The profile named `default` that exists implicitly when no manifest defines it.
+DataflowProfile implicitDefaultProfile();
+
 // The CustomResourceDefinition of a kind (`DataflowEndpoint`, `Dataflow`, `DataflowProfile`),
 // with the openAPIV3Schema generated from the declarations above, for every served version.
 nlohmann::json customResourceDefinition(const std::string& kind);

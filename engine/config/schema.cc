@@ -42,17 +42,20 @@ const std::regex& nullPattern() {
   return r;
 }
 const std::regex& boolPattern() {
-  static const std::regex r("^(yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$");
+  static const std::regex r(
+      "^(yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$");
   return r;
 }
 const std::regex& intPattern() {
   static const std::regex r(
-      "^([-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+)$");
+      "^([-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*("
+      ":[0-5]?[0-9])+)$");
   return r;
 }
 const std::regex& floatPattern() {
   static const std::regex r(
-      "^([-+]?([0-9][0-9_]*)?\\.[0-9_]*([eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN))$");
+      "^([-+]?([0-9][0-9_]*)?\\.[0-9_]*([eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\\.[0-9_]*"
+      "|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN))$");
   return r;
 }
 
@@ -60,11 +63,13 @@ const std::regex& floatPattern() {
 
 Site Site::child(const YAML::Node& key, const YAML::Node& value) const {
   std::string key_text = key.IsScalar() ? key.Scalar() : std::string("?");
-  return Site{value, bestMark(value, key.Mark()), path.empty() ? key_text : path + "." + key_text};
+  return Site(value, bestMark(value, key.Mark()), path.empty() ? key_text : path + "." + key_text,
+              key.Mark());
 }
 
 Site Site::item(size_t index, const YAML::Node& value) const {
-  return Site{value, bestMark(value, mark), path + "[" + std::to_string(index) + "]"};
+  YAML::Mark at = bestMark(value, mark);
+  return Site(value, at, path + "[" + std::to_string(index) + "]", at);
 }
 
 Site Site::field(const std::string& name) const {
@@ -197,9 +202,8 @@ Type<int64_t> integer(int64_t min, int64_t max) {
       return false;
     }
     bool negative = !digits.empty() && digits[0] == '-';
-    std::string body = (!digits.empty() && (digits[0] == '-' || digits[0] == '+'))
-                           ? digits.substr(1)
-                           : digits;
+    std::string body =
+        (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) ? digits.substr(1) : digits;
     int base = 10;
     if (body.rfind("0x", 0) == 0) {
       base = 16;

@@ -28,23 +28,32 @@ namespace dataflow::config {
 // Copy-assignment rebinds the node handle: YAML::Node's own operator= would write the assigned
 // value into the node it refers to, corrupting the document.
 struct Site {
-  Site(YAML::Node n, YAML::Mark m, std::string p) : node(n), mark(m), path(std::move(p)) {}
+  Site(YAML::Node n, YAML::Mark m, std::string p, YAML::Mark o = YAML::Mark::null_mark())
+      : node(n), mark(m), path(std::move(p)), owner(o.line < 0 ? m : o) {}
   Site(const Site&) = default;
   Site& operator=(const Site& other) {
     node.reset(other.node);
     mark = other.mark;
     path = other.path;
+    owner = other.owner;
     return *this;
   }
 
   YAML::Node node;
-  YAML::Mark mark;   // for a null/empty value: the mark of its key
+  YAML::Mark mark;   // the value's position; for a null/empty value, its key's
   std::string path;  // e.g. spec.operations[0].sourceSettings
+  YAML::Mark
+      owner;  // the key this value belongs to (list item: the item), for whole-mapping errors
+
+  // This site, positioned at its owning key: where "missing field" belongs.
+  Site atOwner() const { return Site(node, owner, path, owner); }
 
   Site child(const YAML::Node& key, const YAML::Node& value) const;
   Site item(size_t index, const YAML::Node& value) const;
   // The site of the value under mapping key `name`, or this site when there is no such key.
   Site field(const std::string& name) const;
+  // Like field(), positioned at the key itself: where "unknown" or "not allowed" belongs.
+  Site key(const std::string& name) const { return field(name).atOwner(); }
 };
 
 // Per-document parse state. Not thread-safe; one per document being parsed.
@@ -81,8 +90,8 @@ struct Type {
 
 struct StringRule {
   size_t min_length = 0;
-  size_t max_length = 0;    // 0 = no limit
-  std::string pattern = {};  // ECMAScript regex the whole value must match; "" = any
+  size_t max_length = 0;          // 0 = no limit
+  std::string pattern = {};       // ECMAScript regex the whole value must match; "" = any
   std::string pattern_help = {};  // what the pattern means, for the error message
 };
 Type<std::string> string(StringRule rule = {});
@@ -103,7 +112,7 @@ Type<E> enumeration(std::vector<EnumValue<E>> values) {
   t.parse = [shared](const Site& at, ParseContext& ctx, E& out) {
     std::vector<std::string> names;
     for (const auto& v : *shared) {
-      if (v.refusal.empty()) names.push_back(v.name);
+      if (v.refusal.empty() && v.warning.empty()) names.push_back(v.name);
     }
     if (classify(at.node) != ScalarKind::String) {
       ctx.error(at, "expected one of " + joinNames(names) + ", got " + describe(at.node));
@@ -209,7 +218,8 @@ class ObjectSpec {
 
   template <class V>
   ObjectSpec& required(std::string key, V T::*member, Type<V> type, std::string help) {
-    add(std::move(key), std::move(help), true, type.schema(), nullptr,
+    add(
+        std::move(key), std::move(help), true, type.schema(), nullptr,
         [member, type](const Site& at, ParseContext& ctx, T& out) {
           return type.parse(at, ctx, out.*member);
         },
@@ -220,7 +230,8 @@ class ObjectSpec {
   template <class V>
   ObjectSpec& optional(std::string key, std::optional<V> T::*member, Type<V> type,
                        std::string help) {
-    add(std::move(key), std::move(help), false, type.schema(), nullptr,
+    add(
+        std::move(key), std::move(help), false, type.schema(), nullptr,
         [member, type](const Site& at, ParseContext& ctx, T& out) {
           V value{};
           if (!type.parse(at, ctx, value)) return false;
@@ -235,7 +246,8 @@ class ObjectSpec {
   ObjectSpec& withDefault(std::string key, V T::*member, Type<V> type, V fallback,
                           std::string help) {
     nlohmann::json default_json = type.to_json ? type.to_json(fallback) : nlohmann::json();
-    add(std::move(key), std::move(help), false, type.schema(), default_json,
+    add(
+        std::move(key), std::move(help), false, type.schema(), default_json,
         [member, type](const Site& at, ParseContext& ctx, T& out) {
           return type.parse(at, ctx, out.*member);
         },
@@ -248,7 +260,8 @@ class ObjectSpec {
   ObjectSpec& defaultedObject(std::string key, V T::*member, const ObjectSpec<V>& spec,
                               std::string help) {
     Type<V> type = spec.type();
-    add(std::move(key), std::move(help), false, type.schema(), nlohmann::json::object(),
+    add(
+        std::move(key), std::move(help), false, type.schema(), nlohmann::json::object(),
         [member, type](const Site& at, ParseContext& ctx, T& out) {
           return type.parse(at, ctx, out.*member);
         },
@@ -258,7 +271,8 @@ class ObjectSpec {
 
   // A key that is read by a variant rule only (e.g. `anonymousSettings: {}`), with no field.
   ObjectSpec& marker(std::string key, const nlohmann::json& schema, std::string help) {
-    add(std::move(key), std::move(help), false, schema, nullptr,
+    add(
+        std::move(key), std::move(help), false, schema, nullptr,
         [schema](const Site& at, ParseContext& ctx, T&) {
           if (!at.node.IsMap()) {
             ctx.error(at, "expected a mapping, got " + describe(at.node));
@@ -281,7 +295,8 @@ class ObjectSpec {
     nlohmann::json one_of = nlohmann::json::array();
     for (const Variant<E>& v : list) {
       nlohmann::json branch{
-          {"properties", {{discriminator, {{"enum", nlohmann::json::array({type.to_json(v.value)})}}}}}};
+          {"properties",
+           {{discriminator, {{"enum", nlohmann::json::array({type.to_json(v.value)})}}}}}};
       if (!v.required.empty()) branch["required"] = v.required;
       if (!v.forbidden.empty()) {
         nlohmann::json any = nlohmann::json::array();
@@ -291,24 +306,24 @@ class ObjectSpec {
       one_of.push_back(branch);
     }
     schema_rules_.push_back({{"oneOf", one_of}});
-    checks_.push_back([discriminator, member, type, list](const Site& at, ParseContext& ctx,
-                                                          const T& out) {
-      for (const Variant<E>& v : list) {
-        if (v.value != out.*member) continue;
-        const std::string name = type.to_json(v.value).template get<std::string>();
-        for (const std::string& k : v.required) {
-          if (!at.node[k]) {
-            ctx.error(at, "missing required field \"" + k + "\" (required when " + discriminator +
-                              " is " + name + ")");
+    checks_.push_back(
+        [discriminator, member, type, list](const Site& at, ParseContext& ctx, const T& out) {
+          for (const Variant<E>& v : list) {
+            if (v.value != out.*member) continue;
+            const std::string name = type.to_json(v.value).template get<std::string>();
+            for (const std::string& k : v.required) {
+              if (!at.node[k]) {
+                ctx.error(at.atOwner(), "missing required field \"" + k + "\" (required when " +
+                                            discriminator + " is " + name + ")");
+              }
+            }
+            for (const std::string& k : v.forbidden) {
+              if (at.node[k]) {
+                ctx.error(at.key(k), "not allowed when " + discriminator + " is " + name);
+              }
+            }
           }
-        }
-        for (const std::string& k : v.forbidden) {
-          if (at.node[k]) {
-            ctx.error(at.field(k), "not allowed when " + discriminator + " is " + name);
-          }
-        }
-      }
-    });
+        });
     return *this;
   }
 
@@ -321,7 +336,8 @@ class ObjectSpec {
 
   // A key that is accepted with any value and not read (e.g. `status`, written by controllers).
   ObjectSpec& ignored(std::string key, std::string help) {
-    add(std::move(key), std::move(help), false,
+    add(
+        std::move(key), std::move(help), false,
         {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}, nullptr,
         [](const Site&, ParseContext&, T&) { return true; }, nullptr);
     return *this;
@@ -362,8 +378,8 @@ class ObjectSpec {
       const std::string& name = key.Scalar();
       auto [prev, inserted] = seen.emplace(name, key.Mark().line + 1);
       if (!inserted) {
-        ctx.error(value_site,
-                  "duplicate key \"" + name + "\" (first at line " + std::to_string(prev->second) + ")");
+        ctx.error(value_site.atOwner(), "duplicate key \"" + name + "\" (first at line " +
+                                            std::to_string(prev->second) + ")");
         ok = false;
         continue;
       }
@@ -376,7 +392,7 @@ class ObjectSpec {
         } else {
           message += "; expected one of " + joinNames(names);
         }
-        ctx.error(value_site, message);
+        ctx.error(value_site.atOwner(), message);
         ok = false;
         continue;
       }
@@ -384,7 +400,7 @@ class ObjectSpec {
     }
     for (const Field& f : fields_) {
       if (f.required && !seen.count(f.key)) {
-        ctx.error(at, "missing required field \"" + f.key + "\"");
+        ctx.error(at.atOwner(), "missing required field \"" + f.key + "\"");
         ok = false;
       }
     }
@@ -417,7 +433,9 @@ class ObjectSpec {
   Type<T> type() const {
     auto self = std::make_shared<const ObjectSpec<T>>(*this);
     Type<T> t;
-    t.parse = [self](const Site& at, ParseContext& ctx, T& out) { return self->parse(at, ctx, out); };
+    t.parse = [self](const Site& at, ParseContext& ctx, T& out) {
+      return self->parse(at, ctx, out);
+    };
     t.schema = [self]() { return self->schema(); };
     return t;
   }

@@ -10,9 +10,9 @@ namespace {
 
 std::string checkMqttString(std::string_view text) {
   if (text.empty()) return "must not be empty";
-  if (text.size() > 65535) return "is longer than 65,535 bytes";
+  if (text.size() > 65535) return "longer than 65,535 bytes";
   if (text.find('\0') != std::string_view::npos) return "must not contain U+0000";
-  if (!transform::isValidMqttString(text)) return "is not valid UTF-8 (MQTT strings must be)";
+  if (!transform::isValidMqttString(text)) return "not valid UTF-8 (MQTT strings must be)";
   return "";
 }
 
@@ -46,9 +46,10 @@ std::string checkMqttTopicFilter(std::string_view filter, std::string& normalize
     rest = filter.substr(prefix.size());
     size_t slash = rest.find('/');
     std::string_view group = rest.substr(0, slash);
-    if (slash == std::string_view::npos || group.empty()) {
+    if (slash == std::string_view::npos) {
       return "a shared subscription must be " + std::string(prefix) + "GROUP/FILTER";
     }
+    if (group.empty()) return "the share name of the shared subscription is empty";
     if (group.find_first_of("+#") != std::string_view::npos) {
       return "the share name \"" + std::string(group) + "\" must not contain '+' or '#'";
     }
@@ -70,12 +71,12 @@ std::string checkMqttTopicName(std::string_view topic) {
 
 std::string checkKafkaTopicName(std::string_view topic) {
   if (topic.empty()) return "must not be empty";
-  if (topic.size() > 249) return "is longer than 249 characters";
+  if (topic.size() > 249) return "longer than 249 characters";
   if (topic == "." || topic == "..") return "must not be \".\" or \"..\"";
   for (char c : topic) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-';
-    if (!ok) return "is not a legal Kafka topic name: use only letters, digits, '.', '_' and '-'";
+    if (!ok) return "not a legal Kafka topic name: use only letters, digits, '.', '_' and '-'";
   }
   return "";
 }
@@ -85,7 +86,7 @@ std::string checkKafkaSourceTopic(std::string_view topic) {
   try {
     std::regex r{std::string(topic), std::regex::extended};
   } catch (const std::regex_error& e) {
-    return std::string("is not a valid regular expression: ") + e.what();
+    return std::string("not a valid regular expression: ") + e.what();
   }
   return "";
 }

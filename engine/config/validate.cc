@@ -24,6 +24,10 @@ class Reporter {
   void warning(const Origin& origin, const std::string& path, std::string message) {
     report(origin, path, std::move(message), true);
   }
+  int line(const Origin& origin, const std::string& path) const {
+    YAML::Mark mark = locate(origin.document, path);
+    return mark.line < 0 ? origin.line : mark.line + 1;
+  }
 
  private:
   void report(const Origin& origin, const std::string& path, std::string message, bool warning) {
@@ -93,23 +97,34 @@ void checkDuplicates(const std::vector<T>& objects, const char* kind, Reporter& 
       report.error(o.origin, "metadata.name",
                    std::string("duplicate ") + kind + " \"" + o.metadata.name +
                        "\" (first defined at " + it->second->origin.file + ":" +
-                       std::to_string(it->second->origin.line) + ")");
+                       std::to_string(report.line(it->second->origin, "metadata.name")) + ")");
     }
   }
 }
 
+// References resolve within the referring object's namespace, as in Kubernetes (an object
+// without metadata.namespace is in the command's namespace, the same for all of them).
 template <class T>
-const T* findByName(const std::vector<T>& objects, const std::string& name) {
+const T* findByName(const std::vector<T>& objects, const std::string& name,
+                    const std::optional<std::string>& ns) {
   for (const T& o : objects) {
-    if (o.metadata.name == name) return &o;
+    if (o.metadata.name == name && o.metadata.namespace_.value_or("") == ns.value_or("")) return &o;
   }
   return nullptr;
 }
 
 template <class T>
-std::string notFound(const char* kind, const std::string& name, const std::vector<T>& objects) {
+std::string notFound(const char* kind, const std::string& name, const std::vector<T>& objects,
+                     const std::optional<std::string>& ns) {
   std::vector<std::string> names;
-  for (const T& o : objects) names.push_back(o.metadata.name);
+  for (const T& o : objects) {
+    if (o.metadata.name == name) {
+      return std::string(kind) + " \"" + name + "\" not found in namespace \"" + ns.value_or("") +
+             "\"; references resolve within a namespace and it is in namespace \"" +
+             o.metadata.namespace_.value_or("") + "\"";
+    }
+    names.push_back(o.metadata.name);
+  }
   std::string message = std::string(kind) + " \"" + name + "\" not found";
   if (std::string near = nearest(name, names); !near.empty()) {
     message += "; did you mean \"" + near + "\"?";
@@ -135,7 +150,8 @@ std::string settingsPath(const DataflowEndpoint& e) {
 
 void checkHostType(const DataflowEndpoint& e, Reporter& report) {
   if (!e.spec.host_type) return;
-  // Which endpoint type and authentication methods each host type allows (az iot ops CLI).
+  // Which endpoint type and authentication methods each host type allows: the az iot ops CLI's
+  // table, plus X509Certificate for custom Kafka (mutual TLS, an extension of this engine).
   using M = AuthMethod;
   struct Rule {
     HostType host;
@@ -144,18 +160,30 @@ void checkHostType(const DataflowEndpoint& e, Reporter& report) {
     std::vector<AuthMethod> methods;
   };
   static const std::vector<Rule> rules = {
-      {HostType::LocalBroker, "LocalBroker", EndpointType::Mqtt,
+      {HostType::LocalBroker,
+       "LocalBroker",
+       EndpointType::Mqtt,
        {M::ServiceAccountToken, M::X509Certificate, M::Anonymous}},
-      {HostType::EventGrid, "EventGrid", EndpointType::Mqtt,
+      {HostType::EventGrid,
+       "EventGrid",
+       EndpointType::Mqtt,
        {M::SystemAssignedManagedIdentity, M::UserAssignedManagedIdentity, M::X509Certificate}},
-      {HostType::CustomMqtt, "CustomMqtt", EndpointType::Mqtt,
+      {HostType::CustomMqtt,
+       "CustomMqtt",
+       EndpointType::Mqtt,
        {M::SystemAssignedManagedIdentity, M::UserAssignedManagedIdentity, M::ServiceAccountToken,
         M::X509Certificate, M::Anonymous}},
-      {HostType::Eventhub, "Eventhub", EndpointType::Kafka,
+      {HostType::Eventhub,
+       "Eventhub",
+       EndpointType::Kafka,
        {M::SystemAssignedManagedIdentity, M::UserAssignedManagedIdentity, M::Sasl}},
-      {HostType::FabricRT, "FabricRT", EndpointType::Kafka,
+      {HostType::FabricRT,
+       "FabricRT",
+       EndpointType::Kafka,
        {M::Sasl, M::SystemAssignedManagedIdentity, M::UserAssignedManagedIdentity}},
-      {HostType::CustomKafka, "CustomKafka", EndpointType::Kafka,
+      {HostType::CustomKafka,
+       "CustomKafka",
+       EndpointType::Kafka,
        {M::SystemAssignedManagedIdentity, M::UserAssignedManagedIdentity, M::Sasl,
         M::X509Certificate, M::Anonymous}},
   };
@@ -172,8 +200,8 @@ void checkHostType(const DataflowEndpoint& e, Reporter& report) {
       for (AuthMethod a : r.methods) allowed.push_back(toString(a));
       report.error(e.origin, settingsPath(e) + ".authentication.method",
                    std::string("authentication method ") + toString(m) +
-                       " is not allowed for hostType " + r.name + "; allowed: " +
-                       joinNames(allowed));
+                       " is not allowed for hostType " + r.name +
+                       "; allowed: " + joinNames(allowed));
     }
   }
 }
@@ -185,8 +213,9 @@ void checkMounted(const std::optional<std::string>& dir, const std::string& name
   std::error_code ec;
   fs::path folder = fs::path(*dir) / name;
   if (!fs::is_directory(folder, ec)) {
-    report.error(origin, path,
-                 std::string(what) + " \"" + name + "\" not found (no folder " + folder.string() + ")");
+    report.error(
+        origin, path,
+        std::string(what) + " \"" + name + "\" not found (no folder " + folder.string() + ")");
     return;
   }
   if (key_sets.empty()) {
@@ -206,7 +235,9 @@ void checkMounted(const std::optional<std::string>& dir, const std::string& name
   std::string expected;
   for (size_t i = 0; i < key_sets.size(); ++i) {
     if (i > 0) expected += ", or ";
-    expected += joinNames(key_sets[i]);
+    for (size_t k = 0; k < key_sets[i].size(); ++k) {
+      expected += (k == 0 ? "" : k + 1 == key_sets[i].size() ? " and " : ", ") + key_sets[i][k];
+    }
   }
   report.error(origin, path,
                std::string(what) + " \"" + name + "\" lacks the keys it needs: " + expected);
@@ -294,9 +325,10 @@ bool checkCardinality(const Dataflow& d, const Operations& ops, Reporter& report
 const DataflowEndpoint* resolveEndpoint(const Manifests& m, const Dataflow& d,
                                         const std::string& ref, const std::string& path,
                                         Reporter& report, bool& ok) {
-  if (const DataflowEndpoint* e = findByName(m.endpoints, ref)) return e;
+  if (const DataflowEndpoint* e = findByName(m.endpoints, ref, d.metadata.namespace_)) return e;
   if (!m.invalid_endpoints.count(ref)) {
-    report.error(d.origin, path, notFound("DataflowEndpoint", ref, m.endpoints));
+    report.error(d.origin, path,
+                 notFound("DataflowEndpoint", ref, m.endpoints, d.metadata.namespace_));
   }
   ok = false;
   return nullptr;
@@ -313,10 +345,9 @@ void checkSourceTopics(const Dataflow& d, const DataflowEndpoint& source, const 
                               : checkKafkaSourceTopic(topics[i]);
     if (source.spec.endpoint_type == EndpointType::Kafka) normalized = topics[i];
     if (!problem.empty()) {
-      const char* what = source.spec.endpoint_type == EndpointType::Mqtt ? "MQTT topic filter"
-                                                                          : "Kafka topic";
-      report.error(d.origin, item_path,
-                   std::string(what) + " \"" + topics[i] + "\" " + problem);
+      const char* what =
+          source.spec.endpoint_type == EndpointType::Mqtt ? "MQTT topic filter" : "Kafka topic";
+      report.error(d.origin, item_path, std::string(what) + " \"" + topics[i] + "\": " + problem);
       ok = false;
     }
     planned.source_topics.push_back(normalized);
@@ -336,7 +367,7 @@ void checkDestinationTopic(const Dataflow& d, const DataflowEndpoint& destinatio
   }
   if (destination.spec.endpoint_type == EndpointType::Mqtt) {
     if (std::string problem = checkMqttTopicName(text); !problem.empty()) {
-      report.error(d.origin, item_path, "MQTT topic \"" + text + "\" " + problem);
+      report.error(d.origin, item_path, "MQTT topic \"" + text + "\": " + problem);
       ok = false;
     }
     return;
@@ -352,10 +383,19 @@ void checkDestinationTopic(const Dataflow& d, const DataflowEndpoint& destinatio
     }
     literal += text[i];
   }
-  if (std::string problem = checkKafkaTopicName(planned.destination_topic.isStatic() ? text : literal);
+  if (std::string problem =
+          checkKafkaTopicName(planned.destination_topic.isStatic() ? text : literal);
       !problem.empty()) {
-    report.error(d.origin, item_path, "Kafka topic \"" + text + "\" " + problem);
+    report.error(d.origin, item_path, "Kafka topic \"" + text + "\": " + problem);
     ok = false;
+  }
+  // (4) AIO allows only static Kafka topics; a whole MQTT topic almost always has '/', which a
+  // Kafka topic name cannot, so every such message would be dropped at run time.
+  if (!planned.destination_topic.isStatic() && text.find("${inputTopic}") != std::string::npos &&
+      planned.source && planned.source->spec.endpoint_type == EndpointType::Mqtt) {
+    report.warning(d.origin, item_path,
+                   "${inputTopic} puts the whole MQTT topic into a Kafka topic name; messages "
+                   "whose topic has '/' or other characters Kafka forbids will be dropped");
   }
 }
 
@@ -367,10 +407,16 @@ void planDataflow(const Manifests& m, const Dataflow& d, Reporter& report, Plan&
   planned.enabled = d.spec.mode == OperationalMode::Enabled;
 
   const std::string profile_name = d.spec.profile_ref.value_or(kDefaultProfile);
-  planned.profile = findByName(m.profiles, profile_name);
+  planned.profile = findByName(m.profiles, profile_name, d.metadata.namespace_);
+  if (!planned.profile && profile_name == kDefaultProfile) {
+    for (const DataflowProfile& p : m.profiles) {  // the implicit default exists in every namespace
+      if (p.metadata.name == kDefaultProfile && p.origin.implicit) planned.profile = &p;
+    }
+  }
   if (!planned.profile) {
     if (!m.invalid_profiles.count(profile_name)) {
-      report.error(d.origin, "spec.profileRef", notFound("DataflowProfile", profile_name, m.profiles));
+      report.error(d.origin, "spec.profileRef",
+                   notFound("DataflowProfile", profile_name, m.profiles, d.metadata.namespace_));
     }
     ok = false;
   }
@@ -393,6 +439,14 @@ void planDataflow(const Manifests& m, const Dataflow& d, Reporter& report, Plan&
       ok = false;
     }
     checkSourceTopics(d, *planned.source, source_path, planned, report, ok);
+    if (planned.source->spec.host_type == HostType::EventGrid && planned.profile &&
+        planned.profile->spec.instance_count > 1) {
+      report.warning(d.origin, source_path + ".endpointRef",
+                     "an Event Grid source with instanceCount " +
+                         std::to_string(planned.profile->spec.instance_count) +
+                         " relies on shared subscriptions; AIO advises instanceCount 1 to avoid "
+                         "missing messages");
+    }
   }
   if (planned.destination) {
     checkDestinationTopic(d, *planned.destination, dest_path, planned, report, ok);
@@ -432,13 +486,10 @@ Plan validate(Manifests manifests, const ValidateOptions& options, Diagnostics& 
   Manifests& m = plan.manifests;
   Reporter report(diagnostics);
 
-  if (!findByName(m.profiles, kDefaultProfile) && !m.invalid_profiles.count(kDefaultProfile)) {
-    DataflowProfile implicit = profileSchema().defaults();
-    implicit.api_version = std::string(kGroup) + "/" + kStorageVersion;
-    implicit.kind = "DataflowProfile";
-    implicit.metadata.name = kDefaultProfile;
-    implicit.origin.file = "(implicit default profile)";
-    m.profiles.push_back(std::move(implicit));
+  bool has_default = false;
+  for (const DataflowProfile& p : m.profiles) has_default |= p.metadata.name == kDefaultProfile;
+  if (!has_default && !m.invalid_profiles.count(kDefaultProfile)) {
+    m.profiles.push_back(implicitDefaultProfile());
   }
   checkDuplicates(m.endpoints, "DataflowEndpoint", report);
   checkDuplicates(m.dataflows, "Dataflow", report);

@@ -43,14 +43,14 @@ struct AckToken {
 };
 
 struct Message {
-  std::string topic;    // MQTT topic, or Kafka topic of a Kafka source
-  std::string payload;  // bytes
-  std::optional<std::string> key;      // Kafka record key (null and empty are different)
-  std::optional<int32_t> partition;    // Kafka partition (source) or chosen partition (Static)
-  int64_t timestamp_ms = 0;            // Kafka timestamp, or wall-clock receive time (ms epoch)
+  std::string topic;                 // MQTT topic, or Kafka topic of a Kafka source
+  std::string payload;               // bytes
+  std::optional<std::string> key;    // Kafka record key (null and empty are different)
+  std::optional<int32_t> partition;  // Kafka partition (source) or chosen partition (Static)
+  int64_t timestamp_ms = 0;          // Kafka timestamp, or wall-clock receive time (ms epoch)
   std::chrono::steady_clock::time_point received_at{};  // for expiry arithmetic
   MqttProperties mqtt;
-  std::vector<Property> properties;    // user properties / headers, in order
+  std::vector<Property> properties;  // user properties / headers, in order
   int qos = 0;
   bool retain = false;
   AckToken ack;

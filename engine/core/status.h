@@ -14,7 +14,9 @@ class Status {
 
   Status() = default;
   static Status ok() { return Status(); }
-  static Status retriable(std::string message) { return Status(Code::Retriable, std::move(message)); }
+  static Status retriable(std::string message) {
+    return Status(Code::Retriable, std::move(message));
+  }
   static Status fatal(std::string message) { return Status(Code::Fatal, std::move(message)); }
 
   bool isOk() const { return code_ == Code::Ok; }
