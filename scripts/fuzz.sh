@@ -23,7 +23,8 @@ for target in "$build"/tests/fuzz/*/fuzz_*; do
   case "$name" in
     fuzz_manifest) seeds=("$root/examples" "$root/tests/data/invalid") ;;
   esac
-  [ -d "$root/tests/fuzz/${name#fuzz_}/corpus" ] && seeds+=("$root/tests/fuzz/${name#fuzz_}/corpus")
+  source_corpus="$root/tests/fuzz/$(basename "$(dirname "$target")")/corpus"
+  [ -d "$source_corpus" ] && seeds+=("$source_corpus")
   echo "fuzz: $name for ${seconds}s"
   if ! "$target" "$corpus" "${seeds[@]}" -max_total_time="$seconds" -timeout=10 \
       -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$build/artifacts/$name-" \

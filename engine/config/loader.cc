@@ -1,5 +1,7 @@
 #include "engine/config/loader.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -112,6 +114,54 @@ bool isManifestFile(const fs::path& p) {
   return ext == ".yaml" || ext == ".yml";
 }
 
+// yaml-cpp 0.7's LoadAll loops forever, allocating, when the parser cannot consume a token at
+// the top level (a stray ',' is enough: jbeder/yaml-cpp#1040, fixed upstream after 0.7). This
+// event-only pass finds that state before LoadAll runs: the parser then starts one document
+// after another at the same position. Returns the position, or a null mark when the text is safe.
+class StuckParserProbe final : public YAML::EventHandler {
+ public:
+  static YAML::Mark find(const std::string& text) {
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    StuckParserProbe probe;
+    YAML::Mark previous = YAML::Mark::null_mark();
+    size_t empty_in_a_row = 0;
+    while (parser.HandleNextDocument(probe)) {
+      bool same = probe.start_.pos == previous.pos && probe.events_ <= 1;
+      empty_in_a_row = same ? empty_in_a_row + 1 : 0;
+      if (empty_in_a_row >= 2) return probe.start_;
+      previous = probe.start_;
+    }
+    return YAML::Mark::null_mark();
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    start_ = mark;
+    events_ = 0;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { ++events_; }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { ++events_; }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    events_ += 2;
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    events_ += 2;
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    events_ += 2;
+  }
+  void OnMapEnd() override {}
+
+ private:
+  YAML::Mark start_;
+  size_t events_ = 0;
+};
+
 }  // namespace
 
 void loadText(const std::string& text, const std::string& file, Manifests& out,
@@ -124,6 +174,11 @@ void loadText(const std::string& text, const std::string& file, Manifests& out,
   }
   std::vector<YAML::Node> documents;
   try {
+    if (YAML::Mark stuck = StuckParserProbe::find(text); stuck.line >= 0) {
+      diagnostics.error(file, stuck.line + 1, stuck.column + 1, "",
+                        "YAML syntax error: unexpected character here (not the start of a value)");
+      return;
+    }
     documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     int line = e.mark.line < 0 ? 0 : e.mark.line + 1;

@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "engine/transform/topic_names.h"
 #include "engine/transform/utf8.h"
 
 namespace dataflow::config {
@@ -70,15 +71,9 @@ std::string checkMqttTopicName(std::string_view topic) {
 }
 
 std::string checkKafkaTopicName(std::string_view topic) {
-  if (topic.empty()) return "must not be empty";
-  if (topic.size() > 249) return "longer than 249 characters";
-  if (topic == "." || topic == "..") return "must not be \".\" or \"..\"";
-  for (char c : topic) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    if (!ok) return "not a legal Kafka topic name: use only letters, digits, '.', '_' and '-'";
-  }
-  return "";
+  if (transform::isLegalKafkaTopic(topic)) return "";
+  return "not a legal Kafka topic name: use 1 to 249 letters, digits, '.', '_' and '-' (and not "
+         "\".\" or \"..\")";
 }
 
 std::string checkKafkaSourceTopic(std::string_view topic) {

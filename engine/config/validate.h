@@ -10,11 +10,13 @@
 #include "engine/config/diagnostics.h"
 #include "engine/config/loader.h"
 #include "engine/core/topic_template.h"
+#include "engine/transform/options.h"
 
 namespace dataflow::config {
 
-enum class Direction { MqttToKafka, KafkaToMqtt, MqttToMqtt };
-const char* toString(Direction d);
+// The same enum the transform pipeline is built from: a planned dataflow feeds it directly.
+using Direction = transform::Direction;
+const char* toString(Direction d);  // "MQTT->Kafka", ...
 
 struct ValidateOptions {
   std::optional<std::string> secrets_dir;     // DIR/<secret-name>/<key>, as Kubernetes mounts
