@@ -1,6 +1,3 @@
-#include <iostream>
-#include <map>
-
 #include "engine/cli/commands.h"
 
 int main(int argc, char** argv) {

@@ -142,8 +142,10 @@ std::string joinNames(const std::vector<std::string>& names) {
 }
 
 Type<std::string> string(StringRule rule) {
+  std::shared_ptr<const std::regex> pattern;
+  if (!rule.pattern.empty()) pattern = std::make_shared<const std::regex>(rule.pattern);
   Type<std::string> t;
-  t.parse = [rule](const Site& at, ParseContext& ctx, std::string& out) {
+  t.parse = [rule, pattern](const Site& at, ParseContext& ctx, std::string& out) {
     if (classify(at.node) != ScalarKind::String) {
       ctx.error(at, "expected a string, got " + describe(at.node) +
                         (at.node.IsScalar() ? " (quote it to make it a string)" : ""));
@@ -161,14 +163,9 @@ Type<std::string> string(StringRule rule) {
                         std::to_string(text.size()));
       return false;
     }
-    if (!rule.pattern.empty()) {
-      static thread_local std::map<std::string, std::regex> cache;
-      auto it = cache.find(rule.pattern);
-      if (it == cache.end()) it = cache.emplace(rule.pattern, std::regex(rule.pattern)).first;
-      if (!std::regex_match(text, it->second)) {
-        ctx.error(at, describe(at.node) + " is not " + rule.pattern_help);
-        return false;
-      }
+    if (pattern && !std::regex_match(text, *pattern)) {
+      ctx.error(at, describe(at.node) + " is not " + rule.pattern_help);
+      return false;
     }
     out = text;
     return true;

@@ -108,12 +108,15 @@ struct EnumValue {
 template <class E>
 Type<E> enumeration(std::vector<EnumValue<E>> values) {
   auto shared = std::make_shared<const std::vector<EnumValue<E>>>(std::move(values));
+  // The names offered in messages: refused values and those accepted only with a warning are
+  // recognised but not suggested.
+  auto offered = std::make_shared<std::vector<std::string>>();
+  for (const auto& v : *shared) {
+    if (v.refusal.empty() && v.warning.empty()) offered->push_back(v.name);
+  }
   Type<E> t;
-  t.parse = [shared](const Site& at, ParseContext& ctx, E& out) {
-    std::vector<std::string> names;
-    for (const auto& v : *shared) {
-      if (v.refusal.empty() && v.warning.empty()) names.push_back(v.name);
-    }
+  t.parse = [shared, offered](const Site& at, ParseContext& ctx, E& out) {
+    const std::vector<std::string>& names = *offered;
     if (classify(at.node) != ScalarKind::String) {
       ctx.error(at, "expected one of " + joinNames(names) + ", got " + describe(at.node));
       return false;
@@ -365,8 +368,6 @@ class ObjectSpec {
     out = defaults();
     bool ok = true;
     std::map<std::string, int> seen;  // key -> line, for duplicate detection
-    std::vector<std::string> names;
-    for (const Field& f : fields_) names.push_back(f.key);
     for (const auto& entry : at.node) {
       const YAML::Node& key = entry.first;
       Site value_site = at.child(key, entry.second);
@@ -386,6 +387,8 @@ class ObjectSpec {
       const Field* field = find(name);
       if (field == nullptr) {
         if (allow_unknown_) continue;
+        std::vector<std::string> names;
+        for (const Field& f : fields_) names.push_back(f.key);
         std::string message = "unknown field \"" + name + "\"";
         if (std::string near = nearest(name, names); !near.empty()) {
           message += "; did you mean \"" + near + "\"?";

@@ -374,22 +374,12 @@ void checkDestinationTopic(const Dataflow& d, const DataflowEndpoint& destinatio
   }
   // Kafka: a static topic must be a legal name; a template's literal text must use legal
   // characters (what the variables produce is checked per message).
-  std::string literal;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text.compare(i, 2, "${") == 0) {
-      i = text.find('}', i);
-      literal += "x";
-      continue;
-    }
-    literal += text[i];
-  }
-  if (std::string problem =
-          checkKafkaTopicName(planned.destination_topic.isStatic() ? text : literal);
+  if (std::string problem = checkKafkaTopicName(planned.destination_topic.withVariablesAs("x"));
       !problem.empty()) {
     report.error(d.origin, item_path, "Kafka topic \"" + text + "\": " + problem);
     ok = false;
   }
-  // (4) AIO allows only static Kafka topics; a whole MQTT topic almost always has '/', which a
+  // AIO allows only static Kafka topics; a whole MQTT topic almost always has '/', which a
   // Kafka topic name cannot, so every such message would be dropped at run time.
   if (!planned.destination_topic.isStatic() && text.find("${inputTopic}") != std::string::npos &&
       planned.source && planned.source->spec.endpoint_type == EndpointType::Mqtt) {

@@ -58,6 +58,18 @@ bool TopicTemplate::parse(std::string_view text, TopicTemplate& out, std::string
   return true;
 }
 
+std::string TopicTemplate::withVariablesAs(std::string_view placeholder) const {
+  std::string out;
+  for (const Part& part : parts_) {
+    if (part.kind == Part::Kind::Literal) {
+      out += part.literal;
+    } else {
+      out += placeholder;
+    }
+  }
+  return out;
+}
+
 bool TopicTemplate::resolve(std::string_view input_topic, std::string& out) const {
   out.clear();
   if (static_) {

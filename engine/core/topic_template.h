@@ -18,6 +18,10 @@ class TopicTemplate {
   bool isStatic() const { return static_; }
   const std::string& text() const { return text_; }
 
+  // The template with every variable replaced by `placeholder`: what the literal text looks like
+  // around the variables, for checking it against a destination's topic rules at load time.
+  std::string withVariablesAs(std::string_view placeholder) const;
+
   // Writes the topic for a message that came from `input_topic` into `out` (cleared first).
   // Returns false when a variable cannot be resolved (e.g. `${inputTopic.5}` on `a/b/c`).
   bool resolve(std::string_view input_topic, std::string& out) const;
