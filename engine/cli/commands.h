@@ -12,6 +12,8 @@ using Command = std::function<int()>;
 Command addValidateCommand(CLI::App& app);
 Command addCrdsCommand(CLI::App& app);
 Command addVersionCommand(CLI::App& app);
+Command addRunCommand(CLI::App& app);
+Command addDevKafkaCommand(CLI::App& app);
 
 // Exit codes shared by every subcommand.
 inline constexpr int kExitOk = 0;

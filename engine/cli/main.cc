@@ -6,7 +6,9 @@ int main(int argc, char** argv) {
       "dataflow: moves messages between MQTT v5 brokers and Kafka, configured by Azure IoT "
       "Operations manifests (DataflowEndpoint, Dataflow, DataflowProfile)."};
   app.require_subcommand(1);
+  Command run = addRunCommand(app);
   Command validate = addValidateCommand(app);
+  Command dev_kafka = addDevKafkaCommand(app);
   Command crds = addCrdsCommand(app);
   Command version = addVersionCommand(app);
   try {
@@ -16,7 +18,8 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   for (auto [name, command] :
-       {std::pair{"validate", validate}, std::pair{"crds", crds}, std::pair{"version", version}}) {
+       {std::pair{"run", run}, std::pair{"validate", validate}, std::pair{"dev-kafka", dev_kafka},
+        std::pair{"crds", crds}, std::pair{"version", version}}) {
     if (app.got_subcommand(name)) return command();
   }
   return kExitUsage;

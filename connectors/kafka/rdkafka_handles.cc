@@ -1,0 +1,60 @@
+#include "connectors/kafka/rdkafka_handles.h"
+
+#include <utility>
+
+namespace dataflow::kafka {
+
+Result<ConfHandle> makeConf(const ProducerConfig& config) {
+  ConfHandle conf(rd_kafka_conf_new());
+  char error[512];
+  for (const ConfigProperty& property : config) {
+    if (rd_kafka_conf_set(conf.get(), property.name.c_str(), property.value.c_str(), error,
+                          sizeof error) != RD_KAFKA_CONF_OK) {
+      return Status::fatal("librdkafka refused property " + property.name + ": " + error);
+    }
+  }
+  return conf;
+}
+
+Result<ClientHandle> newClient(rd_kafka_type_t type, ConfHandle conf) {
+  char error[512];
+  ClientHandle client(rd_kafka_new(type, conf.get(), error, sizeof error));
+  if (!client) return Status::fatal(std::string("cannot create the Kafka client: ") + error);
+  (void)conf.release();  // rd_kafka_new owns it now
+  return client;
+}
+
+Result<MetadataHandle> fetchMetadata(rd_kafka_t* client, rd_kafka_topic_t* topic, int timeout_ms) {
+  const rd_kafka_metadata_t* raw = nullptr;
+  const rd_kafka_resp_err_t error = rd_kafka_metadata(client, 0, topic, &raw, timeout_ms);
+  MetadataHandle metadata(raw);
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::retriable(std::string("metadata request failed: ") + rd_kafka_err2str(error));
+  }
+  return metadata;
+}
+
+namespace {
+
+void appendDump(const char** dump, size_t count, ProducerConfig& out) {
+  for (size_t i = 0; i + 1 < count; i += 2) out.push_back({dump[i], dump[i + 1]});
+  rd_kafka_conf_dump_free(dump, count);
+}
+
+}  // namespace
+
+ProducerConfig effectiveConfig(rd_kafka_t* client) {
+  // The dump functions only read the configuration; librdkafka's API just lacks the const.
+  auto* conf = const_cast<rd_kafka_conf_t*>(rd_kafka_conf(client));
+  ProducerConfig out;
+  size_t count = 0;
+  const char** dump = rd_kafka_conf_dump(conf, &count);
+  appendDump(dump, count, out);
+  if (rd_kafka_topic_conf_t* topic_conf = rd_kafka_conf_get_default_topic_conf(conf)) {
+    dump = rd_kafka_topic_conf_dump(topic_conf, &count);
+    appendDump(dump, count, out);
+  }
+  return out;
+}
+
+}  // namespace dataflow::kafka

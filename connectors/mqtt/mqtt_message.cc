@@ -1,0 +1,65 @@
+#include "connectors/mqtt/mqtt_message.h"
+
+#include <MQTTProperties.h>
+
+#include <string>
+
+namespace dataflow::mqtt {
+
+namespace {
+
+std::string bytes(const MQTTLenString& s) {
+  return s.data == nullptr ? std::string() : std::string(s.data, static_cast<size_t>(s.len));
+}
+
+// Reads the C property array directly: one pass, in wire order, no per-property allocation
+// beyond the strings the Message keeps.
+void copyProperties(const MQTTProperties& props, Message& out) {
+  size_t user_properties = 0;
+  for (int i = 0; i < props.count; ++i) {
+    if (props.array[i].identifier == MQTTPROPERTY_CODE_USER_PROPERTY) ++user_properties;
+  }
+  out.properties.reserve(user_properties + kSparePropertySlots);
+  for (int i = 0; i < props.count; ++i) {
+    const MQTTProperty& p = props.array[i];
+    switch (p.identifier) {
+      case MQTTPROPERTY_CODE_USER_PROPERTY:
+        out.properties.push_back(Property{bytes(p.value.data), bytes(p.value.value)});
+        break;
+      case MQTTPROPERTY_CODE_PAYLOAD_FORMAT_INDICATOR:
+        out.mqtt.payload_format_indicator = p.value.byte;
+        break;
+      case MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL:
+        out.mqtt.message_expiry_interval = p.value.integer4;
+        break;
+      case MQTTPROPERTY_CODE_CONTENT_TYPE:
+        out.mqtt.content_type = bytes(p.value.data);
+        break;
+      case MQTTPROPERTY_CODE_RESPONSE_TOPIC:
+        out.mqtt.response_topic = bytes(p.value.data);
+        break;
+      case MQTTPROPERTY_CODE_CORRELATION_DATA:
+        out.mqtt.correlation_data = bytes(p.value.data);
+        break;
+      default:  // Topic Alias, Subscription Identifier: connection-local, never forwarded.
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+Message fromPaho(const ::mqtt::message& in, const Clock& clock, uint64_t sequence) {
+  Message out;
+  out.topic = in.get_topic();
+  out.payload = in.get_payload();
+  out.qos = in.get_qos();
+  out.retain = in.is_retained();
+  out.timestamp_ms = clock.wallNowMs();
+  out.received_at = clock.steadyNow();
+  out.ack.sequence = sequence;
+  copyProperties(in.get_properties().c_struct(), out);
+  return out;
+}
+
+}  // namespace dataflow::mqtt

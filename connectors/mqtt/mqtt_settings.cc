@@ -1,0 +1,170 @@
+#include "connectors/mqtt/mqtt_settings.h"
+
+#include <mqtt/properties.h>
+#include <mqtt/ssl_options.h>
+
+#include <filesystem>
+#include <utility>
+#include <vector>
+
+namespace dataflow::mqtt {
+
+namespace {
+
+using config::AuthMethod;
+using config::MqttProtocol;
+using config::OperationalMode;
+
+Status checkRanges(const config::MqttSettings& s) {
+  if (s.qos < 0 || s.qos > 1) {
+    return Status::fatal("qos " + std::to_string(s.qos) + " is not supported; use 0 or 1");
+  }
+  if (s.keep_alive_seconds < 0 || s.keep_alive_seconds > 65535) {
+    return Status::fatal("keepAliveSeconds must be from 0 to 65535");
+  }
+  if (s.max_inflight_messages < 1 || s.max_inflight_messages > 65535) {
+    return Status::fatal("maxInflightMessages must be from 1 to 65535 (the MQTT Receive Maximum)");
+  }
+  if (s.session_expiry_seconds < 0 || s.session_expiry_seconds > 0xFFFFFFFFll) {
+    return Status::fatal("sessionExpirySeconds must be from 0 to 4294967295");
+  }
+  return Status::ok();
+}
+
+// "tcp://", "ssl://", "ws://" or "wss://" + host. A path after host:port is for WebSockets only.
+Result<std::string> serverUri(const config::MqttSettings& s) {
+  const bool tls = s.tls.mode == OperationalMode::Enabled;
+  const bool has_path = s.host.find('/') != std::string::npos;
+  if (s.protocol == MqttProtocol::Mqtt) {
+    if (has_path) {
+      return Status::fatal("host \"" + s.host +
+                           "\" has a path, which only protocol WebSockets uses; remove the path "
+                           "or set protocol: WebSockets");
+    }
+    return std::string(tls ? "ssl://" : "tcp://") + s.host;
+  }
+  return std::string(tls ? "wss://" : "ws://") + s.host;
+}
+
+// One key: that key, whatever its name. Several: the key named ca.crt. OpenSSL loads every
+// certificate of the chosen PEM file.
+Result<std::optional<std::string>> trustStore(const config::Tls& tls,
+                                              const config::MountedFiles& files) {
+  if (!tls.trusted_ca_certificate_config_map_ref) return std::optional<std::string>();
+  const std::string& name = *tls.trusted_ca_certificate_config_map_ref;
+  Result<std::vector<std::string>> keys = files.configMapFiles(name);
+  if (!keys.isOk()) return keys.status();
+  if (keys.value().size() == 1) return std::optional<std::string>(keys.value().front());
+  std::string listed;
+  for (const std::string& path : keys.value()) {
+    const std::string key = std::filesystem::path(path).filename().string();
+    if (key == kTrustBundleKey) return std::optional<std::string>(path);
+    listed += (listed.empty() ? "" : ", ") + key;
+  }
+  return Status::fatal("configmap \"" + name + "\" has several keys (" + listed +
+                       ") and none named " + kTrustBundleKey +
+                       "; put the CA bundle in a single key or name it " + kTrustBundleKey);
+}
+
+Status x509Files(const config::Authentication& auth, const config::MountedFiles& files,
+                 TlsFiles& tls) {
+  if (!auth.x509) {
+    return Status::fatal("authentication method X509Certificate needs x509CertificateSettings");
+  }
+  const std::string& secret = auth.x509->secret_ref;
+  if (files.hasSecretKey(secret, kIntermediateCertificatesKey)) {
+    return Status::fatal("secret \"" + secret + "\" has " + kIntermediateCertificatesKey +
+                         ", which `dataflow run` does not send yet; append the intermediate "
+                         "certificates to " +
+                         kClientCertificateKey + " instead");
+  }
+  Result<std::string> certificate = files.secretPath(secret, kClientCertificateKey);
+  if (!certificate.isOk()) return certificate.status();
+  Result<std::string> key = files.secretPath(secret, kClientKeyKey);
+  if (!key.isOk()) return key.status();
+  tls.client_certificate = std::move(certificate).value();
+  tls.client_key = std::move(key).value();
+  return Status::ok();
+}
+
+Status authentication(const config::Authentication& auth, const config::MountedFiles& files,
+                      std::optional<TlsFiles>& tls) {
+  switch (auth.method) {
+    case AuthMethod::Anonymous:
+      return Status::ok();
+    case AuthMethod::X509Certificate:
+      if (!tls) {
+        return Status::fatal(
+            "authentication method X509Certificate needs TLS; set tls.mode: Enabled");
+      }
+      return x509Files(auth, files, *tls);
+    case AuthMethod::Sasl:
+      return Status::fatal("authentication method Sasl is a Kafka mechanism, not allowed for MQTT");
+    case AuthMethod::ServiceAccountToken:
+    case AuthMethod::SystemAssignedManagedIdentity:
+    case AuthMethod::UserAssignedManagedIdentity:
+      break;
+  }
+  return Status::fatal(std::string("authentication method ") + config::toString(auth.method) +
+                       " is not supported by `dataflow run` yet; use Anonymous or "
+                       "X509Certificate");
+}
+
+}  // namespace
+
+Result<ClientSettings> mapSettings(const config::MqttSettings& settings,
+                                   const config::MountedFiles& files, std::string client_id) {
+  if (Status ranges = checkRanges(settings); !ranges.isOk()) return ranges;
+  Result<std::string> uri = serverUri(settings);
+  if (!uri.isOk()) return uri.status();
+
+  ClientSettings out;
+  out.server_uri = std::move(uri).value();
+  out.client_id = std::move(client_id);
+  if (settings.tls.mode == OperationalMode::Enabled) {
+    Result<std::optional<std::string>> trust = trustStore(settings.tls, files);
+    if (!trust.isOk()) return trust.status();
+    out.tls.emplace();
+    out.tls->trust_store = std::move(trust).value();
+  }
+  if (Status auth = authentication(settings.authentication, files, out.tls); !auth.isOk()) {
+    return auth;
+  }
+  out.keep_alive = std::chrono::seconds(settings.keep_alive_seconds);
+  out.session_expiry_seconds = static_cast<uint32_t>(settings.session_expiry_seconds);
+  out.receive_maximum = static_cast<uint16_t>(settings.max_inflight_messages);
+  out.subscription_qos = static_cast<int>(settings.qos);
+  return out;
+}
+
+::mqtt::connect_options toConnectOptions(const ClientSettings& settings) {
+  ::mqtt::connect_options options;
+  // Clean Session must be 0 for a v5 connect (paho refuses the options otherwise); Clean Start 0
+  // resumes the broker's session so that QoS 1 messages queued while away are delivered.
+  options.set_clean_session(false);
+  options.set_mqtt_version(MQTTVERSION_5);
+  options.set_clean_start(false);
+  options.set_keep_alive_interval(settings.keep_alive);
+  options.set_connect_timeout(kConnectTimeout);
+  options.set_automatic_reconnect(false);
+
+  ::mqtt::properties properties;
+  properties.add(::mqtt::property(::mqtt::property::SESSION_EXPIRY_INTERVAL,
+                                  static_cast<int32_t>(settings.session_expiry_seconds)));
+  properties.add(::mqtt::property(::mqtt::property::RECEIVE_MAXIMUM,
+                                  static_cast<int32_t>(settings.receive_maximum)));
+  options.set_properties(std::move(properties));
+
+  if (settings.tls) {
+    ::mqtt::ssl_options ssl;
+    if (settings.tls->trust_store) ssl.set_trust_store(*settings.tls->trust_store);
+    if (settings.tls->client_certificate) ssl.set_key_store(*settings.tls->client_certificate);
+    if (settings.tls->client_key) ssl.set_private_key(*settings.tls->client_key);
+    ssl.set_enable_server_cert_auth(true);
+    ssl.set_verify(true);  // also check that the certificate names the host
+    options.set_ssl(std::move(ssl));
+  }
+  return options;
+}
+
+}  // namespace dataflow::mqtt

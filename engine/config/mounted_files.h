@@ -1,0 +1,40 @@
+// Secrets and ConfigMaps read from folders laid out as Kubernetes mounts them:
+// SECRETS_DIR/<secret-name>/<key> and CONFIGMAPS_DIR/<configmap-name>/<key>. Values are read when
+// asked for, never cached, so a rotated secret is picked up by the next connection attempt.
+// Errors name the file, never its content.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/core/status.h"
+
+namespace dataflow::config {
+
+class MountedFiles {
+ public:
+  MountedFiles() = default;
+  MountedFiles(std::optional<std::string> secrets_dir, std::optional<std::string> configmaps_dir)
+      : secrets_dir_(std::move(secrets_dir)), configmaps_dir_(std::move(configmaps_dir)) {}
+
+  // The bytes of key `key` of Secret `name`, with one trailing "\n" or "\r\n" removed (a file
+  // written by `echo` must not put a newline into a password). Fatal when absent or unreadable.
+  Result<std::string> secret(const std::string& name, const std::string& key) const;
+  bool hasSecretKey(const std::string& name, const std::string& key) const;
+  // The path of a key of Secret `name` (for libraries that take a file, e.g. a client key).
+  Result<std::string> secretPath(const std::string& name, const std::string& key) const;
+
+  // The paths of every key of ConfigMap `name`, sorted by key. Fatal when the ConfigMap has no
+  // folder or no keys.
+  Result<std::vector<std::string>> configMapFiles(const std::string& name) const;
+
+  const std::optional<std::string>& secretsDir() const { return secrets_dir_; }
+  const std::optional<std::string>& configMapsDir() const { return configmaps_dir_; }
+
+ private:
+  std::optional<std::string> secrets_dir_;
+  std::optional<std::string> configmaps_dir_;
+};
+
+}  // namespace dataflow::config

@@ -1,0 +1,47 @@
+// The source side of a dataflow: a connection that receives messages and hands them, one at a
+// time, to the runtime. Pure interface: no client library header here (architecture page).
+#pragma once
+
+#include "engine/core/message.h"
+#include "engine/core/status.h"
+
+namespace dataflow {
+
+// Implemented by the runtime. A source calls it for every message it receives.
+class MessageHandler {
+ public:
+  virtual ~MessageHandler() = default;
+  // Called from the source's receive thread, one message at a time per thread. May block for as
+  // long as the destination applies backpressure: the source must then stop reading from its
+  // broker rather than buffer without bound. The handler owns `message` from here on and
+  // eventually calls Source::ack(message.ack) exactly once, delivered or dropped on purpose.
+  virtual void onMessage(Message&& message) = 0;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+
+  // Begins connecting and returns without waiting for the broker. An unreachable broker is not
+  // an error: the source retries on its own with capped exponential backoff and jitter, and
+  // resubscribes after every reconnect. A fatal Status means the settings can never work
+  // (e.g. an authentication method this build cannot perform). `handler` outlives the source.
+  virtual Status start(MessageHandler& handler) = 0;
+
+  // Acknowledges a message handed to onMessage. Any thread. A source whose protocol cannot defer
+  // the acknowledgement (paho acks QoS 1 on receipt) uses it for accounting only.
+  virtual void ack(const AckToken& token) = 0;
+
+  // Stops taking new messages from the broker (MQTT: disconnect and leave the session to the
+  // broker; Kafka: stop fetching). Messages the source has already received are still passed to
+  // the handler. Returns within a bounded time even while onMessage is blocked.
+  virtual void stopReceiving() = 0;
+
+  // Releases the connection. No handler call happens after close() returns.
+  virtual void close() = 0;
+
+  // Whether the connection is up now: for logs and health. Any thread.
+  virtual bool connected() const = 0;
+};
+
+}  // namespace dataflow

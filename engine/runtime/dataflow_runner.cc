@@ -1,0 +1,101 @@
+#include "engine/runtime/dataflow_runner.h"
+
+#include <spdlog/spdlog.h>
+
+namespace dataflow::runtime {
+
+namespace {
+constexpr auto kWarningInterval = std::chrono::seconds(10);
+constexpr auto kRelaxed = std::memory_order_relaxed;
+}  // namespace
+
+DataflowRunner::DataflowRunner(std::string name, std::unique_ptr<transform::Pipeline> pipeline,
+                               std::unique_ptr<Source> source,
+                               std::unique_ptr<Destination> destination,
+                               std::shared_ptr<spdlog::logger> logger, const Clock& clock)
+    : name_(std::move(name)),
+      pipeline_(std::move(pipeline)),
+      source_(std::move(source)),
+      destination_(std::move(destination)),
+      logger_(std::move(logger)),
+      warning_sink_([logger = logger_](std::string_view line) { logger->warn("{}", line); }),
+      refused_warning_(clock, warning_sink_, kWarningInterval) {}
+
+DataflowRunner::~DataflowRunner() {
+  if (!closed_) drainAndClose(std::chrono::milliseconds(0));
+}
+
+Status DataflowRunner::start() {
+  if (Status s = destination_->start(*this); !s.isOk()) return s;
+  return source_->start(*this);
+}
+
+void DataflowRunner::onMessage(Message&& message) {
+  received_.fetch_add(1, kRelaxed);
+  const AckToken token = message.ack;
+  // Wait for room before transforming: the expiry stage then counts the time spent waiting.
+  if (!destination_->awaitCapacity(message.payload.size() + message.topic.size())) {
+    abandoned_.fetch_add(1, kRelaxed);
+    return;
+  }
+  if (pipeline_->process(message) != transform::Outcome::Forward) {
+    // Counted and reported (rate-limited) by the pipeline itself.
+    dropped_.fetch_add(1, kRelaxed);
+    source_->ack(token);
+    return;
+  }
+  // Counted before send: the delivery report may arrive before send() returns.
+  sent_.fetch_add(1, kRelaxed);
+  Status status = destination_->send(std::move(message));
+  if (status.isOk()) return;
+  if (status.isFatal()) {
+    // Sent and refused at once: it still leaves inFlight() unchanged.
+    refused_.fetch_add(1, kRelaxed);
+    refused_warning_.report(
+        [&] { return "message refused by the destination: " + status.message(); });
+    source_->ack(token);
+  } else {
+    sent_.fetch_sub(1, kRelaxed);
+    abandoned_.fetch_add(1, kRelaxed);
+  }
+}
+
+void DataflowRunner::onDelivery(const AckToken& token, const Status& status) {
+  // The destination has logged a refusal (rate-limited) with its topic and reason.
+  (status.isOk() ? delivered_ : refused_).fetch_add(1, kRelaxed);
+  source_->ack(token);
+}
+
+void DataflowRunner::stopReceiving() {
+  if (!closed_) source_->stopReceiving();
+}
+
+uint64_t DataflowRunner::drainAndClose(std::chrono::milliseconds timeout) {
+  if (closed_) return 0;
+  const size_t unreported = destination_->flush(timeout);
+  destination_->close();
+  source_->close();
+  closed_ = true;
+  const uint64_t abandoned = abandoned_.load();
+  const uint64_t lost = unreported + abandoned;
+  if (lost > 0) {
+    logger_->error(
+        "{} received message{} not delivered before the {} ms drain deadline ({} in flight, {} "
+        "not yet accepted by the destination)",
+        lost, lost == 1 ? "" : "s", timeout.count(), unreported, abandoned);
+  }
+  return lost;
+}
+
+RunnerCounters DataflowRunner::counters() const {
+  RunnerCounters c;
+  c.received = received_.load(kRelaxed);
+  c.sent = sent_.load(kRelaxed);
+  c.delivered = delivered_.load(kRelaxed);
+  c.refused = refused_.load(kRelaxed);
+  c.dropped = dropped_.load(kRelaxed);
+  c.abandoned = abandoned_.load(kRelaxed);
+  return c;
+}
+
+}  // namespace dataflow::runtime

@@ -1,0 +1,148 @@
+#include "engine/runtime/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include "engine/runtime/logging.h"
+#include "engine/runtime/pipeline_options.h"
+
+namespace dataflow::runtime {
+
+namespace {
+
+ConnectorContext contextFor(const config::PlannedDataflow& planned,
+                            const config::DataflowEndpoint& endpoint, const EngineOptions& options,
+                            const config::MountedFiles& files, const Clock& clock) {
+  ConnectorContext context;
+  context.dataflow_name = planned.dataflow->metadata.name;
+  context.endpoint = &endpoint;
+  context.files = &files;
+  context.clock = &clock;
+  context.logger = logger(context.dataflow_name);
+  context.instance_id = options.instance_id;
+  context.instance_count = static_cast<uint32_t>(planned.profile->spec.instance_count);
+  context.client_id = mqttClientId(planned, endpoint, options.instance_id);
+  return context;
+}
+
+std::unique_ptr<DataflowRunner> buildRunner(const config::PlannedDataflow& planned,
+                                            const EngineOptions& options,
+                                            const ConnectorFactory& factory,
+                                            const config::MountedFiles& files, const Clock& clock,
+                                            std::vector<std::string>& errors) {
+  const std::string& name = planned.dataflow->metadata.name;
+  auto log = logger(name);
+  transform::PipelineEnvironment environment;
+  environment.clock = &clock;
+  environment.warning_sink = [log](std::string_view line) { log->warn("{}", line); };
+  auto pipeline = transform::Pipeline::build(pipelineOptions(planned, options.instance_id),
+                                             std::move(environment));
+  SourceSpec source_spec{contextFor(planned, *planned.source, options, files, clock),
+                         subscriptionTopics(planned, planned.profile->spec.instance_count)};
+  DestinationSpec destination_spec{contextFor(planned, *planned.destination, options, files, clock),
+                                   options.limits};
+  destination_spec.context.client_id += "-out";
+  auto source = factory.createSource(source_spec);
+  auto destination = factory.createDestination(destination_spec);
+  const size_t before = errors.size();
+  for (const Status* s : {&pipeline.status(), &source.status(), &destination.status()}) {
+    if (!s->isOk()) errors.push_back("dataflow " + name + ": " + s->message());
+  }
+  if (errors.size() != before) return nullptr;
+  return std::make_unique<DataflowRunner>(name, std::move(pipeline).value(),
+                                          std::move(source).value(), std::move(destination).value(),
+                                          log, clock);
+}
+
+}  // namespace
+
+std::string mqttClientId(const config::PlannedDataflow& planned, const config::DataflowEndpoint& e,
+                         uint32_t instance_id) {
+  std::string prefix = "dataflow";
+  if (e.spec.mqtt && e.spec.mqtt->client_id_prefix) prefix = *e.spec.mqtt->client_id_prefix;
+  return prefix + "-" + planned.dataflow->metadata.name + "-" + std::to_string(instance_id);
+}
+
+std::vector<std::string> subscriptionTopics(const config::PlannedDataflow& planned,
+                                            uint32_t instance_count) {
+  std::vector<std::string> topics = planned.source_topics;
+  const bool mqtt_source = planned.source->spec.endpoint_type == config::EndpointType::Mqtt;
+  if (!mqtt_source || instance_count <= 1) return topics;
+  for (std::string& topic : topics) {
+    if (!topic.starts_with("$share/")) {
+      topic = "$share/" + planned.dataflow->metadata.name + "/" + topic;
+    }
+  }
+  return topics;
+}
+
+std::unique_ptr<Engine> Engine::build(const config::Plan& plan, const EngineOptions& options,
+                                      const ConnectorFactory& factory,
+                                      const config::MountedFiles& files, const Clock& clock,
+                                      std::vector<std::string>& errors) {
+  std::unique_ptr<Engine> engine(new Engine());
+  auto log = logger("engine");
+  bool profile_found = false;
+  for (const config::DataflowProfile& p : plan.manifests.profiles) {
+    if (p.metadata.name != options.profile) continue;
+    profile_found = true;
+    if (options.instance_id >= static_cast<uint64_t>(p.spec.instance_count)) {
+      errors.push_back("--instance-id " + std::to_string(options.instance_id) +
+                       " is out of range: profile " + p.metadata.name + " has instanceCount " +
+                       std::to_string(p.spec.instance_count) + " (instances 0 to " +
+                       std::to_string(p.spec.instance_count - 1) + ")");
+    }
+  }
+  if (!profile_found) {
+    errors.push_back("no DataflowProfile named \"" + options.profile + "\"");
+    return nullptr;
+  }
+  for (const config::PlannedDataflow& planned : plan.dataflows) {
+    if (planned.profile->metadata.name != options.profile) continue;
+    if (!planned.enabled) {
+      log->info("dataflow {} is disabled (spec.mode: Disabled); not started",
+                planned.dataflow->metadata.name);
+      continue;
+    }
+    if (auto runner = buildRunner(planned, options, factory, files, clock, errors)) {
+      engine->runners_.push_back(std::move(runner));
+    }
+  }
+  if (errors.empty() && engine->runners_.empty()) {
+    errors.push_back("no enabled dataflow uses profile \"" + options.profile + "\"");
+  }
+  if (!errors.empty()) return nullptr;
+  return engine;
+}
+
+size_t Engine::start() {
+  size_t running = 0;
+  for (auto& runner : runners_) {
+    Status status = runner->start();
+    if (status.isOk()) {
+      ++running;
+      continue;
+    }
+    logger(runner->name())->error("not started: {}", status.message());
+    runner->stopReceiving();
+    runner->drainAndClose(std::chrono::milliseconds(0));
+  }
+  return running;
+}
+
+uint64_t Engine::stop(std::chrono::milliseconds drain) {
+  for (auto& runner : runners_) runner->stopReceiving();
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  uint64_t lost = 0;
+  for (auto& runner : runners_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    lost += runner->drainAndClose(std::max(left, std::chrono::milliseconds(0)));
+    RunnerCounters c = runner->counters();
+    logger(runner->name())
+        ->info("stopped: received {}, delivered {}, dropped {}, refused {}, not delivered {}",
+               c.received, c.delivered, c.dropped, c.refused, c.inFlight() + c.abandoned);
+  }
+  return lost;
+}
+
+}  // namespace dataflow::runtime

@@ -1,0 +1,143 @@
+// The `run` and `dev-kafka` commands as an operator meets them: exit codes, what they print,
+// and that nothing starts when the manifests are wrong.
+#include <gmock/gmock.h>
+
+#include <fstream>
+
+#include "tests/support/process.h"
+#include "tests/support/wait.h"
+
+namespace dataflow::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+class Cli : public ::testing::Test {
+ protected:
+  // Runs `dataflow ARGS...` to completion; returns the exit code, the output in `output`.
+  int dataflow(std::vector<std::string> args, std::string& output) {
+    args.insert(args.begin(), DATAFLOW_EXE);
+    ChildProcess process(args, dir_.path() + "/out-" + std::to_string(++runs_) + ".log");
+    std::optional<int> code = process.wait(30s);
+    output = process.log();
+    return code.value_or(-1);
+  }
+  std::string write(const std::string& name, const std::string& text) {
+    std::string path = dir_.path() + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  TempDir dir_;
+  int runs_ = 0;
+};
+
+constexpr const char* kEndpoints = R"(apiVersion: connectivity.iotoperations.azure.com/v1
+kind: DataflowEndpoint
+metadata:
+  name: mqtt
+spec:
+  endpointType: Mqtt
+  mqttSettings:
+    host: 127.0.0.1:1
+    authentication:
+      method: ServiceAccountToken
+      serviceAccountTokenSettings:
+        audience: aio-internal
+---
+apiVersion: connectivity.iotoperations.azure.com/v1
+kind: DataflowEndpoint
+metadata:
+  name: kafka
+spec:
+  endpointType: Kafka
+  kafkaSettings:
+    host: 127.0.0.1:1
+    authentication:
+      method: Anonymous
+---
+apiVersion: connectivity.iotoperations.azure.com/v1
+kind: Dataflow
+metadata:
+  name: flow
+spec:
+  operations:
+  - operationType: Source
+    sourceSettings:
+      endpointRef: mqtt
+      dataSources: [a/b]
+  - operationType: Destination
+    destinationSettings:
+      endpointRef: kafka
+      dataDestination: out
+)";
+
+TEST_F(Cli, InvalidManifestsExitTwoWithEveryErrorAndStartNothing) {
+  std::string output;
+  const std::string path = write("bad.yaml", R"(apiVersion: connectivity.iotoperations.azure.com/v1
+kind: DataflowEndpoint
+metadata:
+  name: kafka
+spec:
+  endpointType: Kafka
+  kafkaSettings:
+    hots: x:9092
+    authentication:
+      method: Anonymous
+    batching:
+      latencyMs: -1
+)");
+  EXPECT_EQ(dataflow({"run", "-f", path}, output), 2);
+  EXPECT_THAT(output, HasSubstr("bad.yaml:8:5: spec.kafkaSettings.hots: unknown field \"hots\""));
+  EXPECT_THAT(output, HasSubstr("bad.yaml:12:18: spec.kafkaSettings.batching.latencyMs"));
+  EXPECT_THAT(output, HasSubstr("nothing started"));
+}
+
+TEST_F(Cli, AuthenticationThisBuildCannotPerformIsRefusedBeforeStarting) {
+  std::string output;
+  EXPECT_EQ(dataflow({"run", "-f", write("flow.yaml", kEndpoints)}, output), 2);
+  EXPECT_THAT(output, HasSubstr("error: dataflow flow: endpoint \"mqtt\": authentication method "
+                                "ServiceAccountToken is not supported by `dataflow run` yet"));
+  EXPECT_THAT(output, HasSubstr("nothing started"));
+}
+
+TEST_F(Cli, InstanceIdOutOfRangeIsRefused) {
+  std::string manifests = kEndpoints;
+  manifests.replace(manifests.find("method: ServiceAccountToken"),
+                    std::string("method: ServiceAccountToken\n      serviceAccountTokenSettings:\n"
+                                "        audience: aio-internal")
+                        .size(),
+                    "method: Anonymous");
+  std::string output;
+  EXPECT_EQ(dataflow({"run", "-f", write("flow.yaml", manifests), "--instance-id", "1"}, output),
+            2);
+  EXPECT_THAT(output, HasSubstr("--instance-id 1 is out of range: profile default has "
+                                "instanceCount 1 (instances 0 to 0)"));
+}
+
+TEST_F(Cli, DevKafkaPrintsBootstrapServersAndStopsOnSigterm) {
+  const std::string bootstrap_file = dir_.path() + "/bootstrap";
+  ChildProcess dev({DATAFLOW_EXE, "dev-kafka", "--brokers", "2", "--topic", "orders:3",
+                    "--bootstrap-file", bootstrap_file},
+                   dir_.path() + "/dev-kafka.log");
+  ASSERT_TRUE(waitFor([&] { return std::ifstream(bootstrap_file).peek() != EOF; }, 30s))
+      << dev.log();
+  std::string line;
+  std::getline(std::ifstream(bootstrap_file) >> std::ws, line);
+  EXPECT_THAT(line, ::testing::MatchesRegex(
+                        "bootstrap\\.servers=127\\.0\\.0\\.1:[0-9]+,127\\.0\\.0\\.1:[0-9]+"));
+  EXPECT_TRUE(waitFor([&] { return dev.log().find(line) != std::string::npos; }, 10s))
+      << "stdout must carry the same line";
+  dev.signal(SIGTERM);
+  EXPECT_EQ(dev.wait(30s), 0);
+}
+
+TEST_F(Cli, DevKafkaRejectsABadTopicSpecification) {
+  std::string output;
+  EXPECT_EQ(dataflow({"dev-kafka", "--topic", "orders:zero"}, output), 2);
+  EXPECT_THAT(output, HasSubstr("orders:zero"));
+}
+
+}  // namespace
+}  // namespace dataflow::testing

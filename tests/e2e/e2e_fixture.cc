@@ -1,0 +1,136 @@
+#include "tests/e2e/e2e_fixture.h"
+
+#include <fstream>
+#include <random>
+
+#include "tests/support/wait.h"
+
+namespace dataflow::testing {
+
+namespace {
+
+std::string randomSuffix() {
+  std::random_device device;
+  std::mt19937_64 random(device());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 10; ++i) out += kHex[random() % 16];
+  return out;
+}
+
+}  // namespace
+
+void EngineE2E::SetUp() {
+  dir_ = std::make_unique<TempDir>();
+  Mosquitto::Options options;
+  options.persistence = true;
+  mosquitto_ = std::make_unique<Mosquitto>(options);
+  kafka_ = std::make_unique<MockKafka>(1);
+  topic_ = "e2e-" + randomSuffix();
+}
+
+void EngineE2E::TearDown() {
+  if (engine_ && engine_->running()) {
+    engine_->signal(SIGKILL);
+    engine_->wait(std::chrono::seconds(10));
+  }
+  if (HasFailure() && engine_) {
+    std::cerr << "---- dataflow run log ----\n" << engine_->log() << "---- end ----\n";
+  }
+}
+
+void EngineE2E::createTopic(int partitions) { kafka_->createTopic(topic_, partitions); }
+
+void EngineE2E::writeManifests(const FlowSpec& spec) {
+  std::ofstream out(dir_->path() + "/manifests.yaml");
+  out << "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowProfile\n"
+         "metadata:\n  name: default\nspec:\n  instanceCount: "
+      << spec.instance_count
+      << "\n---\n"
+         "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+         "metadata:\n  name: mqtt\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+         "    host: "
+      << mosquitto_->address()
+      << "\n    qos: 1\n    authentication:\n      method: Anonymous\n"
+         "    tls:\n      mode: Disabled\n"
+      << spec.mqtt_settings
+      << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+         "metadata:\n  name: kafka\nspec:\n  endpointType: Kafka\n  kafkaSettings:\n"
+         "    host: "
+      << kafka_->bootstrapServers()
+      << "\n    authentication:\n      method: Anonymous\n    tls:\n      mode: Disabled\n"
+      << spec.kafka_settings
+      << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+         "metadata:\n  name: flow\nspec:\n  operations:\n"
+         "  - operationType: Source\n    sourceSettings:\n      endpointRef: mqtt\n"
+         "      dataSources: ['"
+      << spec.source_filter
+      << "']\n  - operationType: Destination\n    destinationSettings:\n"
+         "      endpointRef: kafka\n      dataDestination: '"
+      << (spec.destination.empty() ? topic_ : spec.destination) << "'\n"
+      << spec.destination_settings;
+}
+
+void EngineE2E::startEngine(std::vector<std::string> extra_args) {
+  std::vector<std::string> argv{DATAFLOW_EXE, "run", "-f", dir_->path() + "/manifests.yaml"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  ++engine_runs_;
+  engine_ = std::make_unique<ChildProcess>(
+      argv, dir_->path() + "/engine-" + std::to_string(engine_runs_) + ".log");
+  ASSERT_TRUE(waitFor(
+      [&] { return engine_->log().find("subscribed") != std::string::npos || !engine_->running(); },
+      kDeadline))
+      << engine_->log();
+  ASSERT_TRUE(engine_->running()) << engine_->log();
+}
+
+int EngineE2E::stopEngine(int signal) {
+  engine_->signal(signal);
+  std::optional<int> code = engine_->wait(kDeadline);
+  EXPECT_TRUE(code.has_value()) << "dataflow run did not exit";
+  return code.value_or(-1);
+}
+
+std::string EngineE2E::engineLog() const { return engine_ ? engine_->log() : ""; }
+
+void EngineE2E::publish(const std::string& topic, const std::string& payload,
+                        std::vector<std::string> extra) {
+  std::vector<std::string> argv{"/usr/bin/mosquitto_pub",
+                                "-V",
+                                "5",
+                                "-h",
+                                "127.0.0.1",
+                                "-p",
+                                std::to_string(mosquitto_->port()),
+                                "-q",
+                                "1",
+                                "-t",
+                                topic,
+                                "-m",
+                                payload};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  ChildProcess pub(argv, dir_->path() + "/mosquitto_pub.log");
+  ASSERT_EQ(pub.wait(kDeadline), 0) << pub.log();
+}
+
+std::vector<KafkaRecord> EngineE2E::readRecords(size_t count) {
+  if (!reader_) reader_ = std::make_unique<KafkaReader>(kafka_->bootstrapServers(), topic_);
+  std::vector<KafkaRecord> records = reader_->readAtLeast(count, kDeadline);
+  EXPECT_GE(records.size(), count) << "records missing from Kafka";
+  return records;
+}
+
+std::optional<std::string> header(const KafkaRecord& record, const std::string& name) {
+  for (const auto& [n, value] : record.headers) {
+    if (n == name) return value.value_or("<null>");
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> headerList(const KafkaRecord& record) {
+  std::vector<std::string> out;
+  for (const auto& [n, value] : record.headers) out.push_back(n + "=" + value.value_or("<null>"));
+  return out;
+}
+
+}  // namespace dataflow::testing

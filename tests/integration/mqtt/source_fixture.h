@@ -1,0 +1,171 @@
+// Shared pieces of the MqttSource integration tests: a handler that records and can block, a log
+// sink the tests can wait on, and a fixture that builds sources through the real factory against
+// a mosquitto started on a free loopback port.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "connectors/mqtt/mqtt_factory.h"
+#include "tests/support/mosquitto.h"
+#include "tests/support/wait.h"
+
+namespace dataflow::mqtt::testing {
+
+using dataflow::testing::waitFor;
+using namespace std::chrono_literals;
+
+inline constexpr std::chrono::milliseconds kWait = 15s;
+
+// Records every message; while blocked, onMessage waits (like a destination at its bound).
+// onMessage runs on paho's callback thread; the rest on the test thread.
+class RecordingHandler final : public MessageHandler {
+ public:
+  void onMessage(Message&& message) override {
+    std::unique_lock lock(mutex_);
+    ++entered_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return !blocked_; });
+    capacities_.push_back(message.properties.capacity());
+    messages_.push_back(std::move(message));
+  }
+  void block() {
+    std::lock_guard lock(mutex_);
+    blocked_ = true;
+  }
+  void unblock() {
+    {
+      std::lock_guard lock(mutex_);
+      blocked_ = false;
+    }
+    changed_.notify_all();
+  }
+  size_t entered() {
+    std::lock_guard lock(mutex_);
+    return entered_;
+  }
+  size_t count() {
+    std::lock_guard lock(mutex_);
+    return messages_.size();
+  }
+  std::vector<Message> messages() {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+  // Message::properties.capacity() of each message as the source handed it over.
+  std::vector<size_t> capacities() {
+    std::lock_guard lock(mutex_);
+    return capacities_;
+  }
+  std::vector<std::string> payloads() {
+    std::vector<std::string> out;
+    for (const Message& m : messages()) out.push_back(m.payload);
+    return out;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool blocked_ = false;            // guarded by mutex_
+  size_t entered_ = 0;              // guarded by mutex_
+  std::vector<Message> messages_;   // guarded by mutex_
+  std::vector<size_t> capacities_;  // guarded by mutex_
+};
+
+// Keeps every formatted log line so that a test can wait for one.
+class CapturingSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  bool contains(const std::string& text) {
+    std::lock_guard lock(mutex_);
+    for (const std::string& line : lines_) {
+      if (line.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+  size_t countContaining(const std::string& text) {
+    std::lock_guard lock(mutex_);
+    size_t n = 0;
+    for (const std::string& line : lines_) n += line.find(text) != std::string::npos ? 1 : 0;
+    return n;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    lines_.emplace_back(msg.payload.begin(), msg.payload.end());
+  }
+  void flush_() override {}
+
+ private:
+  std::vector<std::string> lines_;  // guarded by mutex_ (base_sink's)
+};
+
+inline std::string randomName(const std::string& prefix) {
+  static std::mt19937_64 random(std::random_device{}());
+  static const char* kHex = "0123456789abcdef";
+  std::string out = prefix;
+  for (int i = 0; i < 12; ++i) out += kHex[random() % 16];
+  return out;
+}
+
+class MqttSourceTest : public ::testing::Test {
+ protected:
+  MqttSourceTest()
+      : sink_(std::make_shared<CapturingSink>()),
+        logger_(std::make_shared<spdlog::logger>(
+            "mqtt-source-test",
+            spdlog::sinks_init_list{sink_, std::make_shared<spdlog::sinks::stderr_sink_mt>()})),
+        topic_(randomName("test/")) {}
+
+  // A source for `topics` through the real factory (Anonymous, TLS off, QoS 1, session expiry
+  // 600 s), for the broker at `address`.
+  std::unique_ptr<Source> makeSource(const std::string& address, const std::string& client_id,
+                                     std::vector<std::string> topics) {
+    auto endpoint = std::make_unique<config::DataflowEndpoint>();
+    endpoint->metadata.name = "broker";
+    endpoint->spec.endpoint_type = config::EndpointType::Mqtt;
+    config::MqttSettings& mqtt = endpoint->spec.mqtt.emplace();
+    mqtt.host = address;
+    mqtt.authentication.method = config::AuthMethod::Anonymous;
+    mqtt.keep_alive_seconds = 60;
+    mqtt.max_inflight_messages = 100;
+    mqtt.qos = 1;
+    mqtt.session_expiry_seconds = 600;
+    mqtt.tls.mode = config::OperationalMode::Disabled;
+    runtime::SourceSpec spec;
+    spec.context.endpoint = endpoint.get();
+    spec.context.files = &files_;
+    spec.context.clock = &clock_;
+    spec.context.logger = logger_;
+    spec.context.client_id = client_id;
+    spec.topics = std::move(topics);
+    endpoints_.push_back(std::move(endpoint));
+    Result<std::unique_ptr<Source>> source = createSource(spec);
+    EXPECT_TRUE(source.isOk()) << source.status().message();
+    return source.isOk() ? std::move(source).value() : nullptr;
+  }
+
+  // Starts `source` with `handler` and waits until it is connected and subscribed.
+  void startAndWait(Source& source, MessageHandler& handler) {
+    ASSERT_TRUE(source.start(handler).isOk());
+    ASSERT_TRUE(waitFor([&] { return source.connected(); }, kWait)) << "never connected";
+  }
+
+  std::shared_ptr<CapturingSink> sink_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::string topic_;
+  config::MountedFiles files_;
+  SystemClock clock_;
+  std::vector<std::unique_ptr<config::DataflowEndpoint>> endpoints_;
+};
+
+}  // namespace dataflow::mqtt::testing

@@ -1,0 +1,185 @@
+#include "tests/support/kafka/kafka_test_support.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+#include "connectors/kafka/rdkafka_handles.h"
+
+namespace dataflow::testing {
+
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// Pause between two metadata requests while a topic does not exist yet.
+constexpr auto kMetadataRetryInterval = 50ms;
+
+void check(const Status& status) {
+  if (!status.isOk()) throw std::runtime_error(status.message());
+}
+
+int remainingMs(steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now());
+  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+kafka::ClientHandle newConsumer(const std::string& bootstrap_servers, const std::string& name) {
+  static std::atomic<int> serial{0};
+  const std::string id = name + "-" + std::to_string(serial.fetch_add(1));
+  // A group.id is needed by rd_kafka_assign only; the group is never joined (no subscribe) and
+  // no offset is ever committed.
+  Result<kafka::ConfHandle> conf = kafka::makeConf({{"bootstrap.servers", bootstrap_servers},
+                                                    {"client.id", id},
+                                                    {"group.id", id},
+                                                    {"enable.auto.commit", "false"},
+                                                    {"enable.auto.offset.store", "false"}});
+  check(conf.status());
+  Result<kafka::ClientHandle> client = kafka::newClient(RD_KAFKA_CONSUMER, std::move(conf).value());
+  check(client.status());
+  return std::move(client).value();
+}
+
+// The partition ids of `topic` once the cluster knows it, or nullopt at the deadline. Asks for
+// the metadata of all topics: a request naming the topic would create it on a broker that
+// auto-creates topics (the mock does, with 4 partitions, answering Metadata v0..v2 only).
+std::optional<std::vector<int32_t>> partitionsOf(rd_kafka_t* client, const std::string& topic,
+                                                 steady_clock::time_point deadline) {
+  while (true) {
+    const rd_kafka_metadata_t* raw = nullptr;
+    const rd_kafka_resp_err_t error =
+        rd_kafka_metadata(client, 1, nullptr, &raw, std::max(remainingMs(deadline), 1));
+    kafka::MetadataHandle metadata(raw);
+    for (int i = 0; error == RD_KAFKA_RESP_ERR_NO_ERROR && i < metadata->topic_cnt; ++i) {
+      const rd_kafka_metadata_topic_t& t = metadata->topics[i];
+      if (topic != t.topic || t.err != RD_KAFKA_RESP_ERR_NO_ERROR || t.partition_cnt <= 0) {
+        continue;
+      }
+      std::vector<int32_t> ids;
+      for (int p = 0; p < t.partition_cnt; ++p) ids.push_back(t.partitions[p].id);
+      return ids;
+    }
+    if (steady_clock::now() + kMetadataRetryInterval >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(kMetadataRetryInterval);  // retry interval, not a synchronisation
+  }
+}
+
+KafkaRecord toRecord(const rd_kafka_message_t& message) {
+  KafkaRecord record;
+  record.topic = rd_kafka_topic_name(message.rkt);
+  record.partition = message.partition;
+  record.offset = message.offset;
+  if (message.key) record.key.emplace(static_cast<const char*>(message.key), message.key_len);
+  if (message.payload) record.value.assign(static_cast<const char*>(message.payload), message.len);
+  rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  record.timestamp_ms = rd_kafka_message_timestamp(&message, &type);
+  record.timestamp_type = static_cast<int>(type);
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(&message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      std::optional<std::string> bytes;
+      if (value) bytes.emplace(static_cast<const char*>(value), size);
+      record.headers.emplace_back(name, std::move(bytes));
+    }
+  }
+  return record;
+}
+
+}  // namespace
+
+void MockKafka::ClientDeleter::operator()(rd_kafka_s* client) const { rd_kafka_destroy(client); }
+void KafkaReader::ClientDeleter::operator()(rd_kafka_s* client) const { rd_kafka_destroy(client); }
+
+MockKafka::MockKafka(int brokers) {
+  Result<std::unique_ptr<kafka::DevCluster>> cluster = kafka::DevCluster::start(brokers);
+  check(cluster.status());
+  cluster_ = std::move(cluster).value();
+}
+
+MockKafka::~MockKafka() { client_.reset(); }
+
+void MockKafka::createTopic(const std::string& name, int partitions) {
+  check(cluster_->createTopic(name, partitions));
+}
+
+void MockKafka::setBrokerDown(int32_t broker_id, bool down) {
+  check(cluster_->setBrokerDown(broker_id, down));
+}
+
+void MockKafka::setAllBrokersDown(bool down) { check(cluster_->setAllBrokersDown(down)); }
+
+void MockKafka::failNextProduceRequests(const std::vector<int>& kafka_error_codes) {
+  check(cluster_->failNextProduceRequests(kafka_error_codes));
+}
+
+int64_t MockKafka::endOffsets(const std::string& topic, milliseconds timeout) {
+  if (!client_) client_.reset(newConsumer(bootstrapServers(), "mock-kafka-offsets").release());
+  const auto deadline = steady_clock::now() + timeout;
+  std::optional<std::vector<int32_t>> partitions = partitionsOf(client_.get(), topic, deadline);
+  if (!partitions) throw std::runtime_error("topic " + topic + " does not exist");
+  int64_t sum = 0;
+  for (int32_t partition : *partitions) {
+    int64_t low = 0;
+    int64_t high = 0;
+    const rd_kafka_resp_err_t error = rd_kafka_query_watermark_offsets(
+        client_.get(), topic.c_str(), partition, &low, &high, std::max(remainingMs(deadline), 1));
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw std::runtime_error("watermarks of " + topic + ": " + rd_kafka_err2str(error));
+    }
+    sum += high;
+  }
+  return sum;
+}
+
+KafkaReader::KafkaReader(std::string bootstrap_servers, std::string topic)
+    : topic_(std::move(topic)) {
+  consumer_.reset(newConsumer(bootstrap_servers, "kafka-reader").release());
+  rd_kafka_poll_set_consumer(consumer_.get());  // errors and logs are served by consumer_poll
+}
+
+KafkaReader::~KafkaReader() {
+  if (consumer_) rd_kafka_consumer_close(consumer_.get());
+}
+
+bool KafkaReader::assign(steady_clock::time_point deadline) {
+  std::optional<std::vector<int32_t>> partitions = partitionsOf(consumer_.get(), topic_, deadline);
+  if (!partitions) return false;
+  kafka::PartitionListHandle list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions->size())));
+  for (int32_t partition : *partitions) {
+    rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), partition)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  const rd_kafka_resp_err_t error = rd_kafka_assign(consumer_.get(), list.get());
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error("cannot assign " + topic_ + ": " + rd_kafka_err2str(error));
+  }
+  assigned_ = true;
+  return true;
+}
+
+std::vector<KafkaRecord> KafkaReader::readAtLeast(size_t count, milliseconds timeout) {
+  const auto deadline = steady_clock::now() + timeout;
+  std::vector<KafkaRecord> records;
+  if (!assigned_ && !assign(deadline)) return records;
+  while (records.size() < count) {
+    const int wait_ms = remainingMs(deadline);
+    if (wait_ms <= 0) break;
+    kafka::MessageHandle message(rd_kafka_consumer_poll(consumer_.get(), wait_ms));
+    // No message before the timeout, or an event such as a broker disconnect: nothing to return.
+    if (!message || message->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    records.push_back(toRecord(*message));
+  }
+  return records;
+}
+
+}  // namespace dataflow::testing

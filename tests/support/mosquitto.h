@@ -1,0 +1,57 @@
+// A real mosquitto broker on a free loopback port, started by the test.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tests/support/process.h"
+
+namespace dataflow::testing {
+
+struct MosquittoOptions {
+  // The port to listen on; 0 picks a free one (freeTcpPort()).
+  int port = 0;
+  // Keep sessions and queued messages in a database in the broker's own folder; written on
+  // stop() (SIGTERM), not on kill(), and read by the next start().
+  bool persistence = false;
+  // Appended to the generated mosquitto.conf.
+  std::string extra_config;
+};
+
+// The generated configuration: `listener PORT 127.0.0.1`, `allow_anonymous true`,
+// `max_queued_messages 0` (no cap on the QoS 1 messages queued for an offline or backpressured
+// session: mosquitto's default of 1000 would silently drop the rest, and a test must not lose
+// messages to that by accident), persistence when asked, the broker's log to logPath(). Runs
+// /usr/sbin/mosquitto as the current user. Not thread-safe: one test thread drives it.
+class Mosquitto {
+ public:
+  using Options = MosquittoOptions;
+
+  // Starts the broker and waits until it accepts TCP. Throws std::runtime_error if it cannot.
+  explicit Mosquitto(Options options = {});
+  ~Mosquitto();  // SIGKILL if still running; removes the folder
+  Mosquitto(const Mosquitto&) = delete;
+  Mosquitto& operator=(const Mosquitto&) = delete;
+
+  int port() const { return port_; }
+  std::string address() const;  // "127.0.0.1:PORT"
+  // SIGTERM and wait for the exit (persistence writes its database).
+  void stop();
+  // SIGKILL and wait for the exit.
+  void kill();
+  // (Re)starts on the same port and configuration; returns when it accepts TCP.
+  void start();
+  bool running() const;
+  std::string logPath() const;
+  std::string log() const;
+
+ private:
+  void writeConfig() const;
+
+  Options options_;
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+}  // namespace dataflow::testing

@@ -1,0 +1,74 @@
+// createSource / createDestination: what they refuse and what they build. No network: a source
+// that is never started never connects.
+#include "connectors/mqtt/mqtt_factory.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace dataflow::mqtt {
+namespace {
+
+using ::testing::HasSubstr;
+
+class MqttFactoryTest : public ::testing::Test {
+ protected:
+  MqttFactoryTest() {
+    endpoint_.metadata.name = "broker";
+    endpoint_.spec.endpoint_type = config::EndpointType::Mqtt;
+    config::MqttSettings mqtt;
+    mqtt.host = "127.0.0.1:1";
+    mqtt.authentication.method = config::AuthMethod::Anonymous;
+    mqtt.keep_alive_seconds = 60;
+    mqtt.max_inflight_messages = 100;
+    mqtt.qos = 1;
+    mqtt.session_expiry_seconds = 600;
+    mqtt.tls.mode = config::OperationalMode::Disabled;
+    endpoint_.spec.mqtt = mqtt;
+    spec_.context.endpoint = &endpoint_;
+    spec_.context.files = &files_;
+    spec_.context.clock = &clock_;
+    spec_.context.client_id = "dataflow-flow-0";
+    spec_.topics = {"sensors/#"};
+  }
+
+  config::DataflowEndpoint endpoint_;
+  config::MountedFiles files_;
+  ManualClock clock_;
+  runtime::SourceSpec spec_;
+};
+
+TEST_F(MqttFactoryTest, DestinationIsRefusedAsNotSupportedYet) {
+  Result<std::unique_ptr<Destination>> d = createDestination(runtime::DestinationSpec{});
+  ASSERT_FALSE(d.isOk());
+  EXPECT_TRUE(d.status().isFatal());
+  EXPECT_EQ(d.status().message(),
+            "an MQTT destination (Kafka -> MQTT, MQTT -> MQTT) is not supported by `dataflow run` "
+            "yet");
+}
+
+TEST_F(MqttFactoryTest, BuildsAnUnconnectedSource) {
+  Result<std::unique_ptr<Source>> source = createSource(spec_);
+  ASSERT_TRUE(source.isOk()) << source.status().message();
+  EXPECT_FALSE(source.value()->connected());
+  source.value()->close();
+}
+
+TEST_F(MqttFactoryTest, RefusedSettingsNameTheEndpoint) {
+  endpoint_.spec.mqtt->authentication.method = config::AuthMethod::ServiceAccountToken;
+  Result<std::unique_ptr<Source>> source = createSource(spec_);
+  ASSERT_FALSE(source.isOk());
+  EXPECT_TRUE(source.status().isFatal());
+  EXPECT_THAT(source.status().message(), HasSubstr("endpoint \"broker\": authentication method "
+                                                   "ServiceAccountToken is not supported"));
+}
+
+TEST_F(MqttFactoryTest, NoTopicsOrNoMqttSettingsAreRefused) {
+  spec_.topics.clear();
+  EXPECT_THAT(createSource(spec_).status().message(), HasSubstr("at least one topic"));
+  spec_.topics = {"t"};
+  endpoint_.spec.mqtt.reset();
+  EXPECT_THAT(createSource(spec_).status().message(), HasSubstr("not an MQTT endpoint"));
+}
+
+}  // namespace
+}  // namespace dataflow::mqtt

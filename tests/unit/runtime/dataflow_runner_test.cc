@@ -1,0 +1,115 @@
+#include "engine/runtime/dataflow_runner.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/runtime/logging.h"
+#include "fakes.h"
+
+namespace dataflow::runtime {
+namespace {
+
+using testing::FakeDestination;
+using testing::FakeSource;
+
+class DataflowRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    transform::PipelineOptions options;
+    options.dataflow_name = "flow";
+    options.direction = transform::Direction::MqttToKafka;
+    std::string error;
+    ASSERT_TRUE(TopicTemplate::parse("out", options.destination_topic, error)) << error;
+    transform::PipelineEnvironment environment;
+    environment.clock = &clock_;
+    auto pipeline = transform::Pipeline::build(std::move(options), std::move(environment));
+    ASSERT_TRUE(pipeline.isOk()) << pipeline.status().message();
+    auto source = std::make_unique<FakeSource>();
+    auto destination = std::make_unique<FakeDestination>();
+    source_ = source.get();
+    destination_ = destination.get();
+    runner_ =
+        std::make_unique<DataflowRunner>("flow", std::move(pipeline).value(), std::move(source),
+                                         std::move(destination), logger("flow"), clock_);
+    ASSERT_TRUE(runner_->start().isOk());
+  }
+
+  Message message(uint64_t sequence, std::optional<uint32_t> expiry = std::nullopt) {
+    Message m;
+    m.topic = "in";
+    m.payload = "p" + std::to_string(sequence);
+    m.received_at = clock_.steadyNow();
+    m.mqtt.message_expiry_interval = expiry;
+    m.ack.sequence = sequence;
+    return m;
+  }
+
+  ManualClock clock_;
+  FakeSource* source_ = nullptr;
+  FakeDestination* destination_ = nullptr;
+  std::unique_ptr<DataflowRunner> runner_;
+};
+
+TEST_F(DataflowRunnerTest, ForwardsTransformedMessageAndAcksOnDelivery) {
+  source_->receive(message(1));
+  ASSERT_EQ(destination_->pendingCount(), 1u);
+  EXPECT_EQ(destination_->oldest().topic, "out");
+  EXPECT_TRUE(source_->ackedSequences().empty()) << "acked before the destination had it";
+  destination_->deliverOldest();
+  EXPECT_EQ(source_->ackedSequences(), std::vector<uint64_t>{1});
+  RunnerCounters c = runner_->counters();
+  EXPECT_EQ(c.received, 1u);
+  EXPECT_EQ(c.delivered, 1u);
+  EXPECT_EQ(c.inFlight(), 0u);
+}
+
+TEST_F(DataflowRunnerTest, ExpiredMessageIsDroppedAndAcked) {
+  Message m = message(7, 1);
+  clock_.advance(std::chrono::seconds(2));
+  source_->receive(std::move(m));
+  EXPECT_EQ(destination_->pendingCount(), 0u);
+  EXPECT_EQ(source_->ackedSequences(), std::vector<uint64_t>{7});
+  EXPECT_EQ(runner_->counters().dropped, 1u);
+  EXPECT_EQ(runner_->transformCounters().expired, 1u);
+}
+
+TEST_F(DataflowRunnerTest, RefusedDeliveryIsCountedAckedAndTheFlowGoesOn) {
+  source_->receive(message(1));
+  source_->receive(message(2));
+  destination_->deliverOldest(Status::fatal("record too large"));
+  destination_->deliverOldest();
+  EXPECT_EQ(source_->ackedSequences(), (std::vector<uint64_t>{1, 2}));
+  RunnerCounters c = runner_->counters();
+  EXPECT_EQ(c.refused, 1u);
+  EXPECT_EQ(c.delivered, 1u);
+  EXPECT_EQ(c.inFlight(), 0u);
+}
+
+TEST_F(DataflowRunnerTest, SendRefusedAtOnceIsCountedAndAcked) {
+  destination_->send_status = Status::fatal("too large for any batch");
+  source_->receive(message(3));
+  EXPECT_EQ(source_->ackedSequences(), std::vector<uint64_t>{3});
+  RunnerCounters c = runner_->counters();
+  EXPECT_EQ(c.refused, 1u);
+  EXPECT_EQ(c.inFlight(), 0u);
+}
+
+TEST_F(DataflowRunnerTest, DrainReportsWhatWasNotDelivered) {
+  source_->receive(message(1));
+  source_->receive(message(2));
+  destination_->deliverOldest();
+  destination_->send_status = Status::retriable("closing");
+  source_->receive(message(3));  // not accepted: the destination is closing
+  runner_->stopReceiving();
+  EXPECT_TRUE(source_->stopped);
+  EXPECT_EQ(runner_->drainAndClose(std::chrono::milliseconds(0)), 2u);  // #2 in flight, #3
+  EXPECT_TRUE(source_->closed);
+  EXPECT_TRUE(destination_->closed);
+  RunnerCounters c = runner_->counters();
+  EXPECT_EQ(c.abandoned, 1u);
+  EXPECT_EQ(c.inFlight(), 1u);
+  EXPECT_EQ(runner_->drainAndClose(std::chrono::milliseconds(0)), 0u) << "second close is a no-op";
+}
+
+}  // namespace
+}  // namespace dataflow::runtime

@@ -1,0 +1,160 @@
+#include "engine/runtime/engine.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/runtime/pipeline_options.h"
+#include "fakes.h"
+#include "test_util.h"
+
+namespace dataflow::runtime {
+namespace {
+
+using config::testing::loadAndValidate;
+
+// Records what the engine asked for and hands out fakes (or a configured error).
+class FakeFactory final : public ConnectorFactory {
+ public:
+  Result<std::unique_ptr<Source>> createSource(const SourceSpec& spec) const override {
+    sources.push_back(spec);
+    if (!source_error.empty()) return Status::fatal(source_error);
+    return std::unique_ptr<Source>(std::make_unique<testing::FakeSource>());
+  }
+  Result<std::unique_ptr<Destination>> createDestination(
+      const DestinationSpec& spec) const override {
+    destinations.push_back(spec);
+    return std::unique_ptr<Destination>(std::make_unique<testing::FakeDestination>());
+  }
+  mutable std::vector<SourceSpec> sources;
+  mutable std::vector<DestinationSpec> destinations;
+  std::string source_error;
+};
+
+const std::string kProfile = R"(apiVersion: connectivity.iotoperations.azure.com/v1
+kind: DataflowProfile
+metadata:
+  name: default
+spec:
+  instanceCount: 3
+)";
+
+std::string mqttEndpoint(const std::string& extra = "") {
+  return std::string(config::testing::kMqttEndpoint) + extra;
+}
+
+std::string kafkaEndpoint(const std::string& extra) {
+  return std::string(config::testing::kKafkaEndpoint) + extra;
+}
+
+TEST(Engine, BuildsOneRunnerPerEnabledDataflowWithSharedSubscriptionsAndStableClientIds) {
+  auto loaded =
+      loadAndValidate(kProfile + "---\n" + mqttEndpoint("    clientIdPrefix: edge\n") + "---\n" +
+                      kafkaEndpoint("") + "---\n" +
+                      config::testing::dataflow("local-mqtt", "[a/+, $share/g/b]", "kafka", "out"));
+  ASSERT_FALSE(loaded.diagnostics.hasErrors()) << loaded.lines()[0];
+  FakeFactory factory;
+  config::MountedFiles files;
+  SystemClock clock;
+  std::vector<std::string> errors;
+  EngineOptions options;
+  options.instance_id = 2;
+  auto engine = Engine::build(loaded.plan, options, factory, files, clock, errors);
+  ASSERT_TRUE(engine) << errors.at(0);
+  ASSERT_EQ(engine->runners().size(), 1u);
+  ASSERT_EQ(factory.sources.size(), 1u);
+  EXPECT_EQ(factory.sources[0].topics, (std::vector<std::string>{"$share/flow/a/+", "$share/g/b"}));
+  EXPECT_EQ(factory.sources[0].context.client_id, "edge-flow-2");
+  EXPECT_EQ(factory.sources[0].context.instance_count, 3u);
+  EXPECT_EQ(factory.destinations[0].context.client_id, "dataflow-flow-2-out");
+  EXPECT_EQ(factory.destinations[0].context.endpoint->metadata.name, "kafka");
+  EXPECT_EQ(engine->start(), 1u);
+  EXPECT_EQ(engine->stop(std::chrono::milliseconds(0)), 0u);
+}
+
+TEST(Engine, SingleInstanceSubscribesFiltersUnchanged) {
+  auto loaded = loadAndValidate(mqttEndpoint() + "---\n" + kafkaEndpoint("") + "---\n" +
+                                config::testing::dataflow("local-mqtt", "[a/+]", "kafka", "out"));
+  ASSERT_EQ(loaded.plan.dataflows.size(), 1u);
+  EXPECT_EQ(subscriptionTopics(loaded.plan.dataflows[0], 1), std::vector<std::string>{"a/+"});
+}
+
+TEST(Engine, EveryProblemIsReportedAndNothingIsBuilt) {
+  auto loaded =
+      loadAndValidate(kProfile + "---\n" + mqttEndpoint() + "---\n" + kafkaEndpoint("") + "---\n" +
+                      config::testing::dataflow("local-mqtt", "[a]", "kafka", "out"));
+  FakeFactory factory;
+  factory.source_error = "authentication method X is not supported";
+  config::MountedFiles files;
+  SystemClock clock;
+  std::vector<std::string> errors;
+  EngineOptions options;
+  options.instance_id = 3;
+  EXPECT_FALSE(Engine::build(loaded.plan, options, factory, files, clock, errors));
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "--instance-id 3 is out of range: profile default has instanceCount 3 "
+                        "(instances 0 to 2)",
+                        "dataflow flow: authentication method X is not supported"}));
+}
+
+TEST(Engine, UnknownProfileOrNoDataflowIsAnError) {
+  auto loaded = loadAndValidate(mqttEndpoint());
+  FakeFactory factory;
+  config::MountedFiles files;
+  SystemClock clock;
+  std::vector<std::string> errors;
+  EngineOptions options;
+  EXPECT_FALSE(Engine::build(loaded.plan, options, factory, files, clock, errors));
+  EXPECT_EQ(errors, std::vector<std::string>{"no enabled dataflow uses profile \"default\""});
+  errors.clear();
+  options.profile = "fast";
+  EXPECT_FALSE(Engine::build(loaded.plan, options, factory, files, clock, errors));
+  EXPECT_EQ(errors, std::vector<std::string>{"no DataflowProfile named \"fast\""});
+}
+
+TEST(PipelineOptionsFromManifest, KafkaDestinationSettingsReachTheTransform) {
+  auto loaded = loadAndValidate(
+      mqttEndpoint() + "---\n" +
+      kafkaEndpoint("    copyMqttProperties: Disabled\n    partitionStrategy: Property\n"
+                    "    partitionKeyProperty: device\n    cloudEventAttributes: CreateOrRemap\n") +
+      "---\n" + config::testing::dataflow("local-mqtt", "[a/+]", "kafka", "t-${inputTopic.2}") +
+      "      headers:\n      - actionType: AddOrReplace\n        key: site\n"
+      "        value: north\n");
+  ASSERT_FALSE(loaded.diagnostics.hasErrors()) << loaded.lines()[0];
+  transform::PipelineOptions o = pipelineOptions(loaded.plan.dataflows.at(0), 5);
+  EXPECT_EQ(o.direction, transform::Direction::MqttToKafka);
+  EXPECT_FALSE(o.copy_mqtt_properties);
+  EXPECT_EQ(o.partition_strategy, transform::PartitionStrategy::Property);
+  EXPECT_EQ(o.partition_key_property, "device");
+  EXPECT_EQ(o.instance_ordinal, 5u);
+  EXPECT_EQ(o.cloud_events, transform::CloudEventsMode::CreateOrRemap);
+  EXPECT_EQ(o.destination_endpoint_name, "kafka");
+  EXPECT_EQ(o.destination_topic.text(), "t-${inputTopic.2}");
+  ASSERT_EQ(o.header_actions.size(), 1u);
+  EXPECT_EQ(o.header_actions[0].type, transform::HeaderActionType::AddOrReplace);
+  EXPECT_EQ(o.header_actions[0].key, "site");
+  EXPECT_EQ(o.header_actions[0].value, "north");
+}
+
+TEST(PipelineOptionsFromManifest, MqttDestinationRetainNever) {
+  auto loaded = loadAndValidate(mqttEndpoint() + "---\n" +
+                                R"(apiVersion: connectivity.iotoperations.azure.com/v1
+kind: DataflowEndpoint
+metadata:
+  name: cloud
+spec:
+  endpointType: Mqtt
+  mqttSettings:
+    host: cloud:8883
+    retain: Never
+    authentication:
+      method: Anonymous
+---
+)" + config::testing::dataflow("local-mqtt", "[a/+]", "cloud", "b"));
+  ASSERT_FALSE(loaded.diagnostics.hasErrors()) << loaded.lines()[0];
+  transform::PipelineOptions o = pipelineOptions(loaded.plan.dataflows.at(0), 0);
+  EXPECT_EQ(o.direction, transform::Direction::MqttToMqtt);
+  EXPECT_EQ(o.retain, transform::RetainPolicy::Never);
+  EXPECT_FALSE(o.cloud_events.has_value());
+}
+
+}  // namespace
+}  // namespace dataflow::runtime
