@@ -24,21 +24,12 @@ void set(ProducerConfig& config, const char* name, std::string value) {
 
 int64_t clampTo(int64_t value, int64_t low, int64_t high) { return std::clamp(value, low, high); }
 
-Result<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (!in.good() && !in.eof()) return Status::fatal("cannot read " + path);
-  return std::move(content).str();
-}
-
-// With TLS: the ConfigMap's CA bundle when one is named, else the system store. One key is
-// passed by path (OpenSSL loads every certificate of the file, and librdkafka's errors then name
-// the file); several keys are concatenated into ssl.ca.pem, which librdkafka 2.0.2 reads
-// certificate by certificate ("Loaded 2 CA certificate(s) from string"). Without a ConfigMap,
-// ssl.ca.location=probe makes librdkafka look in the usual distribution paths
-// (/etc/ssl/certs/ca-certificates.crt, /etc/pki/tls/certs/ca-bundle.crt, ...) rather than only
-// in the directory OpenSSL was built with, which container images often leave empty.
+// With TLS: the ConfigMap's CA bundle file when one is named (MountedFiles::trustBundleFile,
+// the rule the MQTT connector follows too), passed by path: OpenSSL loads every certificate of
+// the file, and librdkafka's errors then name it. Without a ConfigMap, ssl.ca.location=probe
+// makes librdkafka look in the usual distribution paths (/etc/ssl/certs/ca-certificates.crt,
+// /etc/pki/tls/certs/ca-bundle.crt, ...) rather than only in the directory OpenSSL was built
+// with, which container images often leave empty.
 // With TLS disabled there is nothing to verify, so a CA reference has no effect (as in AIO).
 Status addTrustedCa(const config::Tls& tls, const config::MountedFiles& files,
                     ProducerConfig& config) {
@@ -47,21 +38,9 @@ Status addTrustedCa(const config::Tls& tls, const config::MountedFiles& files,
     set(config, "ssl.ca.location", "probe");
     return Status::ok();
   }
-  Result<std::vector<std::string>> paths =
-      files.configMapFiles(*tls.trusted_ca_certificate_config_map_ref);
-  if (!paths.isOk()) return paths.status();
-  if (paths.value().size() == 1) {
-    set(config, "ssl.ca.location", paths.value().front());
-    return Status::ok();
-  }
-  std::string bundle;
-  for (const std::string& path : paths.value()) {
-    Result<std::string> pem = readFile(path);
-    if (!pem.isOk()) return pem.status();
-    bundle += pem.value();
-    if (!bundle.empty() && bundle.back() != '\n') bundle += '\n';
-  }
-  set(config, "ssl.ca.pem", std::move(bundle));
+  Result<std::string> file = files.trustBundleFile(*tls.trusted_ca_certificate_config_map_ref);
+  if (!file.isOk()) return file.status();
+  set(config, "ssl.ca.location", file.value());
   return Status::ok();
 }
 

@@ -46,24 +46,13 @@ Result<std::string> serverUri(const config::MqttSettings& s) {
   return std::string(tls ? "wss://" : "ws://") + s.host;
 }
 
-// One key: that key, whatever its name. Several: the key named ca.crt. OpenSSL loads every
-// certificate of the chosen PEM file.
+// The CA bundle file by MountedFiles' rule, shared with the Kafka connector.
 Result<std::optional<std::string>> trustStore(const config::Tls& tls,
                                               const config::MountedFiles& files) {
   if (!tls.trusted_ca_certificate_config_map_ref) return std::optional<std::string>();
-  const std::string& name = *tls.trusted_ca_certificate_config_map_ref;
-  Result<std::vector<std::string>> keys = files.configMapFiles(name);
-  if (!keys.isOk()) return keys.status();
-  if (keys.value().size() == 1) return std::optional<std::string>(keys.value().front());
-  std::string listed;
-  for (const std::string& path : keys.value()) {
-    const std::string key = std::filesystem::path(path).filename().string();
-    if (key == kTrustBundleKey) return std::optional<std::string>(path);
-    listed += (listed.empty() ? "" : ", ") + key;
-  }
-  return Status::fatal("configmap \"" + name + "\" has several keys (" + listed +
-                       ") and none named " + kTrustBundleKey +
-                       "; put the CA bundle in a single key or name it " + kTrustBundleKey);
+  Result<std::string> file = files.trustBundleFile(*tls.trusted_ca_certificate_config_map_ref);
+  if (!file.isOk()) return file.status();
+  return std::optional<std::string>(file.value());
 }
 
 Status x509Files(const config::Authentication& auth, const config::MountedFiles& files,

@@ -32,9 +32,6 @@ namespace dataflow::mqtt {
 inline constexpr const char* kClientCertificateKey = "client_cert.pem";
 inline constexpr const char* kClientKeyKey = "client_key.pem";
 inline constexpr const char* kIntermediateCertificatesKey = "client_intermediate_certs.pem";
-// The ConfigMap key chosen when a trust ConfigMap has several keys (AIO's trust bundle and
-// Kubernetes' kube-root-ca.crt both use it).
-inline constexpr const char* kTrustBundleKey = "ca.crt";
 
 // How long paho waits for the TCP/TLS/WebSockets handshake and the CONNACK of one attempt.
 inline constexpr std::chrono::seconds kConnectTimeout{10};

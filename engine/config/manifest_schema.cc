@@ -166,7 +166,7 @@ ObjectSpec<Tls> tlsSpec() {
       .withDefault("mode", &Tls::mode, operationalMode(), OperationalMode::Enabled,
                    "Enabled: connect with TLS; Disabled: plaintext.")
       .optional("trustedCaCertificateConfigMapRef", &Tls::trusted_ca_certificate_config_map_ref,
-                nonEmpty(), "ConfigMap holding the PEM CA bundle to trust (any key).");
+                nonEmpty(), "ConfigMap holding the PEM CA bundle to trust: its only key, or its key ca.crt.");
 }
 
 // ---- Kafka ---------------------------------------------------------------------------------

@@ -73,4 +73,19 @@ Result<std::vector<std::string>> MountedFiles::configMapFiles(const std::string&
   return files;
 }
 
+Result<std::string> MountedFiles::trustBundleFile(const std::string& name) const {
+  Result<std::vector<std::string>> paths = configMapFiles(name);
+  if (!paths.isOk()) return paths.status();
+  if (paths.value().size() == 1) return paths.value().front();
+  std::string listed;
+  for (const std::string& path : paths.value()) {
+    const std::string key = fs::path(path).filename().string();
+    if (key == kTrustBundleKey) return path;
+    listed += (listed.empty() ? "" : ", ") + key;
+  }
+  return Status::fatal("configmap \"" + name + "\" has several keys (" + listed +
+                       ") and none named " + kTrustBundleKey +
+                       "; put the CA bundle in a single key or name it " + kTrustBundleKey);
+}
+
 }  // namespace dataflow::config

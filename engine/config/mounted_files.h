@@ -12,6 +12,8 @@
 
 namespace dataflow::config {
 
+inline constexpr const char* kTrustBundleKey = "ca.crt";
+
 class MountedFiles {
  public:
   MountedFiles() = default;
@@ -28,6 +30,11 @@ class MountedFiles {
   // The paths of every key of ConfigMap `name`, sorted by key. Fatal when the ConfigMap has no
   // folder or no keys.
   Result<std::vector<std::string>> configMapFiles(const std::string& name) const;
+
+  // The one file of ConfigMap `name` that holds a PEM CA bundle, for both endpoint types: its
+  // only key whatever the name, or, when it has several, the key named ca.crt (the key of AIO's
+  // trust bundle and of Kubernetes' kube-root-ca.crt). Fatal otherwise, listing the keys.
+  Result<std::string> trustBundleFile(const std::string& name) const;
 
   const std::optional<std::string>& secretsDir() const { return secrets_dir_; }
   const std::optional<std::string>& configMapsDir() const { return configmaps_dir_; }

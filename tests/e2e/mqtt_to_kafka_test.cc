@@ -2,6 +2,8 @@
 // what the records carry (headers, key, partition, timestamp, payload).
 #include <gmock/gmock.h>
 
+#include <fstream>
+
 #include "engine/transform/murmur2.h"
 #include "tests/e2e/e2e_fixture.h"
 
@@ -118,6 +120,29 @@ TEST_F(MqttToKafka, CloudEventsCreateOrRemap) {
   }
   ASSERT_TRUE(header(records[0], "ce_id") && header(records[1], "ce_id"));
   EXPECT_NE(*header(records[0], "ce_id"), *header(records[1], "ce_id"));
+}
+
+TEST_F(MqttToKafka, ADataflowWhoseBrokerIsDownDoesNotHoldBackTheOthers) {
+  writeManifests(FlowSpec());
+  std::ofstream(dir_->path() + "/manifests.yaml", std::ios::app)
+      << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+         "metadata:\n  name: unreachable\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+         "    host: 127.0.0.1:"
+      << freeTcpPort()
+      << "\n    authentication:\n      method: Anonymous\n    tls:\n      mode: Disabled\n"
+         "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+         "metadata:\n  name: stuck\nspec:\n  operations:\n"
+         "  - operationType: Source\n    sourceSettings:\n      endpointRef: unreachable\n"
+         "      dataSources: [a/b]\n"
+         "  - operationType: Destination\n    destinationSettings:\n"
+         "      endpointRef: kafka\n      dataDestination: unused\n";
+  startEngine();
+  publish("plant/m1/data", "still flowing");
+  auto records = readRecords(1);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].value, "still flowing");
+  EXPECT_THAT(engineLog(), ::testing::ContainsRegex("\\[stuck\\] MQTT source: .*retrying"));
+  EXPECT_EQ(stopEngine(), 0);
 }
 
 class Partitioning : public EngineE2E {

@@ -63,14 +63,21 @@ TEST_F(KafkaSettingsTest, CaConfigMapWithOneKeyIsPassedByPath) {
   EXPECT_EQ(get(config, "ssl.ca.pem"), "<unset>");
 }
 
-TEST_F(KafkaSettingsTest, CaConfigMapWithSeveralKeysIsConcatenatedInKeyOrder) {
-  write("configmaps/ca/b.crt", "B-PEM");  // no trailing newline: one is added
-  write("configmaps/ca/a.crt", "A-PEM\n");
+TEST_F(KafkaSettingsTest, CaConfigMapWithSeveralKeysUsesCaCrtLikeMqtt) {
+  write("configmaps/ca/b.crt", "B-PEM");
+  write("configmaps/ca/ca.crt", "BUNDLE-PEM\n");
   write("configmaps/ca/..data/ignored", "X");
   const ProducerConfig config =
       mapOk(load(kAnonymous, "    tls:\n      trustedCaCertificateConfigMapRef: ca\n"));
-  EXPECT_EQ(get(config, "ssl.ca.pem"), "A-PEM\nB-PEM\n");
-  EXPECT_EQ(get(config, "ssl.ca.location"), "<unset>");
+  EXPECT_EQ(get(config, "ssl.ca.location"), path("configmaps/ca/ca.crt"));
+  EXPECT_EQ(get(config, "ssl.ca.pem"), "<unset>");
+}
+
+TEST_F(KafkaSettingsTest, CaConfigMapWithSeveralKeysAndNoCaCrtIsFatal) {
+  write("configmaps/ca/a.crt", "A");
+  write("configmaps/ca/b.crt", "B");
+  EXPECT_THAT(fatal(load(kAnonymous, "    tls:\n      trustedCaCertificateConfigMapRef: ca\n")),
+              HasSubstr("has several keys (a.crt, b.crt) and none named ca.crt"));
 }
 
 TEST_F(KafkaSettingsTest, MissingCaConfigMapIsFatalAndNamed) {

@@ -125,8 +125,7 @@ TEST_F(KafkaSettingsTest, LibrdkafkaAcceptsEveryGeneratedConfiguration) {
   write("secrets/sasl/password", "pw");
   write("secrets/client/client_cert.pem", "CERT");
   write("secrets/client/client_key.pem", "KEY");
-  write("configmaps/ca/a.crt", "A");
-  write("configmaps/ca/b.crt", "B");
+  write("configmaps/ca/ca.crt", "A");
   const std::vector<config::KafkaSettings> variants = {
       load(),
       load(kAnonymous, "    tls:\n      mode: Disabled\n    kafkaAcks: Zero\n"),
