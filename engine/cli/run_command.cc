@@ -7,8 +7,7 @@
 
 #include "connectors/registry.h"
 #include "engine/cli/commands.h"
-#include "engine/config/loader.h"
-#include "engine/config/validate.h"
+#include "engine/cli/manifest_sources.h"
 #include "engine/runtime/engine.h"
 #include "engine/runtime/logging.h"
 
@@ -17,9 +16,7 @@ namespace dataflow::cli {
 namespace {
 
 struct RunArgs {
-  std::vector<std::string> paths;
-  std::string secrets_dir;
-  std::string configmaps_dir;
+  ManifestSources sources;
   std::string profile = config::kDefaultProfile;
   uint32_t instance_id = 0;
   std::string log_level;  // empty: the profile's diagnostics.logs.level
@@ -31,17 +28,10 @@ struct RunArgs {
 // Loads and validates; prints every problem. Returns false when the manifests are invalid.
 bool loadPlan(const RunArgs& args, config::Plan& plan) {
   config::Diagnostics diagnostics;
-  config::Manifests manifests;
-  config::loadPaths(args.paths, manifests, diagnostics);
-  config::ValidateOptions options;
-  if (!args.secrets_dir.empty()) options.secrets_dir = args.secrets_dir;
-  if (!args.configmaps_dir.empty()) options.configmaps_dir = args.configmaps_dir;
-  plan = config::validate(std::move(manifests), options, diagnostics);
-  diagnostics.sort();
+  plan = args.sources.loadPlan(diagnostics);
   for (const config::Diagnostic& d : diagnostics.items()) std::cerr << d.format() << "\n";
   if (!diagnostics.hasErrors()) return true;
-  std::cerr << diagnostics.errorCount() << " error" << (diagnostics.errorCount() == 1 ? "" : "s")
-            << "; nothing started\n";
+  std::cerr << countOf(diagnostics.errorCount(), "error") << "; nothing started\n";
   return false;
 }
 
@@ -88,9 +78,7 @@ int runEngine(const RunArgs& args) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  config::MountedFiles files(
-      args.secrets_dir.empty() ? std::nullopt : std::optional(args.secrets_dir),
-      args.configmaps_dir.empty() ? std::nullopt : std::optional(args.configmaps_dir));
+  const config::MountedFiles files = args.sources.mountedFiles();
   runtime::EngineOptions options;
   options.profile = args.profile;
   options.instance_id = args.instance_id;
@@ -102,8 +90,7 @@ int runEngine(const RunArgs& args) {
   auto engine = runtime::Engine::build(plan, options, *factory, files, clock, errors);
   for (const std::string& e : errors) std::cerr << "error: " << e << "\n";
   if (!engine) {
-    std::cerr << errors.size() << " error" << (errors.size() == 1 ? "" : "s")
-              << "; nothing started\n";
+    std::cerr << countOf(errors.size(), "error") << "; nothing started\n";
     return kExitUsage;
   }
   for (const std::string& name : runtime::unusedLoggerNames(levels.value())) {
@@ -135,15 +122,11 @@ Command addRunCommand(CLI::App& app) {
       "run",
       "Run every enabled dataflow of a profile until SIGINT/SIGTERM. Manifests are validated "
       "first: any error exits 2 and nothing starts. Logs go to stderr, one line per event.");
-  run->add_option("-f,--file", args->paths, "Manifest files or folders (multi-document YAML)")
+  run->add_option("-f,--file", args->sources.paths,
+                  "Manifest files or folders (multi-document YAML)")
       ->required()
       ->check(CLI::ExistingPath);
-  run->add_option("--secrets-dir", args->secrets_dir,
-                  "Folder of mounted Secrets: DIR/<secret-name>/<key>")
-      ->check(CLI::ExistingDirectory);
-  run->add_option("--configmaps-dir", args->configmaps_dir,
-                  "Folder of mounted ConfigMaps: DIR/<configmap-name>/<key>")
-      ->check(CLI::ExistingDirectory);
+  args->sources.addMountOptions(*run);
   run->add_option("--profile", args->profile, "DataflowProfile whose dataflows to run")
       ->capture_default_str();
   run->add_option("--instance-id", args->instance_id,

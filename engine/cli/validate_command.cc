@@ -3,17 +3,14 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/cli/commands.h"
-#include "engine/config/loader.h"
-#include "engine/config/validate.h"
+#include "engine/cli/manifest_sources.h"
 
 namespace dataflow::cli {
 
 namespace {
 
 struct ValidateArgs {
-  std::vector<std::string> paths;
-  std::string secrets_dir;
-  std::string configmaps_dir;
+  ManifestSources sources;
   std::string output = "text";
 };
 
@@ -35,13 +32,7 @@ nlohmann::json summaryJson(const config::PlannedDataflow& p) {
 
 int runValidate(const ValidateArgs& args) {
   config::Diagnostics diagnostics;
-  config::Manifests manifests;
-  config::loadPaths(args.paths, manifests, diagnostics);
-  config::ValidateOptions options;
-  if (!args.secrets_dir.empty()) options.secrets_dir = args.secrets_dir;
-  if (!args.configmaps_dir.empty()) options.configmaps_dir = args.configmaps_dir;
-  config::Plan plan = config::validate(std::move(manifests), options, diagnostics);
-  diagnostics.sort();
+  config::Plan plan = args.sources.loadPlan(diagnostics);
   const bool valid = !diagnostics.hasErrors();
 
   if (args.output == "json") {
@@ -55,8 +46,7 @@ int runValidate(const ValidateArgs& args) {
   }
   for (const config::Diagnostic& d : diagnostics.items()) std::cerr << d.format() << "\n";
   if (!valid) {
-    std::cerr << diagnostics.errorCount() << " error" << (diagnostics.errorCount() == 1 ? "" : "s")
-              << "\n";
+    std::cerr << countOf(diagnostics.errorCount(), "error") << "\n";
     return kExitInvalid;
   }
   for (const auto& p : plan.dataflows) {
@@ -68,11 +58,8 @@ int runValidate(const ValidateArgs& args) {
   const auto& m = plan.manifests;
   size_t profiles = 0;
   for (const auto& p : m.profiles) profiles += p.origin.implicit ? 0 : 1;
-  auto count = [](size_t n, const char* what) {
-    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
-  };
-  std::cout << "valid: " << count(m.dataflows.size(), "dataflow") << ", "
-            << count(m.endpoints.size(), "endpoint") << ", " << count(profiles, "profile")
+  std::cout << "valid: " << countOf(m.dataflows.size(), "dataflow") << ", "
+            << countOf(m.endpoints.size(), "endpoint") << ", " << countOf(profiles, "profile")
             << (profiles < m.profiles.size() ? " (and the implicit default profile)" : "") << "\n";
   return kExitOk;
 }
@@ -85,14 +72,10 @@ Command addValidateCommand(CLI::App& app) {
       "validate",
       "Check manifests and print one line per dataflow. Exit 0 when valid, 1 with every error "
       "as file:line:column: yaml.path: message, 2 on bad usage.");
-  cmd->add_option("paths", args->paths, "Manifest files, or folders read recursively for *.yaml")
+  cmd->add_option("paths", args->sources.paths,
+                  "Manifest files, or folders read recursively for *.yaml")
       ->required();
-  cmd->add_option("--secrets-dir", args->secrets_dir,
-                  "Folder of mounted secrets (DIR/<secret>/<key>); checks secretRef")
-      ->check(CLI::ExistingDirectory);
-  cmd->add_option("--configmaps-dir", args->configmaps_dir,
-                  "Folder of mounted ConfigMaps (DIR/<configmap>/<key>); checks CA references")
-      ->check(CLI::ExistingDirectory);
+  args->sources.addMountOptions(*cmd);
   cmd->add_option("--output", args->output, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();

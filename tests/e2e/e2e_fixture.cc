@@ -1,24 +1,11 @@
 #include "tests/e2e/e2e_fixture.h"
 
 #include <fstream>
-#include <random>
 
+#include "tests/support/random_name.h"
 #include "tests/support/wait.h"
 
 namespace dataflow::testing {
-
-namespace {
-
-std::string randomSuffix() {
-  std::random_device device;
-  std::mt19937_64 random(device());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 10; ++i) out += kHex[random() % 16];
-  return out;
-}
-
-}  // namespace
 
 void EngineE2E::SetUp() {
   dir_ = std::make_unique<TempDir>();
@@ -26,7 +13,7 @@ void EngineE2E::SetUp() {
   options.persistence = true;
   mosquitto_ = std::make_unique<Mosquitto>(options);
   kafka_ = std::make_unique<MockKafka>(1);
-  topic_ = "e2e-" + randomSuffix();
+  topic_ = randomName("e2e-");
 }
 
 void EngineE2E::TearDown() {

@@ -24,7 +24,7 @@ TEST(DevCluster, BootstrapServersAreLoopbackListenersAClientCanUse) {
   EXPECT_EQ(cluster.value()->brokerCount(), 2);
   EXPECT_THAT(cluster.value()->bootstrapServers(),
               MatchesRegex("127\\.0\\.0\\.1:[0-9]+,127\\.0\\.0\\.1:[0-9]+"));
-  const std::string topic = randomTopic("dev");
+  const std::string topic = randomName("dev-");
   ASSERT_TRUE(cluster.value()->createTopic(topic, 3).isOk());
   EXPECT_TRUE(cluster.value()->createTopic(topic, 3).isFatal()) << "the topic exists already";
   EXPECT_TRUE(cluster.value()->setBrokerDown(42, true).isFatal()) << "no broker 42";
@@ -40,15 +40,15 @@ TEST(DevCluster, NeedsAtLeastOneBroker) {
 
 TEST(MockKafka, EndOffsetsCountTheRecordsOfEveryPartition) {
   MockKafka kafka(1);
-  const std::string topic = randomTopic("offsets");
+  const std::string topic = randomName("offsets-");
   kafka.createTopic(topic, 4);
   EXPECT_EQ(kafka.endOffsets(topic), 0);
-  EXPECT_THROW(kafka.endOffsets(randomTopic("missing"), 300ms), std::runtime_error);
+  EXPECT_THROW(kafka.endOffsets(randomName("missing-"), 300ms), std::runtime_error);
 }
 
 TEST(KafkaReader, WaitsForATopicWithoutCreatingIt) {
   MockKafka kafka(1);
-  const std::string topic = randomTopic("later");
+  const std::string topic = randomName("later-");
   KafkaReader reader(kafka.bootstrapServers(), topic);
   EXPECT_TRUE(reader.readAtLeast(1, 300ms).empty());
   // The mock creates unknown topics with 4 partitions when a request names them; the reader
@@ -84,7 +84,7 @@ class DevKafkaCommand : public ::testing::Test {
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-    dir_ = std::filesystem::temp_directory_path() / randomTopic("dev-kafka");
+    dir_ = std::filesystem::temp_directory_path() / randomName("dev-kafka-");
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -107,7 +107,7 @@ TEST_F(DevKafkaCommand, WritesTheBootstrapLineAndStopsOnSigterm) {
   cli::Command command = parse(
       {"--brokers", "2", "--topic", "orders:3", "--topic", "audit", "--bootstrap-file", file});
   auto exit_code = std::async(std::launch::async, command);
-  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(file); }));
+  ASSERT_TRUE(waitFor([&] { return std::filesystem::exists(file); }, kDeadline));
   std::string line;
   std::getline(std::ifstream(file), line);
   ASSERT_THAT(line,

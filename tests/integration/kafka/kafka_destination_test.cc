@@ -112,9 +112,9 @@ TEST_F(KafkaDestinationTest, KeysLandWhereTheJavaPartitionerPutsThem) {
 TEST_F(KafkaDestinationTest, SendBlocksWhileKafkaIsDownAndNothingIsLost) {
   kafka_.createTopic(topic_, 2);
   auto destination = startDestination({.max_messages = 5, .max_bytes = 1 << 20});
-  ASSERT_TRUE(eventually([&] { return destination->connected(); }));
+  ASSERT_TRUE(waitFor([&] { return destination->connected(); }, kDeadline));
   kafka_.setAllBrokersDown(true);
-  ASSERT_TRUE(eventually([&] { return !destination->connected(); }));
+  ASSERT_TRUE(waitFor([&] { return !destination->connected(); }, kDeadline));
 
   constexpr uint64_t kCount = 50;
   std::atomic<uint64_t> accepted{0};
@@ -125,7 +125,7 @@ TEST_F(KafkaDestinationTest, SendBlocksWhileKafkaIsDownAndNothingIsLost) {
     }
   });
   // The producer queue takes 5; the sixth send waits for space that an outage never frees.
-  ASSERT_TRUE(eventually([&] { return accepted.load() == 5; }));
+  ASSERT_TRUE(waitFor([&] { return accepted.load() == 5; }, kDeadline));
   EXPECT_EQ(sender.wait_for(500ms), std::future_status::timeout);
   EXPECT_EQ(accepted.load(), 5u);
   EXPECT_TRUE(recorder_.deliveries().empty());
@@ -134,7 +134,7 @@ TEST_F(KafkaDestinationTest, SendBlocksWhileKafkaIsDownAndNothingIsLost) {
   ASSERT_EQ(sender.wait_for(kDeadline), std::future_status::ready);
   ASSERT_TRUE(recorder_.waitFor(kCount));
   for (const Delivery& d : recorder_.deliveries()) EXPECT_TRUE(d.status.isOk());
-  EXPECT_TRUE(eventually([&] { return destination->connected(); }));
+  EXPECT_TRUE(waitFor([&] { return destination->connected(); }, kDeadline));
   EXPECT_EQ(kafka_.endOffsets(topic_), static_cast<int64_t>(kCount));
   std::set<std::string> values;
   for (const KafkaRecord& r :
@@ -227,11 +227,11 @@ TEST_F(KafkaDestinationTest, FlushSendsLingeringBatchesAndReportsWhatIsLeft) {
 
 TEST_F(KafkaDestinationTest, ConnectedFollowsTheBrokersAndLogsEachChange) {
   auto destination = startDestination();
-  ASSERT_TRUE(eventually([&] { return destination->connected(); }));
+  ASSERT_TRUE(waitFor([&] { return destination->connected(); }, kDeadline));
   kafka_.setAllBrokersDown(true);
-  ASSERT_TRUE(eventually([&] { return !destination->connected(); }));
+  ASSERT_TRUE(waitFor([&] { return !destination->connected(); }, kDeadline));
   kafka_.setAllBrokersDown(false);
-  ASSERT_TRUE(eventually([&] { return destination->connected(); }));
+  ASSERT_TRUE(waitFor([&] { return destination->connected(); }, kDeadline));
   EXPECT_EQ(logLinesContaining("connected to Kafka at " + kafka_.bootstrapServers()), 2u);
   EXPECT_EQ(logLinesContaining("lost the connection to Kafka"), 1u);
 }

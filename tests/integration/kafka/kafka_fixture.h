@@ -19,33 +19,16 @@
 
 #include "connectors/kafka/kafka_destination.h"
 #include "connectors/kafka/kafka_settings.h"
+#include "tests/support/capturing_sink.h"
 #include "tests/support/kafka/kafka_test_support.h"
+#include "tests/support/random_name.h"
+#include "tests/support/wait.h"
 
 namespace dataflow::testing {
 
 using namespace std::chrono_literals;
 
 inline constexpr auto kDeadline = 30s;
-
-inline std::string randomTopic(const std::string& prefix) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::mt19937_64 random(std::random_device{}());
-  std::string name = prefix + "-";
-  for (int i = 0; i < 12; ++i) name += kHex[random() % 16];
-  return name;
-}
-
-// Waits up to `timeout` for `done()`: for state that signals nothing (connected(), a counter),
-// checked every 10 ms. A condition with a deadline, not a sleep that hopes.
-template <class Done>
-bool eventually(Done done, std::chrono::milliseconds timeout = kDeadline) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
 
 struct Delivery {
   AckToken token;
@@ -75,31 +58,13 @@ class Recorder final : public DeliveryHandler {
   std::vector<Delivery> deliveries_;
 };
 
-// Keeps every formatted log line, for checks on what an operator would read.
-class CapturingSink final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  std::vector<std::string> lines() {
-    std::lock_guard lock(mutex_);
-    return lines_;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    lines_.emplace_back(msg.payload.data(), msg.payload.size());
-  }
-  void flush_() override {}
-
- private:
-  std::vector<std::string> lines_;
-};
-
 class KafkaDestinationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     sink_ = std::make_shared<CapturingSink>();
     logger_ = std::make_shared<spdlog::logger>("kafka-test", sink_);
     logger_->set_level(spdlog::level::debug);
-    topic_ = randomTopic("it");
+    topic_ = randomName("it-");
   }
   void TearDown() override {
     if (!HasFailure() && !std::getenv("KAFKA_TEST_LOG")) return;
@@ -143,11 +108,7 @@ class KafkaDestinationTest : public ::testing::Test {
     return m;
   }
 
-  size_t logLinesContaining(const std::string& text) {
-    size_t count = 0;
-    for (const std::string& line : sink_->lines()) count += line.find(text) != line.npos;
-    return count;
-  }
+  size_t logLinesContaining(const std::string& text) { return sink_->countContaining(text); }
 
   MockKafka kafka_{3};
   SystemClock clock_;

@@ -17,11 +17,15 @@
 #include <vector>
 
 #include "connectors/mqtt/mqtt_factory.h"
+#include "tests/support/capturing_sink.h"
 #include "tests/support/mosquitto.h"
+#include "tests/support/random_name.h"
 #include "tests/support/wait.h"
 
 namespace dataflow::mqtt::testing {
 
+using dataflow::testing::CapturingSink;
+using dataflow::testing::randomName;
 using dataflow::testing::waitFor;
 using namespace std::chrono_literals;
 
@@ -81,41 +85,6 @@ class RecordingHandler final : public MessageHandler {
   std::vector<Message> messages_;   // guarded by mutex_
   std::vector<size_t> capacities_;  // guarded by mutex_
 };
-
-// Keeps every formatted log line so that a test can wait for one.
-class CapturingSink final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  bool contains(const std::string& text) {
-    std::lock_guard lock(mutex_);
-    for (const std::string& line : lines_) {
-      if (line.find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
-  size_t countContaining(const std::string& text) {
-    std::lock_guard lock(mutex_);
-    size_t n = 0;
-    for (const std::string& line : lines_) n += line.find(text) != std::string::npos ? 1 : 0;
-    return n;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    lines_.emplace_back(msg.payload.begin(), msg.payload.end());
-  }
-  void flush_() override {}
-
- private:
-  std::vector<std::string> lines_;  // guarded by mutex_ (base_sink's)
-};
-
-inline std::string randomName(const std::string& prefix) {
-  static std::mt19937_64 random(std::random_device{}());
-  static const char* kHex = "0123456789abcdef";
-  std::string out = prefix;
-  for (int i = 0; i < 12; ++i) out += kHex[random() % 16];
-  return out;
-}
 
 class MqttSourceTest : public ::testing::Test {
  protected:
