@@ -83,6 +83,8 @@ class MqttSource final : public Source {
   // DISCONNECT goes out once the handler returns, and any message paho reads before that is
   // still passed to the handler (paho has already acknowledged it). Any runtime thread.
   void stopReceiving() override;
+  // Messages are handed to the handler on paho's thread as they arrive, so none waits here.
+  size_t drainReceived(std::chrono::steady_clock::time_point) override { return 0; }
   // Waits for an onMessage in progress to return (the runtime closes the destination first,
   // which unblocks it), then stopReceiving() and joins the connection thread; the paho client
   // object itself goes with the destructor. No handler call after this returns: a message paho

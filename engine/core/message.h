@@ -35,9 +35,10 @@ struct MqttProperties {
 // What a source needs back to acknowledge a message once its destination has it (or it was
 // dropped on purpose). Opaque to the engine: only the source that issued it interprets it.
 struct AckToken {
-  uint64_t sequence = 0;   // source-assigned, e.g. receive order of an MQTT source
-  int32_t partition = -1;  // Kafka source: the record's partition
-  int64_t offset = -1;     // Kafka source: the record's offset
+  uint64_t sequence = 0;     // source-assigned, e.g. receive order of an MQTT source
+  int32_t topic_index = -1;  // Kafka source: the record's topic, as an index into its own table
+  int32_t partition = -1;    // Kafka source: the record's partition
+  int64_t offset = -1;       // Kafka source: the record's offset
 
   friend bool operator==(const AckToken&, const AckToken&) = default;
 };

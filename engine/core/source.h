@@ -2,6 +2,9 @@
 // time, to the runtime. Pure interface: no client library header here (architecture page).
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+
 #include "engine/core/message.h"
 #include "engine/core/status.h"
 
@@ -36,6 +39,14 @@ class Source {
   // broker; Kafka: stop fetching). Messages the source has already received are still passed to
   // the handler. Returns within a bounded time even while onMessage is blocked.
   virtual void stopReceiving() = 0;
+
+  // After stopReceiving(): waits until every message the source has already taken from its broker
+  // has been passed to the handler and onMessage has returned, or until `deadline`. Returns how
+  // many such messages were still not handed over at return (0 = all). A source that buffers
+  // between its client library and the handler (MQTT) drains that buffer here; one that can
+  // leave unread records to the broker (Kafka) only finishes the record in progress. Runtime
+  // thread.
+  virtual size_t drainReceived(std::chrono::steady_clock::time_point deadline) = 0;
 
   // Releases the connection. No handler call happens after close() returns.
   virtual void close() = 0;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace dataflow::runtime {
 
 namespace {
@@ -72,17 +74,22 @@ void DataflowRunner::stopReceiving() {
 
 uint64_t DataflowRunner::drainAndClose(std::chrono::milliseconds timeout) {
   if (closed_) return 0;
-  const size_t unreported = destination_->flush(timeout);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // First let the source hand over what it has buffered, so the flush below covers it too.
+  const size_t not_handed_over = source_->drainReceived(deadline);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  const size_t unreported = destination_->flush(std::max(left, std::chrono::milliseconds(0)));
   destination_->close();
   source_->close();
   closed_ = true;
   const uint64_t abandoned = abandoned_.load();
-  const uint64_t lost = unreported + abandoned;
+  const uint64_t lost = unreported + abandoned + not_handed_over;
   if (lost > 0) {
     logger_->error(
         "{} received message{} not delivered before the {} ms drain deadline ({} in flight, {} "
-        "not yet accepted by the destination)",
-        lost, lost == 1 ? "" : "s", timeout.count(), unreported, abandoned);
+        "not yet accepted by the destination, {} still buffered in the source)",
+        lost, lost == 1 ? "" : "s", timeout.count(), unreported, abandoned, not_handed_over);
   }
   return lost;
 }

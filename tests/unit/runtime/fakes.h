@@ -23,6 +23,7 @@ class FakeSource final : public Source {
     acked.push_back(token.sequence);
   }
   void stopReceiving() override { stopped = true; }
+  size_t drainReceived(std::chrono::steady_clock::time_point) override { return not_handed_over; }
   void close() override { closed = true; }
   bool connected() const override { return true; }
 
@@ -36,6 +37,7 @@ class FakeSource final : public Source {
   Status start_status;
   bool stopped = false;
   bool closed = false;
+  size_t not_handed_over = 0;  // what drainReceived() reports
 
  private:
   MessageHandler* handler_ = nullptr;
