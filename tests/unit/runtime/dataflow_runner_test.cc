@@ -111,5 +111,13 @@ TEST_F(DataflowRunnerTest, DrainReportsWhatWasNotDelivered) {
   EXPECT_EQ(runner_->drainAndClose(std::chrono::milliseconds(0)), 0u) << "second close is a no-op";
 }
 
+TEST_F(DataflowRunnerTest, DrainCountsWhatTheSourceStillBuffered) {
+  source_->receive(message(1));
+  destination_->deliverOldest();
+  source_->not_handed_over = 3;  // e.g. an MQTT source's hand-off queue at the deadline
+  runner_->stopReceiving();
+  EXPECT_EQ(runner_->drainAndClose(std::chrono::milliseconds(0)), 3u);
+}
+
 }  // namespace
 }  // namespace dataflow::runtime
