@@ -62,4 +62,29 @@ Message fromPaho(const ::mqtt::message& in, const Clock& clock, uint64_t sequenc
   return out;
 }
 
+::mqtt::message_ptr toPaho(const Message& message, int qos) {
+  using ::mqtt::property;
+  ::mqtt::properties props;
+  const MqttProperties& p = message.mqtt;
+  if (p.payload_format_indicator) {
+    props.add(property(property::PAYLOAD_FORMAT_INDICATOR,
+                       static_cast<int32_t>(*p.payload_format_indicator)));
+  }
+  if (p.message_expiry_interval) {
+    // paho stores the four bytes as given: the cast keeps values above INT32_MAX intact.
+    props.add(property(property::MESSAGE_EXPIRY_INTERVAL,
+                       static_cast<int32_t>(*p.message_expiry_interval)));
+  }
+  if (p.content_type) props.add(property(property::CONTENT_TYPE, *p.content_type));
+  if (p.response_topic) props.add(property(property::RESPONSE_TOPIC, *p.response_topic));
+  if (p.correlation_data) props.add(property(property::CORRELATION_DATA, *p.correlation_data));
+  for (const Property& user : message.properties) {
+    props.add(property(property::USER_PROPERTY, user.name, user.value));
+  }
+  ::mqtt::message_ptr out =
+      ::mqtt::make_message(message.topic, message.payload, qos, message.retain);
+  out->set_properties(std::move(props));
+  return out;
+}
+
 }  // namespace dataflow::mqtt

@@ -1,4 +1,4 @@
-// Conversion of a message received by paho into the engine's Message. Pure: no network.
+// Conversions between paho's message and the engine's Message, both ways. Pure: no network.
 #pragma once
 
 #include <mqtt/message.h>
@@ -22,5 +22,11 @@ inline constexpr size_t kSparePropertySlots = 5;
 // Identifiers are connection-local and left out. timestamp_ms and received_at come from `clock`
 // at the call; ack.sequence = `sequence`.
 Message fromPaho(const ::mqtt::message& in, const Clock& clock, uint64_t sequence);
+
+// The PUBLISH MqttDestination sends for `message` at `qos`: topic, payload, retain = message.retain
+// (the transform stages already cleared it for `retain: Never`), and as properties the five
+// built-ins that are set (Correlation Data binary-safe) followed by the user properties in order
+// with duplicates. Never a Topic Alias. Copies: the Message stays intact for a republish.
+::mqtt::message_ptr toPaho(const Message& message, int qos);
 
 }  // namespace dataflow::mqtt

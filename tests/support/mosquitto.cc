@@ -79,6 +79,10 @@ void Mosquitto::start() {
   }
 }
 
+void Mosquitto::signal(int sig) {
+  if (running()) process_->signal(sig);
+}
+
 void Mosquitto::stop() {
   if (!running()) return;
   process_->signal(SIGTERM);

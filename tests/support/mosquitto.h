@@ -42,6 +42,9 @@ class Mosquitto {
   // (Re)starts on the same port and configuration; returns when it accepts TCP.
   void start();
   bool running() const;
+  // Sends `sig` to the broker if it runs (e.g. SIGSTOP / SIGCONT to freeze it with its sockets
+  // open).
+  void signal(int sig);
   std::string logPath() const;
   std::string log() const;
 

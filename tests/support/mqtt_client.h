@@ -1,8 +1,9 @@
 // A small synchronous MQTT v5 client for tests, on paho.mqtt.cpp.
 //
 // It shares paho's process-wide threads and lock with any paho client under test in the same
-// process: while an MqttSource's handler is blocked, this client is frozen too. A test that
-// publishes during such a block publishes from a child process (mosquitto_pub) instead.
+// process. MqttSource never blocks paho's thread (its handler runs on a worker thread), so this
+// client keeps working while a source's handler is blocked; a test that must publish many
+// messages fast still uses a child process (mosquitto_pub), which pipelines them.
 #pragma once
 
 #include <mqtt/async_client.h>

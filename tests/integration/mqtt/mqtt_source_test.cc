@@ -22,8 +22,7 @@ using dataflow::testing::MqttTestClient;
 using dataflow::testing::TempDir;
 using ::mqtt::property;
 
-// Publishes the lines 1..count as `count` QoS 1 messages from a separate process: while the
-// source's handler blocks, every paho client of this process is frozen (see mqtt_client.h).
+// Publishes the lines 1..count as `count` QoS 1 messages from a separate process (pipelined).
 std::unique_ptr<ChildProcess> publishLines(const Mosquitto& broker, const std::string& topic,
                                            int count, const TempDir& dir) {
   const std::string command = "seq 1 " + std::to_string(count) +

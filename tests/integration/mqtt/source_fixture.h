@@ -32,7 +32,7 @@ using namespace std::chrono_literals;
 inline constexpr std::chrono::milliseconds kWait = 15s;
 
 // Records every message; while blocked, onMessage waits (like a destination at its bound).
-// onMessage runs on paho's callback thread; the rest on the test thread.
+// onMessage runs on the source's worker thread; the rest on the test thread.
 class RecordingHandler final : public MessageHandler {
  public:
   void onMessage(Message&& message) override {

@@ -37,13 +37,29 @@ class MqttFactoryTest : public ::testing::Test {
   runtime::SourceSpec spec_;
 };
 
-TEST_F(MqttFactoryTest, DestinationIsRefusedAsNotSupportedYet) {
-  Result<std::unique_ptr<Destination>> d = createDestination(runtime::DestinationSpec{});
-  ASSERT_FALSE(d.isOk());
-  EXPECT_TRUE(d.status().isFatal());
-  EXPECT_EQ(d.status().message(),
-            "an MQTT destination (Kafka -> MQTT, MQTT -> MQTT) is not supported by `dataflow run` "
-            "yet");
+TEST_F(MqttFactoryTest, BuildsAnUnconnectedDestination) {
+  runtime::DestinationSpec spec;
+  spec.context = spec_.context;
+  spec.context.client_id = "dataflow-flow-0-out";
+  Result<std::unique_ptr<Destination>> destination = createDestination(spec);
+  ASSERT_TRUE(destination.isOk()) << destination.status().message();
+  EXPECT_FALSE(destination.value()->connected());
+  EXPECT_EQ(destination.value()->flush(std::chrono::milliseconds(0)), 0u);
+  destination.value()->close();
+}
+
+TEST_F(MqttFactoryTest, DestinationRefusesWhatTheSourceRefuses) {
+  runtime::DestinationSpec spec;
+  spec.context = spec_.context;
+  endpoint_.spec.mqtt->authentication.method = config::AuthMethod::ServiceAccountToken;
+  Result<std::unique_ptr<Destination>> destination = createDestination(spec);
+  ASSERT_FALSE(destination.isOk());
+  EXPECT_TRUE(destination.status().isFatal());
+  EXPECT_THAT(destination.status().message(),
+              HasSubstr("endpoint \"broker\": authentication method ServiceAccountToken is not "
+                        "supported"));
+  EXPECT_THAT(createDestination(runtime::DestinationSpec{}).status().message(),
+              HasSubstr("not an MQTT endpoint"));
 }
 
 TEST_F(MqttFactoryTest, BuildsAnUnconnectedSource) {
