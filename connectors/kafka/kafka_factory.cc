@@ -5,6 +5,7 @@
 
 #include "connectors/kafka/kafka_destination.h"
 #include "connectors/kafka/kafka_settings.h"
+#include "connectors/kafka/kafka_source.h"
 
 namespace dataflow::kafka {
 
@@ -37,10 +38,32 @@ Result<std::unique_ptr<Destination>> createDestination(const runtime::Destinatio
   return std::unique_ptr<Destination>(std::make_unique<KafkaDestination>(std::move(options)));
 }
 
-// Kafka -> MQTT arrives with the Kafka source (a later issue); until then it is refused here,
-// visibly, rather than accepted and ignored.
-Result<std::unique_ptr<Source>> createSource(const runtime::SourceSpec&) {
-  return Status::fatal("a Kafka source (Kafka -> MQTT) is not supported by `dataflow run` yet");
+// Kafka -> MQTT: a consumer in the endpoint's consumerGroupId, subscribed to the dataflow's topics
+// (a topic starting with `^` is a regular expression), client.id = the runtime's client id.
+Result<std::unique_ptr<Source>> createSource(const runtime::SourceSpec& spec) {
+  const runtime::ConnectorContext& context = spec.context;
+  if (!context.endpoint || !context.endpoint->spec.kafka) {
+    return Status::fatal("the Kafka source needs an endpoint with kafkaSettings");
+  }
+  const config::MountedFiles no_files;
+  Result<ConsumerConfig> config =
+      consumerConfig(*context.endpoint->spec.kafka, context.files ? *context.files : no_files,
+                     clientIdOf(context));
+  if (!config.isOk()) {
+    return Status::fatal("endpoint \"" + context.endpoint->metadata.name +
+                         "\": " + config.status().message());
+  }
+  if (spec.topics.empty()) {
+    return Status::fatal("the Kafka source of dataflow \"" + context.dataflow_name +
+                         "\" has no topics to consume");
+  }
+  static const SystemClock system_clock;
+  KafkaSource::Options options;
+  options.config = std::move(config).value();
+  options.topics = spec.topics;
+  options.logger = context.logger;
+  options.clock = context.clock ? context.clock : &system_clock;
+  return std::unique_ptr<Source>(std::make_unique<KafkaSource>(std::move(options)));
 }
 
 }  // namespace dataflow::kafka

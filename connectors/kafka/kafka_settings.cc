@@ -18,7 +18,7 @@ constexpr const char* kEventHubsUsername = "$ConnectionString";
 constexpr const char* kRedacted = "[redacted]";
 constexpr size_t kLongestLoggedValue = 80;
 
-void set(ProducerConfig& config, const char* name, std::string value) {
+void set(ClientConfig& config, const char* name, std::string value) {
   config.push_back({name, std::move(value)});
 }
 
@@ -32,7 +32,7 @@ int64_t clampTo(int64_t value, int64_t low, int64_t high) { return std::clamp(va
 // with, which container images often leave empty.
 // With TLS disabled there is nothing to verify, so a CA reference has no effect (as in AIO).
 Status addTrustedCa(const config::Tls& tls, const config::MountedFiles& files,
-                    ProducerConfig& config) {
+                    ClientConfig& config) {
   if (tls.mode == OperationalMode::Disabled) return Status::ok();
   if (!tls.trusted_ca_certificate_config_map_ref) {
     set(config, "ssl.ca.location", "probe");
@@ -93,7 +93,7 @@ Result<SaslCredentials> saslCredentials(const std::string& secret,
 }
 
 Status addSasl(const config::SaslSettings& sasl, const config::MountedFiles& files,
-               ProducerConfig& config) {
+               ClientConfig& config) {
   Result<SaslCredentials> credentials = saslCredentials(sasl.secret_ref, files);
   if (!credentials.isOk()) return credentials.status();
   set(config, "sasl.mechanisms", saslMechanism(sasl.sasl_type));
@@ -107,7 +107,7 @@ Status addSasl(const config::SaslSettings& sasl, const config::MountedFiles& fil
 // to client_cert.pem are sent; a separate client_intermediate_certs.pem key cannot be passed
 // (its ssl.certificate.pem reads only the first certificate) and is refused rather than ignored.
 Status addX509(const config::X509CertificateSettings& x509, bool tls,
-               const config::MountedFiles& files, ProducerConfig& config) {
+               const config::MountedFiles& files, ClientConfig& config) {
   if (!tls) {
     return Status::fatal(
         "X509Certificate authentication needs tls.mode Enabled: a client certificate is only "
@@ -128,7 +128,7 @@ Status addX509(const config::X509CertificateSettings& x509, bool tls,
 }
 
 Status addAuthentication(const config::Authentication& authentication, bool tls,
-                         const config::MountedFiles& files, ProducerConfig& config) {
+                         const config::MountedFiles& files, ClientConfig& config) {
   switch (authentication.method) {
     case AuthMethod::Anonymous:
       return Status::ok();
@@ -228,19 +228,21 @@ void addFlightLimits(const runtime::FlightLimits& limits, ProducerConfig& config
       std::to_string(clampTo(kbytes, min_kbytes, kMaxInt32Property)));
   set(config, "message.timeout.ms", "0");
   set(config, "message.send.max.retries", std::to_string(kMaxInt32Property));
+}
+
+void addReconnectBackoff(ClientConfig& config) {
   set(config, "reconnect.backoff.ms", std::to_string(kReconnectBackoffMs));
   set(config, "reconnect.backoff.max.ms", std::to_string(kReconnectBackoffMaxMs));
 }
 
-}  // namespace
-
-Result<ProducerConfig> producerConfig(const config::KafkaSettings& settings,
+// What every client of the endpoint shares: who it is, where the brokers are, how it secures and
+// authenticates the connection. Fatal for settings that cannot work (see producerConfig).
+Result<ClientConfig> connectionConfig(const config::KafkaSettings& settings,
                                       const config::MountedFiles& files,
-                                      const runtime::FlightLimits& limits,
                                       std::string_view client_id) {
   const bool tls = settings.tls.mode == OperationalMode::Enabled;
   const bool sasl = settings.authentication.method == AuthMethod::Sasl;
-  ProducerConfig config;
+  ClientConfig config;
   set(config, "client.id", std::string(client_id));
   set(config, "bootstrap.servers", settings.host);
   set(config, "security.protocol",
@@ -249,12 +251,53 @@ Result<ProducerConfig> producerConfig(const config::KafkaSettings& settings,
   if (Status s = addAuthentication(settings.authentication, tls, files, config); !s.isOk()) {
     return s;
   }
-  addDelivery(settings, config);
-  addFlightLimits(limits, config);
   return config;
 }
 
-const std::string* findProperty(const ProducerConfig& config, std::string_view name) {
+}  // namespace
+
+Result<ProducerConfig> producerConfig(const config::KafkaSettings& settings,
+                                      const config::MountedFiles& files,
+                                      const runtime::FlightLimits& limits,
+                                      std::string_view client_id) {
+  Result<ClientConfig> config = connectionConfig(settings, files, client_id);
+  if (!config.isOk()) return config.status();
+  addDelivery(settings, config.value());
+  addFlightLimits(limits, config.value());
+  addReconnectBackoff(config.value());
+  return config;
+}
+
+// Eager round-robin rather than cooperative-sticky: a rebalance revokes the whole assignment, so
+// the source has one simple path (drop the hand-off, wait a bounded time for acknowledgements,
+// commit, unassign) and no incremental bookkeeping; rebalances happen only when instances come
+// and go. Round-robin rather than range spreads the partitions of several topics evenly.
+Result<ConsumerConfig> consumerConfig(const config::KafkaSettings& settings,
+                                      const config::MountedFiles& files,
+                                      std::string_view client_id) {
+  if (!settings.consumer_group_id || settings.consumer_group_id->empty()) {
+    return Status::fatal(
+        "a Kafka source needs kafkaSettings.consumerGroupId: the consumer group whose committed "
+        "offsets say where to resume");
+  }
+  Result<ClientConfig> config = connectionConfig(settings, files, client_id);
+  if (!config.isOk()) return config.status();
+  ClientConfig& c = config.value();
+  set(c, "group.id", *settings.consumer_group_id);
+  set(c, "enable.auto.commit", "false");
+  set(c, "enable.auto.offset.store", "false");
+  set(c, "auto.offset.reset", "earliest");
+  set(c, "partition.assignment.strategy", "roundrobin");
+  // A crashed instance's partitions wait this long for a new owner; librdkafka's 45 s default
+  // (Kafka 3.0's) is long for an edge gateway. 10 s was Kafka's default before 3.0 and is inside
+  // Event Hubs' accepted range (6 s to 300 s). heartbeat.interval.ms stays 3 s.
+  set(c, "session.timeout.ms", std::to_string(kConsumerSessionTimeoutMs));
+  set(c, "queued.max.messages.kbytes", std::to_string(kConsumerPrefetchKbytes));
+  addReconnectBackoff(c);
+  return config;
+}
+
+const std::string* findProperty(const ClientConfig& config, std::string_view name) {
   for (const ConfigProperty& property : config) {
     if (property.name == name) return &property.value;
   }
@@ -266,14 +309,14 @@ bool isSecretProperty(std::string_view name) {
          name == "ssl.keystore.password" || name.starts_with("sasl.oauthbearer.");
 }
 
-ProducerConfig redacted(ProducerConfig config) {
+ClientConfig redacted(ClientConfig config) {
   for (ConfigProperty& property : config) {
     if (isSecretProperty(property.name)) property.value = kRedacted;
   }
   return config;
 }
 
-std::string describe(const ProducerConfig& config) {
+std::string describe(const ClientConfig& config) {
   std::string out;
   for (const ConfigProperty& property : redacted(config)) {
     if (!out.empty()) out += ", ";

@@ -1,6 +1,9 @@
-// Maps a Kafka endpoint's settings to the librdkafka producer properties that implement them.
+// Maps a Kafka endpoint's settings to the librdkafka properties that implement them: one shared
+// connection part (bootstrap servers, TLS and its CA, SASL, X.509, refusals of what this build
+// cannot do) followed by the producer part (batching, compression, acks, partitioning,
+// idempotence, queue bounds) or the consumer part (group, offsets, fetch bound).
 // Pure: it reads mounted secrets and ConfigMaps but calls no librdkafka function, so every
-// mapping is unit-tested on the generated list. The destination applies the list in order.
+// mapping is unit-tested on the generated list. The clients apply the list in order.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +25,10 @@ struct ConfigProperty {
 
   friend bool operator==(const ConfigProperty&, const ConfigProperty&) = default;
 };
-using ProducerConfig = std::vector<ConfigProperty>;
+// A property list in the order it is applied (a later entry for the same name wins).
+using ClientConfig = std::vector<ConfigProperty>;
+using ProducerConfig = ClientConfig;
+using ConsumerConfig = ClientConfig;
 
 // librdkafka 2.0.2 ranges the mapping clamps to (rd_kafka_conf_properties_show).
 inline constexpr int64_t kMaxBatchMessages = 1'000'000;      // batch.num.messages: 1 .. 1000000
@@ -34,6 +40,11 @@ inline constexpr int64_t kMessageMaxBytes = 1'000'000;
 // jitters each wait by -25% .. +50%.
 inline constexpr int64_t kReconnectBackoffMs = 100;
 inline constexpr int64_t kReconnectBackoffMaxMs = 10'000;
+// queued.max.messages.kbytes of the consumer: what librdkafka may prefetch and hold across the
+// assigned partitions (its default, 64 MiB, is a lot for an edge device).
+inline constexpr int64_t kConsumerPrefetchKbytes = 16'384;
+// session.timeout.ms of the consumer: how long a crashed instance keeps its partitions.
+inline constexpr int64_t kConsumerSessionTimeoutMs = 10'000;
 
 // The producer properties for `settings`, or a fatal Status naming what cannot work: a secret key
 // that is missing, an authentication method this build cannot perform, X.509 without TLS.
@@ -44,16 +55,26 @@ Result<ProducerConfig> producerConfig(const config::KafkaSettings& settings,
                                       const runtime::FlightLimits& limits,
                                       std::string_view client_id);
 
+// The consumer properties for `settings`: the same connection part as producerConfig, then
+// group.id = consumerGroupId (fatal when absent or empty: a Kafka source needs a group),
+// offsets committed only by the source (enable.auto.commit=false, enable.auto.offset.store=false),
+// a new group starting at the earliest offset (auto.offset.reset=earliest: nothing already in the
+// topic is skipped when a dataflow is first deployed), the eager round-robin assignor, and a
+// bounded prefetch. None of the producer-only settings is applied.
+Result<ConsumerConfig> consumerConfig(const config::KafkaSettings& settings,
+                                      const config::MountedFiles& files,
+                                      std::string_view client_id);
+
 // The value of property `name`, or nullptr when the list does not set it.
-const std::string* findProperty(const ProducerConfig& config, std::string_view name);
+const std::string* findProperty(const ClientConfig& config, std::string_view name);
 
 // Whether the value of property `name` is a credential that must never be logged.
 bool isSecretProperty(std::string_view name);
 
 // `config` with every secret value replaced by "[redacted]", for logs.
-ProducerConfig redacted(ProducerConfig config);
+ClientConfig redacted(ClientConfig config);
 
 // "name=value, name=value" of `config` with secrets redacted: the one way to log a config.
-std::string describe(const ProducerConfig& config);
+std::string describe(const ClientConfig& config);
 
 }  // namespace dataflow::kafka

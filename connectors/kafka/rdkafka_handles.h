@@ -32,6 +32,9 @@ struct MetadataDeleter {
 struct MessageDeleter {
   void operator()(rd_kafka_message_t* message) const { rd_kafka_message_destroy(message); }
 };
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
+};
 struct PartitionListDeleter {
   void operator()(rd_kafka_topic_partition_list_t* list) const {
     rd_kafka_topic_partition_list_destroy(list);
@@ -44,6 +47,7 @@ using TopicHandle = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
 using HeadersHandle = std::unique_ptr<rd_kafka_headers_t, HeadersDeleter>;
 using MetadataHandle = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
 using MessageHandle = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
+using QueueHandle = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
 using PartitionListHandle = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
 
 // A new configuration holding `config` in order. Fatal names the property librdkafka refused and

@@ -94,7 +94,98 @@ KafkaRecord toRecord(const rd_kafka_message_t& message) {
   return record;
 }
 
+// The delivery report of one record written by KafkaWriter::write.
+struct WriteSlot {
+  KafkaRecord* record = nullptr;
+  rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+};
+
+void onWriteDelivered(rd_kafka_t*, const rd_kafka_message_t* report, void*) {
+  auto* slot = static_cast<WriteSlot*>(report->_private);
+  slot->error = report->err;
+  slot->record->partition = report->partition;
+  slot->record->offset = report->offset;
+}
+
+kafka::HeadersHandle makeHeaders(const KafkaRecord& record) {
+  if (record.headers.empty()) return nullptr;
+  kafka::HeadersHandle headers(rd_kafka_headers_new(record.headers.size()));
+  for (const auto& [name, value] : record.headers) {
+    rd_kafka_header_add(headers.get(), name.data(), static_cast<ssize_t>(name.size()),
+                        value ? value->data() : nullptr,
+                        value ? static_cast<ssize_t>(value->size()) : 0);
+  }
+  return headers;
+}
+
 }  // namespace
+
+void KafkaWriter::ClientDeleter::operator()(rd_kafka_s* client) const { rd_kafka_destroy(client); }
+
+KafkaWriter::KafkaWriter(std::string bootstrap_servers) {
+  static std::atomic<int> serial{0};
+  Result<kafka::ConfHandle> conf =
+      kafka::makeConf({{"bootstrap.servers", bootstrap_servers},
+                       {"client.id", "kafka-writer-" + std::to_string(serial.fetch_add(1))},
+                       {"acks", "all"},
+                       {"enable.idempotence", "false"},
+                       {"linger.ms", "0"}});
+  check(conf.status());
+  rd_kafka_conf_set_dr_msg_cb(conf.value().get(), &onWriteDelivered);
+  Result<kafka::ClientHandle> client = kafka::newClient(RD_KAFKA_PRODUCER, std::move(conf).value());
+  check(client.status());
+  producer_.reset(std::move(client).value().release());
+}
+
+KafkaWriter::~KafkaWriter() = default;
+
+KafkaRecord KafkaWriter::write(KafkaRecord record, milliseconds timeout) {
+  std::vector<KafkaRecord> records;
+  records.push_back(std::move(record));
+  return std::move(write(std::move(records), timeout).front());
+}
+
+std::vector<KafkaRecord> KafkaWriter::write(std::vector<KafkaRecord> records,
+                                            milliseconds timeout) {
+  const auto deadline = steady_clock::now() + timeout;
+  std::vector<WriteSlot> slots(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    KafkaRecord& record = records[i];
+    slots[i].record = &record;
+    kafka::HeadersHandle headers = makeHeaders(record);
+    const void* key = record.key ? record.key->data() : nullptr;  // data() of "" is non-null
+    const size_t key_size = record.key ? record.key->size() : 0;
+    const int32_t partition = record.partition >= 0 ? record.partition : RD_KAFKA_PARTITION_UA;
+    const int64_t timestamp = record.timestamp_ms >= 0 ? record.timestamp_ms : 0;
+    const rd_kafka_resp_err_t error = rd_kafka_producev(
+        producer_.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<char*>(record.value.data()), record.value.size()),
+        RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_TIMESTAMP(timestamp),
+        RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(&slots[i]), RD_KAFKA_V_END);
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_flush(producer_.get(), std::max(remainingMs(deadline), 1));  // keep slots valid
+      throw std::runtime_error("cannot produce to " + record.topic + ": " +
+                               rd_kafka_err2str(error));
+    }
+    (void)headers.release();  // librdkafka owns them now
+  }
+  const rd_kafka_resp_err_t flushed =
+      rd_kafka_flush(producer_.get(), std::max(remainingMs(deadline), 1));
+  if (flushed != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(producer_.get(), 1000);  // serves the purged reports while slots are valid
+    throw std::runtime_error("records not acknowledged in time: " +
+                             std::string(rd_kafka_err2str(flushed)));
+  }
+  for (const WriteSlot& slot : slots) {
+    if (slot.error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw std::runtime_error("writing to " + slot.record->topic +
+                               " failed: " + rd_kafka_err2str(slot.error));
+    }
+  }
+  return records;
+}
 
 void MockKafka::ClientDeleter::operator()(rd_kafka_s* client) const { rd_kafka_destroy(client); }
 void KafkaReader::ClientDeleter::operator()(rd_kafka_s* client) const { rd_kafka_destroy(client); }

@@ -1,5 +1,6 @@
 // Kafka helpers for the integration and e2e tests: librdkafka's mock cluster in the test process
-// (the DevCluster that `dataflow dev-kafka` runs) and an independent reader of what reached it.
+// (the DevCluster that `dataflow dev-kafka` runs), an independent reader of what reached it and
+// an independent writer of records for a Kafka source to consume.
 // Failures to set up throw std::runtime_error: a test cannot go on without its cluster.
 #pragma once
 
@@ -54,6 +55,34 @@ struct KafkaRecord {
   std::vector<std::pair<std::string, std::optional<std::string>>> headers;  // in order
   int64_t timestamp_ms = -1;
   int timestamp_type = 0;  // rd_kafka_timestamp_type_t: 1 = CreateTime, 2 = LogAppendTime
+};
+
+// Produces records exactly as described, for tests of a Kafka source. A plain librdkafka producer
+// (acks=all, not idempotent, no batching delay), independent of the engine's destination.
+// Failures throw std::runtime_error.
+class KafkaWriter {
+ public:
+  explicit KafkaWriter(std::string bootstrap_servers);
+  ~KafkaWriter();
+
+  // Produces each record and waits until every one is acknowledged by the cluster or `timeout`
+  // passes (then throws). Per record: topic; partition when >= 0, else librdkafka's partitioner
+  // (consistent_random: by key hash, random for a null key); key (nullopt = null key, "" = empty
+  // key); value; headers in order, duplicates kept, a nullopt value produced as a NULL header
+  // value; timestamp_ms as CreateTime when >= 0, else the producer's clock. Returns the records
+  // in the same order with partition and offset as written. Records to one partition keep their
+  // order.
+  std::vector<KafkaRecord> write(std::vector<KafkaRecord> records,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  KafkaRecord write(KafkaRecord record,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  struct ClientDeleter {
+    void operator()(rd_kafka_s* client) const;
+  };
+
+  std::unique_ptr<rd_kafka_s, ClientDeleter> producer_;
 };
 
 // Reads one topic from the beginning of every partition, without a consumer group (partitions
