@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds `dataflow`, starts a local MQTT
 # broker (mosquitto) and a development Kafka (`dataflow dev-kafka`) on free loopback ports, runs
-# the dataflow of examples/quickstart/, publishes MQTT v5 messages with properties, shows what
-# arrives in Kafka, and stops everything it started.
+# the dataflows of examples/quickstart/, publishes MQTT v5 messages with properties and shows
+# what arrives in Kafka, produces a Kafka record and shows the MQTT message it becomes, and stops
+# everything it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -47,24 +48,26 @@ pids+=($!)
 wait_for 10 bash -c "echo > /dev/tcp/127.0.0.1/$mqtt_port" || fail "mosquitto did not start"
 echo "mosquitto (MQTT v5)         127.0.0.1:$mqtt_port"
 
-"$dataflow" dev-kafka --brokers 1 --topic telemetry:3 --bootstrap-file "$work/bootstrap" \
+"$dataflow" dev-kafka --brokers 1 --topic telemetry:3 --topic commands:1 --bootstrap-file "$work/bootstrap" \
   > "$work/dev-kafka.log" 2>&1 &
 pids+=($!)
 wait_for 10 test -s "$work/bootstrap" || fail "dataflow dev-kafka did not start"
 bootstrap=$(sed 's/^bootstrap.servers=//' "$work/bootstrap")
-echo "dataflow dev-kafka          $bootstrap  (topic telemetry, 3 partitions)"
+echo "dataflow dev-kafka          $bootstrap  (topics telemetry: 3 partitions, commands: 1)"
 
-step "Running the dataflow of examples/quickstart/"
+step "Running the dataflows of examples/quickstart/"
 mkdir "$work/manifests"
 sed "s/host: localhost:1883/host: 127.0.0.1:$mqtt_port/" examples/quickstart/endpoints.yaml |
   sed "s/host: localhost:9092/host: $bootstrap/" > "$work/manifests/endpoints.yaml"
-cp examples/quickstart/dataflow.yaml "$work/manifests/"
+cp examples/quickstart/dataflow.yaml examples/quickstart/commands.yaml "$work/manifests/"
 echo "\$ dataflow run -f examples/quickstart   (hosts rewritten to the ports above)"
 "$dataflow" run -f "$work/manifests" 2> "$work/engine.log" &
 engine=$!
 pids+=($engine)
 wait_for 20 grep -q "subscribed" "$work/engine.log" ||
   { cat "$work/engine.log"; fail "dataflow run did not subscribe"; }
+wait_for 20 grep -q "MQTT destination: connected" "$work/engine.log" ||
+  { cat "$work/engine.log"; fail "dataflow run did not connect its MQTT destination"; }
 sed 's/^/  /' "$work/engine.log"
 
 step "Publishing three MQTT v5 messages"
@@ -85,11 +88,26 @@ timeout 30 kcat -C -b "$bootstrap" -t telemetry -c 3 -q \
   -f 'partition %p  offset %o  key %k\n  headers  %h\n  payload  %s\n' ||
   fail "the messages did not all reach Kafka"
 
+step "Producing a Kafka record to the topic commands"
+# stdbuf: mosquitto_sub flushes its message lines itself but not the -d lines we wait for.
+stdbuf -oL mosquitto_sub -V 5 -d -h 127.0.0.1 -p "$mqtt_port" -q 1 -t 'factory/commands' -C 1 -W 30 \
+  -F 'topic %t\n  user properties  %P\n  payload  %p' > "$work/sub.log" 2>&1 &
+sub=$!
+pids+=($sub)
+wait_for 10 grep -q "received SUBACK" "$work/sub.log" || fail "mosquitto_sub did not subscribe"
+echo "\$ echo '{\"action\":\"stop\"}' | kcat -P -t commands -k press-1 -H issued-by=operator"
+echo '{"action":"stop"}' | kcat -P -b "$bootstrap" -t commands -k press-1 -H issued-by=operator
+wait "$sub" || fail "the record did not reach MQTT"
+
+step "What arrived over MQTT (mosquitto_sub -V 5 -t factory/commands)"
+grep -v -e '^Client ' -e '^Subscribed' "$work/sub.log" | sed 's/^/  /'
+
 step "Stopping (SIGTERM): the engine delivers what is in flight, then exits"
 kill -TERM "$engine"
 wait "$engine" || fail "dataflow run exited with $?"
-tail -n 2 "$work/engine.log" | sed 's/^/  /'
+tail -n 3 "$work/engine.log" | sed 's/^/  /'
 echo
 echo "Quickstart done: MQTT v5 properties became Kafka headers and the MQTT topic the key, so"
-echo "each machine's messages stay in order on one partition."
+echo "each machine's messages stay in order on one partition; the Kafka record's key, timestamp"
+echo "and headers became MQTT v5 user properties."
 echo "Next: README.md (dataflow run, examples/, the test command)."

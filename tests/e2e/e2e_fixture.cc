@@ -28,46 +28,80 @@ void EngineE2E::TearDown() {
 
 void EngineE2E::createTopic(int partitions) { kafka_->createTopic(topic_, partitions); }
 
+namespace {
+
+std::string mqttEndpoint(const std::string& name, const Mosquitto& broker,
+                         const std::string& extra) {
+  return "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+         "metadata:\n  name: " +
+         name +
+         "\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+         "    host: " +
+         broker.address() +
+         "\n    qos: 1\n    authentication:\n      method: Anonymous\n"
+         "    tls:\n      mode: Disabled\n" +
+         extra;
+}
+
+}  // namespace
+
+Mosquitto& EngineE2E::broker(const std::string& endpoint) {
+  return endpoint == "mqtt2" ? *mosquitto2_ : *mosquitto_;
+}
+
 void EngineE2E::writeManifests(const FlowSpec& spec) {
+  const bool uses_mqtt2 = spec.source_endpoint == "mqtt2" || spec.destination_endpoint == "mqtt2";
+  if (uses_mqtt2 && !mosquitto2_) {
+    Mosquitto::Options options;
+    options.persistence = true;
+    mosquitto2_ = std::make_unique<Mosquitto>(options);
+  }
+  const bool kafka_source = spec.source_endpoint == "kafka";
+  ready_text_ = kafka_source ? "MQTT destination: connected" : "subscribed";
+  std::string source = spec.source_filter;
+  if (source.empty()) source = kafka_source ? topic_ : "plant/+/data";
+  std::string destination = spec.destination;
+  if (destination.empty())
+    destination = spec.destination_endpoint == "kafka" ? topic_ : "out/${inputTopic}";
+
   std::ofstream out(dir_->path() + "/manifests.yaml");
   out << "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowProfile\n"
          "metadata:\n  name: default\nspec:\n  instanceCount: "
-      << spec.instance_count
-      << "\n---\n"
-         "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
-         "metadata:\n  name: mqtt\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n"
-         "    host: "
-      << mosquitto_->address()
-      << "\n    qos: 1\n    authentication:\n      method: Anonymous\n"
-         "    tls:\n      mode: Disabled\n"
-      << spec.mqtt_settings
-      << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+      << spec.instance_count << "\n"
+      << mqttEndpoint("mqtt", *mosquitto_, spec.mqtt_settings);
+  if (mosquitto2_) out << mqttEndpoint("mqtt2", *mosquitto2_, spec.mqtt2_settings);
+  out << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
          "metadata:\n  name: kafka\nspec:\n  endpointType: Kafka\n  kafkaSettings:\n"
          "    host: "
       << kafka_->bootstrapServers()
-      << "\n    authentication:\n      method: Anonymous\n    tls:\n      mode: Disabled\n"
+      << "\n    consumerGroupId: flow-group\n"
+         "    authentication:\n      method: Anonymous\n    tls:\n      mode: Disabled\n"
       << spec.kafka_settings
       << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
          "metadata:\n  name: flow\nspec:\n  operations:\n"
-         "  - operationType: Source\n    sourceSettings:\n      endpointRef: mqtt\n"
-         "      dataSources: ['"
-      << spec.source_filter
+         "  - operationType: Source\n    sourceSettings:\n      endpointRef: "
+      << spec.source_endpoint << "\n      dataSources: ['" << source
       << "']\n  - operationType: Destination\n    destinationSettings:\n"
-         "      endpointRef: kafka\n      dataDestination: '"
-      << (spec.destination.empty() ? topic_ : spec.destination) << "'\n"
+         "      endpointRef: "
+      << spec.destination_endpoint << "\n      dataDestination: '" << destination << "'\n"
       << spec.destination_settings;
 }
 
-void EngineE2E::startEngine(std::vector<std::string> extra_args) {
+std::unique_ptr<ChildProcess> EngineE2E::startAnotherEngine(std::vector<std::string> extra_args) {
   std::vector<std::string> argv{DATAFLOW_EXE, "run", "-f", dir_->path() + "/manifests.yaml"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   ++engine_runs_;
-  engine_ = std::make_unique<ChildProcess>(
+  auto engine = std::make_unique<ChildProcess>(
       argv, dir_->path() + "/engine-" + std::to_string(engine_runs_) + ".log");
-  ASSERT_TRUE(waitFor(
-      [&] { return engine_->log().find("subscribed") != std::string::npos || !engine_->running(); },
-      kDeadline))
-      << engine_->log();
+  const bool ready = waitFor(
+      [&] { return engine->log().find(ready_text_) != std::string::npos || !engine->running(); },
+      kDeadline);
+  EXPECT_TRUE(ready && engine->running()) << engine->log();
+  return engine;
+}
+
+void EngineE2E::startEngine(std::vector<std::string> extra_args) {
+  engine_ = startAnotherEngine(std::move(extra_args));
   ASSERT_TRUE(engine_->running()) << engine_->log();
 }
 
@@ -98,6 +132,20 @@ void EngineE2E::publish(const std::string& topic, const std::string& payload,
   argv.insert(argv.end(), extra.begin(), extra.end());
   ChildProcess pub(argv, dir_->path() + "/mosquitto_pub.log");
   ASSERT_EQ(pub.wait(kDeadline), 0) << pub.log();
+}
+
+void EngineE2E::produce(const std::vector<std::string>& values,
+                        std::vector<std::string> kcat_args) {
+  const std::string file = dir_->file("produce-" + std::to_string(++produce_runs_) + ".txt");
+  {
+    std::ofstream out(file, std::ios::binary);
+    for (const std::string& v : values) out << v << '\n';
+  }
+  std::vector<std::string> argv{"kcat", "-P",   "-b", kafka_->bootstrapServers(),
+                                "-t",   topic_, "-l", file};
+  argv.insert(argv.end(), kcat_args.begin(), kcat_args.end());
+  ChildProcess kcat(argv, dir_->file("kcat.log"));
+  ASSERT_EQ(kcat.wait(kDeadline), 0) << kcat.log();
 }
 
 std::vector<KafkaRecord> EngineE2E::readRecords(size_t count) {

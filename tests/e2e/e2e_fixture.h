@@ -16,15 +16,35 @@
 
 namespace dataflow::testing {
 
-// One MQTT -> Kafka dataflow, built fluently: FlowSpec().kafka("    compression: Gzip\n").
+// One dataflow named `flow`, built fluently: FlowSpec().kafka("    compression: Gzip\n").
+// Endpoints: `mqtt` (the fixture's mosquitto), `mqtt2` (a second mosquitto, started when a flow
+// uses it) and `kafka` (the mock cluster; consumer group `flow-group`). Default: MQTT -> Kafka
+// from plant/+/data to the test's random topic.
 struct FlowSpec {
-  std::string source_filter = "plant/+/data";
-  std::string destination;           // Kafka topic (template); default: the test's random topic
+  std::string source_endpoint = "mqtt";
+  std::string source_filter;  // default: plant/+/data, or topic() for a Kafka source
+  std::string destination_endpoint = "kafka";
+  std::string destination;           // default: topic() for Kafka, out/${inputTopic} for MQTT
   std::string kafka_settings;        // extra YAML under kafkaSettings, indented by 4
-  std::string mqtt_settings;         // extra YAML under mqttSettings, indented by 4
+  std::string mqtt_settings;         // extra YAML under mqttSettings of `mqtt`, indented by 4
+  std::string mqtt2_settings;        // extra YAML under mqttSettings of `mqtt2`, indented by 4
   std::string destination_settings;  // extra YAML under destinationSettings, indented by 6
   int instance_count = 1;
 
+  FlowSpec& from(std::string endpoint, std::string filter = {}) {
+    source_endpoint = std::move(endpoint);
+    source_filter = std::move(filter);
+    return *this;
+  }
+  FlowSpec& into(std::string endpoint, std::string topic = {}) {
+    destination_endpoint = std::move(endpoint);
+    destination = std::move(topic);
+    return *this;
+  }
+  FlowSpec& mqtt2(std::string yaml) {
+    mqtt2_settings = std::move(yaml);
+    return *this;
+  }
   FlowSpec& to(std::string topic) {
     destination = std::move(topic);
     return *this;
@@ -58,13 +78,22 @@ class EngineE2E : public ::testing::Test {
   const std::string& topic() const { return topic_; }
   // Creates the Kafka topic with `partitions` partitions.
   void createTopic(int partitions);
-  // Writes the manifests of one MQTT -> Kafka dataflow named `flow`.
+  // Writes the manifests of the dataflow `flow` (starts the second mosquitto if it uses mqtt2).
   void writeManifests(const FlowSpec& spec);
-  // Starts `dataflow run` on the manifests; waits until its MQTT source has subscribed.
+  // Starts `dataflow run` on the manifests and waits until it is ready: its MQTT source has
+  // subscribed, or (Kafka source) its MQTT destination has connected.
   void startEngine(std::vector<std::string> extra_args = {});
+  // Another `dataflow run` on the same manifests (e.g. a second instance), ready as above.
+  std::unique_ptr<ChildProcess> startAnotherEngine(std::vector<std::string> extra_args);
   // Sends `signal` and returns the exit code (fails the test on a timeout).
   int stopEngine(int signal = SIGTERM);
   std::string engineLog() const;
+  // The mosquitto behind endpoint `mqtt` or `mqtt2`.
+  Mosquitto& broker(const std::string& endpoint);
+
+  // Produces one record per value to topic() with kcat; `kcat_args` add e.g. {"-H", "a=1"} or
+  // {"-k", "key"} to every record. Values must not contain a newline.
+  void produce(const std::vector<std::string>& values, std::vector<std::string> kcat_args = {});
 
   // mosquitto_pub -V 5 -q 1 with extra arguments (e.g. {"-D", "publish", "content-type", "x"}).
   void publish(const std::string& topic, const std::string& payload,
@@ -74,11 +103,14 @@ class EngineE2E : public ::testing::Test {
 
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<Mosquitto> mosquitto_;
+  std::unique_ptr<Mosquitto> mosquitto2_;  // endpoint mqtt2, when a flow uses it
   std::unique_ptr<MockKafka> kafka_;
   std::unique_ptr<ChildProcess> engine_;
   std::unique_ptr<KafkaReader> reader_;
   std::string topic_;
+  std::string ready_text_ = "subscribed";  // what startEngine() waits for in the engine log
   int engine_runs_ = 0;
+  int produce_runs_ = 0;
 };
 
 // The value of the first header named `name`, if any.

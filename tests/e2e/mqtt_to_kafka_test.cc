@@ -6,6 +6,7 @@
 
 #include "engine/transform/murmur2.h"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/e2e/load_publisher.h"
 
 namespace dataflow::testing {
 namespace {
@@ -142,6 +143,37 @@ TEST_F(MqttToKafka, ADataflowWhoseBrokerIsDownDoesNotHoldBackTheOthers) {
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].value, "still flowing");
   EXPECT_THAT(engineLog(), ::testing::ContainsRegex("\\[stuck\\] MQTT source: .*retrying"));
+  EXPECT_EQ(stopEngine(), 0);
+}
+
+// paho runs every MQTT client of a process on one callback thread: a source that blocked that
+// thread for backpressure would freeze every other dataflow's MQTT source. Here `stuck` fills its
+// in-flight bound against an unreachable Kafka while `flow` must keep moving.
+TEST_F(MqttToKafka, ADataflowHeldBackByItsDestinationDoesNotStallTheOthers) {
+  writeManifests(FlowSpec());
+  std::ofstream(dir_->path() + "/manifests.yaml", std::ios::app)
+      << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+         "metadata:\n  name: unreachable-kafka\nspec:\n  endpointType: Kafka\n  kafkaSettings:\n"
+         "    host: 127.0.0.1:"
+      << freeTcpPort()
+      << "\n    authentication:\n      method: Anonymous\n    tls:\n      mode: Disabled\n"
+         "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+         "metadata:\n  name: stuck\nspec:\n  operations:\n"
+         "  - operationType: Source\n    sourceSettings:\n      endpointRef: mqtt\n"
+         "      dataSources: [stuck/data]\n"
+         "  - operationType: Destination\n    destinationSettings:\n"
+         "      endpointRef: unreachable-kafka\n      dataDestination: nowhere\n";
+  startEngine({"--max-in-flight-messages", "5"});
+  {
+    LoadPublisher held_back(mosquitto_->address(), "stuck/data", "held", 200,
+                            std::chrono::microseconds(0));
+    held_back.join();
+    ASSERT_EQ(held_back.acknowledged(), 200u);
+  }
+  publish("plant/m1/data", "still flowing");
+  auto records = readRecords(1);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].value, "still flowing");
   EXPECT_EQ(stopEngine(), 0);
 }
 

@@ -158,11 +158,16 @@ TEST_F(Reliability, SigkillUnderLoadLosesAtMostWhatWasInFlight) {
   startEngine({"--max-in-flight-messages", std::to_string(kInFlight)});
   publisher.join();
   const std::vector<size_t> lost = missing("kill", kCount, 20s);
+  // What paho had acknowledged and the engine still held: the MQTT source's hand-off queue (high
+  // watermark 1,000 plus what arrives while its pause takes effect, measured up to about 1,300;
+  // connectors/mqtt/mqtt_source.h) and the destination's in-flight bound.
+  constexpr size_t kHandOffQueue = 2'500;
   std::cout << "[ measure ] SIGKILL under load: " << lost.size() << " of " << kCount
             << " QoS 1 messages lost (paho acknowledges on receipt; bound " << kInFlight
-            << " in flight), " << duplicates() << " duplicates\n";
+            << " in flight + " << kHandOffQueue << " in the source's hand-off queue), "
+            << duplicates() << " duplicates\n";
   RecordProperty("sigkill_lost", static_cast<int>(lost.size()));
-  EXPECT_LE(lost.size(), kInFlight);
+  EXPECT_LE(lost.size(), kInFlight + kHandOffQueue);
   EXPECT_EQ(stopEngine(), 0);
 }
 
