@@ -89,18 +89,14 @@ KafkaDestination::~KafkaDestination() { close(); }
 
 Status KafkaDestination::start(DeliveryHandler& handler) {
   if (producer_ || closed_.load()) return Status::fatal("the Kafka destination was started twice");
-  Result<ConfHandle> conf = makeConf(config_);
-  if (!conf.isOk()) return conf.status();
-  char error[512];
   // Log lines go to the main queue, so they too are served by the delivery thread's poll.
-  if (rd_kafka_conf_set(conf.value().get(), "log.queue", "true", error, sizeof error) !=
-      RD_KAFKA_CONF_OK) {
-    return Status::fatal(std::string("librdkafka refused log.queue: ") + error);
-  }
-  rd_kafka_conf_set_opaque(conf.value().get(), this);
+  ClientCallbacks callbacks;
+  callbacks.opaque = this;
+  callbacks.on_error = &KafkaDestination::onError;
+  callbacks.on_log = &KafkaDestination::onLog;
+  Result<ConfHandle> conf = makeClientConf(config_, callbacks);
+  if (!conf.isOk()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf.value().get(), &KafkaDestination::onDeliveryReport);
-  rd_kafka_conf_set_error_cb(conf.value().get(), &KafkaDestination::onError);
-  rd_kafka_conf_set_log_cb(conf.value().get(), &KafkaDestination::onLog);
   Result<ClientHandle> producer = newClient(RD_KAFKA_PRODUCER, std::move(conf).value());
   if (!producer.isOk()) return producer.status();
   producer_ = std::move(producer).value();

@@ -66,20 +66,16 @@ KafkaSource::KafkaSource(Options options)
 KafkaSource::~KafkaSource() { close(); }
 
 Result<ConfHandle> KafkaSource::makeConsumerConf() {
-  Result<ConfHandle> conf = makeConf(config_);
-  if (!conf.isOk()) return conf.status();
-  char error[512];
   // Log lines go to the main queue, which is forwarded to the consumer queue below: the consumer
   // thread's poll serves them like every other callback.
-  if (rd_kafka_conf_set(conf.value().get(), "log.queue", "true", error, sizeof error) !=
-      RD_KAFKA_CONF_OK) {
-    return Status::fatal(std::string("librdkafka refused log.queue: ") + error);
-  }
-  rd_kafka_conf_set_opaque(conf.value().get(), this);
+  ClientCallbacks callbacks;
+  callbacks.opaque = this;
+  callbacks.on_error = &KafkaSource::onError;
+  callbacks.on_log = &KafkaSource::onLog;
+  Result<ConfHandle> conf = makeClientConf(config_, callbacks);
+  if (!conf.isOk()) return conf.status();
   rd_kafka_conf_set_rebalance_cb(conf.value().get(), &KafkaSource::onRebalance);
   rd_kafka_conf_set_offset_commit_cb(conf.value().get(), &KafkaSource::onCommit);
-  rd_kafka_conf_set_error_cb(conf.value().get(), &KafkaSource::onError);
-  rd_kafka_conf_set_log_cb(conf.value().get(), &KafkaSource::onLog);
   return conf;
 }
 

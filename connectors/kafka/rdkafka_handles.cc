@@ -16,6 +16,20 @@ Result<ConfHandle> makeConf(const ProducerConfig& config) {
   return conf;
 }
 
+Result<ConfHandle> makeClientConf(const ProducerConfig& config, const ClientCallbacks& callbacks) {
+  Result<ConfHandle> conf = makeConf(config);
+  if (!conf.isOk()) return conf.status();
+  char error[512];
+  if (rd_kafka_conf_set(conf.value().get(), "log.queue", "true", error, sizeof error) !=
+      RD_KAFKA_CONF_OK) {
+    return Status::fatal(std::string("librdkafka refused log.queue: ") + error);
+  }
+  rd_kafka_conf_set_opaque(conf.value().get(), callbacks.opaque);
+  if (callbacks.on_error) rd_kafka_conf_set_error_cb(conf.value().get(), callbacks.on_error);
+  if (callbacks.on_log) rd_kafka_conf_set_log_cb(conf.value().get(), callbacks.on_log);
+  return conf;
+}
+
 Result<ClientHandle> newClient(rd_kafka_type_t type, ConfHandle conf) {
   char error[512];
   ClientHandle client(rd_kafka_new(type, conf.get(), error, sizeof error));

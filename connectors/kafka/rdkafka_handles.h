@@ -54,6 +54,18 @@ using PartitionListHandle = std::unique_ptr<rd_kafka_topic_partition_list_t, Par
 // its reason, never the value (it may be a password).
 Result<ConfHandle> makeConf(const ProducerConfig& config);
 
+// The error and log callbacks every client of the engine installs.
+struct ClientCallbacks {
+  void* opaque = nullptr;  // rd_kafka_opaque(): the connector object
+  void (*on_error)(rd_kafka_t*, int error, const char* reason, void* opaque) = nullptr;
+  void (*on_log)(const rd_kafka_t*, int level, const char* facility, const char* line) = nullptr;
+};
+
+// makeConf(`config`) plus what every client sets: log lines go to the main queue (so the thread
+// that polls the client runs the log callback too, never a librdkafka internal thread), and
+// `callbacks`. The caller adds its own callbacks (delivery reports, rebalances) to the result.
+Result<ConfHandle> makeClientConf(const ProducerConfig& config, const ClientCallbacks& callbacks);
+
 // rd_kafka_new: takes `conf` on success; on failure the Status carries librdkafka's reason.
 Result<ClientHandle> newClient(rd_kafka_type_t type, ConfHandle conf);
 

@@ -97,4 +97,19 @@ void Mosquitto::kill() {
   process_->wait(std::chrono::duration_cast<std::chrono::milliseconds>(kStopTimeout));
 }
 
+std::unique_ptr<ChildProcess> publishLines(const Mosquitto& broker, const std::string& topic,
+                                           int count, const TempDir& dir) {
+  const std::string command = "seq 1 " + std::to_string(count) +
+                              " | mosquitto_pub -V 5 -q 1 -l -h 127.0.0.1 -p " +
+                              std::to_string(broker.port()) + " -t " + topic;
+  return std::make_unique<ChildProcess>(std::vector<std::string>{"sh", "-c", command},
+                                        dir.file("mosquitto_pub.log"));
+}
+
+std::vector<std::string> numbers(int count) {
+  std::vector<std::string> out;
+  for (int i = 1; i <= count; ++i) out.push_back(std::to_string(i));
+  return out;
+}
+
 }  // namespace dataflow::testing

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/support/process.h"
 
@@ -56,5 +57,14 @@ class Mosquitto {
   int port_;
   std::unique_ptr<ChildProcess> process_;
 };
+
+// Publishes the lines "1" .. "count" as `count` QoS 1 messages to `topic` from a separate
+// mosquitto_pub process (pipelined: much faster than one synchronous publish after another).
+// Its output goes to dir/mosquitto_pub.log.
+std::unique_ptr<ChildProcess> publishLines(const Mosquitto& broker, const std::string& topic,
+                                           int count, const TempDir& dir);
+
+// "1" .. "count": the payloads publishLines() sends, in order.
+std::vector<std::string> numbers(int count);
 
 }  // namespace dataflow::testing

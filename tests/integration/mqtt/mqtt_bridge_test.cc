@@ -17,6 +17,8 @@ namespace {
 using dataflow::testing::ChildProcess;
 using dataflow::testing::Mosquitto;
 using dataflow::testing::MqttTestClient;
+using dataflow::testing::numbers;
+using dataflow::testing::publishLines;
 using dataflow::testing::TempDir;
 
 // Like the runtime's DataflowRunner: awaitCapacity, then send; the source's ack on delivery.
@@ -42,23 +44,6 @@ class Bridge final : public MessageHandler, public DeliveryHandler {
   Destination* destination_ = nullptr;
   std::atomic<uint64_t> failed_{0};
 };
-
-// Publishes the lines 1..count as QoS 1 messages from a separate process (pipelined: much faster
-// than one synchronous publish after another).
-std::unique_ptr<ChildProcess> publishLines(const Mosquitto& broker, const std::string& topic,
-                                           int count, const TempDir& dir) {
-  const std::string command = "seq 1 " + std::to_string(count) +
-                              " | mosquitto_pub -V 5 -q 1 -l -h 127.0.0.1 -p " +
-                              std::to_string(broker.port()) + " -t " + topic;
-  return std::make_unique<ChildProcess>(std::vector<std::string>{"sh", "-c", command},
-                                        dir.file("mosquitto_pub.log"));
-}
-
-std::vector<std::string> numbers(int count) {
-  std::vector<std::string> out;
-  for (int i = 1; i <= count; ++i) out.push_back(std::to_string(i));
-  return out;
-}
 
 TEST_F(MqttDestinationTest, SourceForwardingIntoDestinationInOneProcessMovesEverything) {
   Mosquitto broker_a;
