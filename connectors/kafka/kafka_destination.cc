@@ -42,15 +42,6 @@ size_t integerProperty(const ProducerConfig& config, const char* name, size_t fa
   return value ? std::stoull(*value) : fallback;
 }
 
-// librdkafka logs with syslog levels.
-spdlog::level::level_enum levelOf(int syslog_level) {
-  if (syslog_level <= 2) return spdlog::level::critical;
-  if (syslog_level == 3) return spdlog::level::err;
-  if (syslog_level == 4) return spdlog::level::warn;
-  if (syslog_level <= 6) return spdlog::level::info;
-  return spdlog::level::debug;
-}
-
 HeadersHandle makeHeaders(const std::vector<Property>& properties) {
   if (properties.empty()) return nullptr;
   HeadersHandle headers(rd_kafka_headers_new(properties.size()));
@@ -368,7 +359,7 @@ void KafkaDestination::clientError(rd_kafka_t* producer, int error, const char* 
 void KafkaDestination::onLog(const rd_kafka_t* producer, int level, const char* facility,
                              const char* line) {
   auto* self = static_cast<KafkaDestination*>(rd_kafka_opaque(producer));
-  self->logger_->log(levelOf(level), "librdkafka {}: {}", facility, line);
+  self->logger_->log(spdlogLevel(level), "librdkafka {}: {}", facility, line);
 }
 
 void KafkaDestination::setConnection(Connection now, const char* reason) {

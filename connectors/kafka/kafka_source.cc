@@ -30,15 +30,6 @@ std::string bootstrapOf(const ConsumerConfig& config) {
   return servers ? *servers : std::string();
 }
 
-// librdkafka logs with syslog levels.
-spdlog::level::level_enum levelOf(int syslog_level) {
-  if (syslog_level <= 2) return spdlog::level::critical;
-  if (syslog_level == 3) return spdlog::level::err;
-  if (syslog_level == 4) return spdlog::level::warn;
-  if (syslog_level <= 6) return spdlog::level::info;
-  return spdlog::level::debug;
-}
-
 std::string describePartitions(const rd_kafka_topic_partition_list_t& list) {
   std::string out;
   for (int i = 0; i < list.cnt; ++i) {
@@ -538,7 +529,7 @@ void KafkaSource::onError(rd_kafka_t* consumer, int error, const char* reason, v
 void KafkaSource::onLog(const rd_kafka_t* consumer, int level, const char* facility,
                         const char* line) {
   auto* self = static_cast<KafkaSource*>(rd_kafka_opaque(consumer));
-  self->logger_->log(levelOf(level), "librdkafka {}: {}", facility, line);
+  self->logger_->log(spdlogLevel(level), "librdkafka {}: {}", facility, line);
 }
 
 int32_t KafkaSource::topicIndex(const char* name) {

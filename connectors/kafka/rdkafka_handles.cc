@@ -30,6 +30,14 @@ Result<ConfHandle> makeClientConf(const ProducerConfig& config, const ClientCall
   return conf;
 }
 
+spdlog::level::level_enum spdlogLevel(int syslog_level) {
+  if (syslog_level <= 2) return spdlog::level::critical;
+  if (syslog_level == 3) return spdlog::level::err;
+  if (syslog_level == 4) return spdlog::level::warn;
+  if (syslog_level <= 6) return spdlog::level::info;
+  return spdlog::level::debug;
+}
+
 Result<ClientHandle> newClient(rd_kafka_type_t type, ConfHandle conf) {
   char error[512];
   ClientHandle client(rd_kafka_new(type, conf.get(), error, sizeof error));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <librdkafka/rdkafka.h>
+#include <spdlog/common.h>
 
 #include <memory>
 #include <string>
@@ -65,6 +66,9 @@ struct ClientCallbacks {
 // that polls the client runs the log callback too, never a librdkafka internal thread), and
 // `callbacks`. The caller adds its own callbacks (delivery reports, rebalances) to the result.
 Result<ConfHandle> makeClientConf(const ProducerConfig& config, const ClientCallbacks& callbacks);
+
+// The spdlog level of a librdkafka log line (librdkafka logs with syslog levels).
+spdlog::level::level_enum spdlogLevel(int syslog_level);
 
 // rd_kafka_new: takes `conf` on success; on failure the Status carries librdkafka's reason.
 Result<ClientHandle> newClient(rd_kafka_type_t type, ConfHandle conf);
