@@ -26,7 +26,8 @@ std::optional<uint64_t> OffsetTracker::received(const TopicPartition& tp, int64_
   if (it == partitions_.end()) return std::nullopt;
   Partition& partition = it->second;
   if (partition.abandoned || offset < 0 || offset <= partition.last_received) return std::nullopt;
-  partition.outstanding.insert(offset);
+  partition.slots.push_back({offset, false});
+  ++partition.outstanding;
   partition.last_received = offset;
   partition.end = offset + 1;
   return partition.generation;
@@ -35,7 +36,16 @@ std::optional<uint64_t> OffsetTracker::received(const TopicPartition& tp, int64_
 bool OffsetTracker::acknowledge(uint64_t generation, const TopicPartition& tp, int64_t offset) {
   auto it = partitions_.find(tp);
   if (it == partitions_.end() || it->second.generation != generation) return false;
-  return it->second.outstanding.erase(offset) > 0;
+  Partition& partition = it->second;
+  auto slot = std::lower_bound(partition.slots.begin(), partition.slots.end(), offset,
+                               [](const Partition::Slot& s, int64_t o) { return s.offset < o; });
+  if (slot == partition.slots.end() || slot->offset != offset || slot->acknowledged) return false;
+  slot->acknowledged = true;
+  --partition.outstanding;
+  while (!partition.slots.empty() && partition.slots.front().acknowledged) {
+    partition.slots.pop_front();
+  }
+  return true;
 }
 
 void OffsetTracker::abandonFrom(const TopicPartition& tp, int64_t offset) {
@@ -43,19 +53,21 @@ void OffsetTracker::abandonFrom(const TopicPartition& tp, int64_t offset) {
   if (it == partitions_.end()) return;
   Partition& partition = it->second;
   partition.abandoned = true;
-  partition.outstanding.erase(partition.outstanding.lower_bound(offset),
-                              partition.outstanding.end());
+  while (!partition.slots.empty() && partition.slots.back().offset >= offset) {
+    if (!partition.slots.back().acknowledged) --partition.outstanding;
+    partition.slots.pop_back();
+  }
   if (partition.end && *partition.end > offset) partition.end = offset;
 }
 
 bool OffsetTracker::settled(const TopicPartition& tp) const {
   auto it = partitions_.find(tp);
-  return it == partitions_.end() || it->second.outstanding.empty();
+  return it == partitions_.end() || it->second.outstanding == 0;
 }
 
 size_t OffsetTracker::outstanding() const {
   size_t count = 0;
-  for (const auto& [tp, partition] : partitions_) count += partition.outstanding.size();
+  for (const auto& [tp, partition] : partitions_) count += partition.outstanding;
   return count;
 }
 
@@ -63,8 +75,9 @@ std::optional<int64_t> OffsetTracker::committable(const TopicPartition& tp) cons
   auto it = partitions_.find(tp);
   if (it == partitions_.end() || !it->second.end) return std::nullopt;
   const Partition& partition = it->second;
-  if (partition.outstanding.empty()) return partition.end;
-  return std::min(*partition.outstanding.begin(), *partition.end);
+  // The front is never an acknowledged slot (acknowledge() pops those).
+  if (partition.outstanding == 0) return partition.end;
+  return std::min(partition.slots.front().offset, *partition.end);
 }
 
 std::vector<CommitPosition> OffsetTracker::uncommitted(

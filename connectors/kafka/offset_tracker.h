@@ -16,10 +16,11 @@
 #pragma once
 
 #include <compare>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
-#include <set>
 #include <vector>
 
 namespace dataflow::kafka {
@@ -86,8 +87,16 @@ class OffsetTracker {
  private:
   struct Partition {
     uint64_t generation = 0;
-    std::set<int64_t> outstanding;  // received, not acknowledged, not abandoned
-    std::optional<int64_t> end;     // one past the last received record (or first abandoned)
+    // Received and not abandoned, in offset order (records arrive in order, so push_back),
+    // acknowledged ones flagged; acknowledged ones at the front are popped, so the front, when
+    // any, is the lowest outstanding offset. No allocation per record, unlike a node-based set.
+    struct Slot {
+      int64_t offset = -1;
+      bool acknowledged = false;
+    };
+    std::deque<Slot> slots;
+    size_t outstanding = 0;      // slots not acknowledged
+    std::optional<int64_t> end;  // one past the last received record (or first abandoned)
     int64_t last_received = -1;
     bool abandoned = false;  // abandonFrom() was called: nothing more is received
     int64_t last_committed = -1;

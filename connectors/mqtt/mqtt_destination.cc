@@ -115,15 +115,18 @@ Status MqttDestination::send(Message&& message) {
                          "\" is not a valid MQTT topic name (empty, a wildcard, or not valid "
                          "UTF-8)");
   }
-  const size_t bytes = message.topic.size() + message.payload.size();
+  // Converted here, on the sender's thread and outside the lock, once per message.
+  Entry entry;
+  entry.bytes = message.topic.size() + message.payload.size();
+  entry.packet_size = publishPacketSize(message, qos_);
+  entry.ack = message.ack;
+  entry.publish = toPaho(std::move(message), qos_);
   {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return closed_ || hasRoom(bytes); });
+    changed_.wait(lock, [&] { return closed_ || hasRoom(entry.bytes); });
     if (closed_) return Status::retriable("the MQTT destination is closing");
     const uint64_t id = next_id_++;
-    Entry entry;
-    entry.message = std::move(message);
-    entry.bytes = bytes;
+    const size_t bytes = entry.bytes;
     entries_.emplace(id, std::move(entry));
     pending_.insert(id);
     unreported_bytes_ += bytes;
@@ -196,23 +199,20 @@ void MqttDestination::publishOne(std::unique_lock<std::mutex>& lock, uint64_t id
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   Entry& entry = it->second;
-  if (max_packet_size_) {
-    const size_t size = publishPacketSize(entry.message, qos_);
-    if (size > *max_packet_size_) {
-      const std::string topic = entry.message.topic;
-      const std::string why = "its PUBLISH of " + std::to_string(size) +
-                              " bytes exceeds the broker's Maximum Packet Size " +
-                              std::to_string(*max_packet_size_);
-      lock.unlock();
-      refuse(id, topic, why);
-      lock.lock();
-      return;
-    }
+  if (max_packet_size_ && entry.packet_size > *max_packet_size_) {
+    const std::string topic = entry.publish->get_topic();
+    const std::string why = "its PUBLISH of " + std::to_string(entry.packet_size) +
+                            " bytes exceeds the broker's Maximum Packet Size " +
+                            std::to_string(*max_packet_size_);
+    lock.unlock();
+    refuse(id, topic, why);
+    lock.lock();
+    return;
   }
   entry.on_wire = true;
   const uint16_t attempt = ++entry.attempt;
   max_on_wire_ = std::max(max_on_wire_, ++on_wire_);
-  const ::mqtt::message_ptr message = toPaho(entry.message, qos_);
+  const ::mqtt::const_message_ptr message = entry.publish;
   lock.unlock();
   try {
     connection_->client().publish(message, toContext(id, attempt), *listener_);
@@ -229,7 +229,7 @@ void MqttDestination::publishOne(std::unique_lock<std::mutex>& lock, uint64_t id
       changed_.wait_for(lock, kRetryPause, [&] { return closed_; });
       return;
     }
-    const std::string topic = it->second.message.topic;
+    const std::string topic = it->second.publish->get_topic();
     lock.unlock();
     refuse(id, topic, std::string("paho cannot publish it: ") + e.what());
     lock.lock();
@@ -252,7 +252,7 @@ void MqttDestination::onPublishDone(const ::mqtt::token& token, bool ok) noexcep
         std::lock_guard lock(mutex_);
         auto it = entries_.find(id);
         if (it == entries_.end()) return;
-        topic = it->second.message.topic;
+        topic = it->second.publish->get_topic();
       }
       refuse(id, topic, "the broker answered PUBACK " + ::mqtt::exception::reason_code_str(reason));
       return;
@@ -288,7 +288,7 @@ void MqttDestination::finish(uint64_t id, const Status& status) {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(id);
     if (it == entries_.end()) return;  // reported already (an earlier attempt's answer)
-    token = it->second.message.ack;
+    token = it->second.ack;
     if (it->second.on_wire) --on_wire_;
     pending_.erase(id);
     unreported_bytes_ -= it->second.bytes;

@@ -21,7 +21,8 @@
 //     (publishPacketSize, exact) is not sent and is reported Fatal; the connection stays up.
 //
 // Threads:
-//   - send()/awaitCapacity(): source threads; they only queue, never call paho.
+//   - send()/awaitCapacity(): source threads; they convert the message to a paho message once
+//     (outside the lock) and queue it, never call paho's client.
 //   - publisher thread (owned): publishes queued messages in order while the connection is up
 //     and the wire has room; reports refusals it decides itself (oversize, bad topic) through
 //     DeliveryHandler::onDelivery.
@@ -100,10 +101,12 @@ class MqttDestination final : public Destination {
  private:
   class Listener;
   struct Entry {
-    Message message;       // kept until reported, for a republish
-    size_t bytes = 0;      // topic + payload, as counted against FlightLimits
-    uint16_t attempt = 0;  // the publish whose answers count; bumped at every publish
-    bool on_wire = false;  // published, answer pending
+    ::mqtt::const_message_ptr publish;  // converted once by send(); republished as is
+    AckToken ack;
+    size_t bytes = 0;        // topic + payload, as counted against FlightLimits
+    size_t packet_size = 0;  // publishPacketSize() of the PUBLISH
+    uint16_t attempt = 0;    // the publish whose answers count; bumped at every publish
+    bool on_wire = false;    // published, answer pending
   };
 
   MqttDestination(std::unique_ptr<MqttConnection> connection, int qos, runtime::FlightLimits limits,

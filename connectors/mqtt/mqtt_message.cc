@@ -3,6 +3,7 @@
 #include <MQTTProperties.h>
 
 #include <string>
+#include <utility>
 
 namespace dataflow::mqtt {
 
@@ -62,7 +63,7 @@ Message fromPaho(const ::mqtt::message& in, const Clock& clock, uint64_t sequenc
   return out;
 }
 
-::mqtt::message_ptr toPaho(const Message& message, int qos) {
+::mqtt::message_ptr toPaho(Message&& message, int qos) {
   using ::mqtt::property;
   ::mqtt::properties props;
   const MqttProperties& p = message.mqtt;
@@ -81,8 +82,8 @@ Message fromPaho(const ::mqtt::message& in, const Clock& clock, uint64_t sequenc
   for (const Property& user : message.properties) {
     props.add(property(property::USER_PROPERTY, user.name, user.value));
   }
-  ::mqtt::message_ptr out =
-      ::mqtt::make_message(message.topic, message.payload, qos, message.retain);
+  ::mqtt::message_ptr out = ::mqtt::make_message(std::move(message.topic),
+                                                 std::move(message.payload), qos, message.retain);
   out->set_properties(std::move(props));
   return out;
 }

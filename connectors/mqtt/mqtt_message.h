@@ -26,7 +26,8 @@ Message fromPaho(const ::mqtt::message& in, const Clock& clock, uint64_t sequenc
 // The PUBLISH MqttDestination sends for `message` at `qos`: topic, payload, retain = message.retain
 // (the transform stages already cleared it for `retain: Never`), and as properties the five
 // built-ins that are set (Correlation Data binary-safe) followed by the user properties in order
-// with duplicates. Never a Topic Alias. Copies: the Message stays intact for a republish.
-::mqtt::message_ptr toPaho(const Message& message, int qos);
+// with duplicates. Never a Topic Alias. Topic and payload are moved, not copied; the paho
+// message is what a republish sends again.
+::mqtt::message_ptr toPaho(Message&& message, int qos);
 
 }  // namespace dataflow::mqtt

@@ -79,26 +79,11 @@ class MqttDestinationTest : public MqttSourceTest {
   std::unique_ptr<MqttDestination> makeDestination(const std::string& address,
                                                    const std::string& client_id,
                                                    DestinationOptions options = {}) {
-    auto endpoint = std::make_unique<config::DataflowEndpoint>();
-    endpoint->metadata.name = "target";
-    endpoint->spec.endpoint_type = config::EndpointType::Mqtt;
-    config::MqttSettings& mqtt = endpoint->spec.mqtt.emplace();
-    mqtt.host = address;
-    mqtt.authentication.method = config::AuthMethod::Anonymous;
-    mqtt.keep_alive_seconds = 60;
-    mqtt.max_inflight_messages = options.max_inflight;
-    mqtt.qos = options.qos;
-    mqtt.session_expiry_seconds = 600;
-    mqtt.tls.mode = config::OperationalMode::Disabled;
     runtime::DestinationSpec spec;
-    spec.context.endpoint = endpoint.get();
-    spec.context.files = &files_;
-    spec.context.clock = &clock_;
-    spec.context.logger = logger_;
-    spec.context.client_id = client_id;
+    spec.context =
+        contextFor(addEndpoint("target", address, options.qos, options.max_inflight), client_id);
     spec.limits.max_messages = options.max_messages;
     spec.limits.max_bytes = options.max_bytes;
-    endpoints_.push_back(std::move(endpoint));
     Result<std::unique_ptr<Destination>> destination = createDestination(spec);
     EXPECT_TRUE(destination.isOk()) << destination.status().message();
     if (!destination.isOk()) return nullptr;

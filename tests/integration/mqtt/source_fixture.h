@@ -95,29 +95,45 @@ class MqttSourceTest : public ::testing::Test {
             spdlog::sinks_init_list{sink_, std::make_shared<spdlog::sinks::stderr_sink_mt>()})),
         topic_(randomName("test/")) {}
 
-  // A source for `topics` through the real factory (Anonymous, TLS off, QoS 1, session expiry
-  // 600 s), for the broker at `address`.
-  std::unique_ptr<Source> makeSource(const std::string& address, const std::string& client_id,
-                                     std::vector<std::string> topics) {
+  // An MQTT endpoint the fixture keeps alive: Anonymous, TLS off, keep alive 60 s, session
+  // expiry 600 s, for the broker at `address`.
+  const config::DataflowEndpoint& addEndpoint(const std::string& name, const std::string& address,
+                                              int64_t qos, int64_t max_inflight) {
     auto endpoint = std::make_unique<config::DataflowEndpoint>();
-    endpoint->metadata.name = "broker";
+    endpoint->metadata.name = name;
     endpoint->spec.endpoint_type = config::EndpointType::Mqtt;
     config::MqttSettings& mqtt = endpoint->spec.mqtt.emplace();
     mqtt.host = address;
     mqtt.authentication.method = config::AuthMethod::Anonymous;
     mqtt.keep_alive_seconds = 60;
-    mqtt.max_inflight_messages = 100;
-    mqtt.qos = 1;
+    mqtt.max_inflight_messages = max_inflight;
+    mqtt.qos = qos;
     mqtt.session_expiry_seconds = 600;
     mqtt.tls.mode = config::OperationalMode::Disabled;
-    runtime::SourceSpec spec;
-    spec.context.endpoint = endpoint.get();
-    spec.context.files = &files_;
-    spec.context.clock = &clock_;
-    spec.context.logger = logger_;
-    spec.context.client_id = client_id;
-    spec.topics = std::move(topics);
     endpoints_.push_back(std::move(endpoint));
+    return *endpoints_.back();
+  }
+
+  // What the runtime would give a connector for `endpoint`, with the fixture's files, clock and
+  // capturing logger.
+  runtime::ConnectorContext contextFor(const config::DataflowEndpoint& endpoint,
+                                       const std::string& client_id) {
+    runtime::ConnectorContext context;
+    context.endpoint = &endpoint;
+    context.files = &files_;
+    context.clock = &clock_;
+    context.logger = logger_;
+    context.client_id = client_id;
+    return context;
+  }
+
+  // A source for `topics` through the real factory (QoS 1, maxInflightMessages 100), for the
+  // broker at `address`.
+  std::unique_ptr<Source> makeSource(const std::string& address, const std::string& client_id,
+                                     std::vector<std::string> topics) {
+    runtime::SourceSpec spec;
+    spec.context = contextFor(addEndpoint("broker", address, 1, 100), client_id);
+    spec.topics = std::move(topics);
     Result<std::unique_ptr<Source>> source = createSource(spec);
     EXPECT_TRUE(source.isOk()) << source.status().message();
     return source.isOk() ? std::move(source).value() : nullptr;

@@ -87,7 +87,7 @@ TEST(MqttMessageTest, ToPahoWritesEveryBuiltInThenTheUserPropertiesInOrderWithDu
   m.mqtt.correlation_data = std::string("\x00\x01\xff\x00", 4);
   m.properties = {{"b", "1"}, {"a", "2"}, {"b", "3"}};
 
-  const ::mqtt::message_ptr out = toPaho(m, 1);
+  const ::mqtt::message_ptr out = toPaho(Message(m), 1);
   EXPECT_EQ(out->get_topic(), "out/line1");
   EXPECT_EQ(out->get_payload(), m.payload);
   EXPECT_EQ(out->get_qos(), 1);
@@ -124,7 +124,7 @@ TEST(MqttMessageTest, ToPahoLeavesUnsetPropertiesOutAndKeepsRetainCleared) {
   Message m;
   m.topic = "t";
   m.payload = "p";
-  const ::mqtt::message_ptr out = toPaho(m, 0);
+  const ::mqtt::message_ptr out = toPaho(Message(m), 0);
   EXPECT_EQ(out->get_qos(), 0);
   EXPECT_FALSE(out->is_retained());
   EXPECT_EQ(out->get_properties().c_struct().count, 0);
