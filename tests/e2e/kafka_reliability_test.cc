@@ -66,7 +66,7 @@ TEST_F(KafkaReliability, TenThousandRecordsWhileTheMqttBrokerRestartsTwice) {
       // (a SIGKILLed mosquitto would lose what it had acknowledged: the broker's loss, not ours).
       mosquitto_->stop();
       produceNumbered((batch + 1) * kBatch, kBatch);
-      std::this_thread::sleep_for(2s);
+      std::this_thread::sleep_for(2s);  // the outage itself: the broker stays down this long
       mosquitto_->start();
       ++batch;
     }
@@ -82,11 +82,14 @@ TEST_F(KafkaReliability, SigkillMidStreamReplaysEverythingAfterTheLastCommit) {
   MqttWatcher watcher(mosquitto_->port(), "out/#", dir_->file("watch.log"), "watcher");
   constexpr size_t kFirst = 4'000;
   constexpr size_t kCount = 10'000;
-  // A first part that is delivered and then committed (commits run every second)...
+  // A first part that is delivered and committed (commits run every second)...
   produceNumbered(0, kFirst);
   startEngine();
-  ASSERT_TRUE(waitFor([&] { return watcher.messages().size() >= kFirst; }, 60s, 20ms));
-  std::this_thread::sleep_for(3s);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return kafka_->committedOffsets("flow-group", topic()) == static_cast<int64_t>(kFirst);
+      },
+      60s, 200ms));
   // ...then the kill in the middle of the rest.
   produceNumbered(kFirst, kCount - kFirst);
   ASSERT_TRUE(waitFor([&] { return watcher.messages().size() >= kFirst + 1'000; }, 60s, 20ms));

@@ -133,7 +133,7 @@ TEST_F(MqttToMqtt, QoS1EndToEndWhileTheDestinationBrokerRestarts) {
   ASSERT_TRUE(
       waitFor([&] { return publisher.acknowledged() >= kCount / 3; }, std::chrono::seconds(60)));
   broker("mqtt2").stop();
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // the outage: the broker stays down 1 s
   broker("mqtt2").start();
   publisher.join();
   watcher.waitFor(kCount, std::chrono::seconds(60));

@@ -28,14 +28,16 @@ int remainingMs(steady_clock::time_point deadline) {
   return left.count() > 0 ? static_cast<int>(left.count()) : 0;
 }
 
-kafka::ClientHandle newConsumer(const std::string& bootstrap_servers, const std::string& name) {
+// `group`: the group.id, by default one of its own. It is needed by rd_kafka_assign and
+// rd_kafka_committed only; the group is never joined (no subscribe) and no offset is ever
+// committed.
+kafka::ClientHandle newConsumer(const std::string& bootstrap_servers, const std::string& name,
+                                const std::string& group = {}) {
   static std::atomic<int> serial{0};
   const std::string id = name + "-" + std::to_string(serial.fetch_add(1));
-  // A group.id is needed by rd_kafka_assign only; the group is never joined (no subscribe) and
-  // no offset is ever committed.
   Result<kafka::ConfHandle> conf = kafka::makeConf({{"bootstrap.servers", bootstrap_servers},
                                                     {"client.id", id},
-                                                    {"group.id", id},
+                                                    {"group.id", group.empty() ? id : group},
                                                     {"enable.auto.commit", "false"},
                                                     {"enable.auto.offset.store", "false"}});
   check(conf.status());
@@ -228,6 +230,28 @@ int64_t MockKafka::endOffsets(const std::string& topic, milliseconds timeout) {
     }
     sum += high;
   }
+  return sum;
+}
+
+int64_t MockKafka::committedOffsets(const std::string& group, const std::string& topic,
+                                    milliseconds timeout) {
+  kafka::ClientHandle client = newConsumer(bootstrapServers(), "mock-kafka-committed", group);
+  const auto deadline = steady_clock::now() + timeout;
+  std::optional<std::vector<int32_t>> partitions = partitionsOf(client.get(), topic, deadline);
+  if (!partitions) throw std::runtime_error("topic " + topic + " does not exist");
+  kafka::PartitionListHandle list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions->size())));
+  for (int32_t partition : *partitions) {
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition);
+  }
+  const rd_kafka_resp_err_t error =
+      rd_kafka_committed(client.get(), list.get(), std::max(remainingMs(deadline), 1));
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error("committed offsets of " + group + ": " + rd_kafka_err2str(error));
+  }
+  int64_t sum = 0;
+  for (int i = 0; i < list->cnt; ++i) sum += std::max<int64_t>(list->elems[i].offset, 0);
+  rd_kafka_consumer_close(client.get());
   return sum;
 }
 

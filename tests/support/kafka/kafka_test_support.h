@@ -36,6 +36,10 @@ class MockKafka {
   // records it holds. Waits up to `timeout` for the topic and each answer.
   int64_t endOffsets(const std::string& topic,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // The sum of the offsets consumer group `group` has committed for the partitions of `topic`
+  // (a partition without a commit counts 0): how many records the group has marked consumed.
+  int64_t committedOffsets(const std::string& group, const std::string& topic,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
  private:
   struct ClientDeleter {
