@@ -43,6 +43,11 @@ inline constexpr int64_t kReconnectBackoffMaxMs = 10'000;
 // queued.max.messages.kbytes of the consumer: what librdkafka may prefetch and hold across the
 // assigned partitions (its default, 64 MiB, is a lot for an edge device).
 inline constexpr int64_t kConsumerPrefetchKbytes = 16'384;
+// fetch.wait.max.ms of the consumer: how long a broker may hold a fetch that finds no data. Kafka
+// answers early when records arrive, so this only sets the idle fetch rate there; librdkafka's
+// mock cluster (`dataflow dev-kafka`) always holds the whole wait, which put up to 500 ms (the
+// default) on Kafka -> MQTT latency.
+inline constexpr int64_t kConsumerFetchWaitMs = 100;
 // session.timeout.ms of the consumer: how long a crashed instance keeps its partitions.
 inline constexpr int64_t kConsumerSessionTimeoutMs = 10'000;
 

@@ -48,6 +48,8 @@ std::string Mosquitto::log() const {
 
 bool Mosquitto::running() const { return process_ != nullptr && process_->running(); }
 
+pid_t Mosquitto::pid() const { return running() ? process_->pid() : -1; }
+
 void Mosquitto::writeConfig() const {
   std::ofstream out(dir_.file("mosquitto.conf"));
   out << "listener " << port_ << " 127.0.0.1\n"

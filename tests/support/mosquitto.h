@@ -43,6 +43,8 @@ class Mosquitto {
   // (Re)starts on the same port and configuration; returns when it accepts TCP.
   void start();
   bool running() const;
+  // The broker's process id while it runs, -1 otherwise (for CPU and memory readings).
+  pid_t pid() const;
   // Sends `sig` to the broker if it runs (e.g. SIGSTOP / SIGCONT to freeze it with its sockets
   // open).
   void signal(int sig);

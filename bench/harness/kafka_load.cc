@@ -1,0 +1,190 @@
+#include "bench/harness/kafka_load.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <stdexcept>
+
+namespace dataflow::bench {
+
+namespace {
+
+void setOrThrow(rd_kafka_conf_t* conf, const char* name, const std::string& value) {
+  char error[512];
+  if (rd_kafka_conf_set(conf, name, value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("librdkafka ") + name + ": " + error);
+  }
+}
+
+KafkaClient newClient(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
+  char error[512];
+  rd_kafka_t* client = rd_kafka_new(type, conf, error, sizeof error);
+  if (client == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("rd_kafka_new: ") + error);
+  }
+  return KafkaClient(client);
+}
+
+rd_kafka_conf_t* baseConf(const std::string& bootstrap_servers, const std::string& client_id) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  setOrThrow(conf, "bootstrap.servers", bootstrap_servers);
+  setOrThrow(conf, "client.id", client_id);
+  setOrThrow(conf, "log_level", "3");  // errors only: a benchmark's stderr stays readable
+  return conf;
+}
+
+}  // namespace
+
+void KafkaClientDeleter::operator()(rd_kafka_s* client) const { rd_kafka_destroy(client); }
+
+KafkaLoadProducer::KafkaLoadProducer(const std::string& bootstrap_servers, std::string topic)
+    : topic_(std::move(topic)) {
+  rd_kafka_conf_t* conf = baseConf(bootstrap_servers, "bench-producer");
+  setOrThrow(conf, "acks", "all");
+  setOrThrow(conf, "enable.idempotence", "true");
+  setOrThrow(conf, "linger.ms", "5");
+  setOrThrow(conf, "batch.num.messages", "100000");
+  setOrThrow(conf, "batch.size", "1000000");
+  setOrThrow(conf, "queue.buffering.max.messages", "1000000");
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t* rk, const rd_kafka_message_t* message,
+                                       void* opaque) { onDelivery(rk, message, opaque); });
+  rd_kafka_conf_set_opaque(conf, this);
+  client_ = newClient(RD_KAFKA_PRODUCER, conf);
+  poller_ = std::thread([this] {
+    while (!stop_.load()) rd_kafka_poll(client_.get(), 50);
+  });
+}
+
+KafkaLoadProducer::~KafkaLoadProducer() {
+  flush(10000);
+  stop_.store(true);
+  poller_.join();
+}
+
+void KafkaLoadProducer::onDelivery(rd_kafka_s*, const void* message, void* opaque) {
+  auto* self = static_cast<KafkaLoadProducer*>(opaque);
+  const auto* m = static_cast<const rd_kafka_message_t*>(message);
+  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    self->delivered_.fetch_add(1);
+  } else {
+    self->failed_.fetch_add(1);
+  }
+}
+
+void KafkaLoadProducer::produce(std::string_view value, const std::vector<UserProperty>& headers) {
+  for (;;) {
+    rd_kafka_headers_t* list = nullptr;
+    if (!headers.empty()) {
+      list = rd_kafka_headers_new(headers.size());
+      for (const UserProperty& h : headers) {
+        rd_kafka_header_add(list, h.name.data(), static_cast<ssize_t>(h.name.size()),
+                            h.value.data(), static_cast<ssize_t>(h.value.size()));
+      }
+    }
+    const rd_kafka_resp_err_t error = rd_kafka_producev(
+        client_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(list),
+        RD_KAFKA_V_END);
+    if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // the headers now belong to the record
+    if (list != nullptr) rd_kafka_headers_destroy(list);
+    if (error != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      throw std::runtime_error(std::string("produce: ") + rd_kafka_err2str(error));
+    }
+    rd_kafka_poll(client_.get(), 1);
+  }
+}
+
+bool KafkaLoadProducer::flush(int timeout_ms) {
+  return rd_kafka_flush(client_.get(), timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+KafkaLoadConsumer::KafkaLoadConsumer(const std::string& bootstrap_servers, const std::string& topic,
+                                     int partitions, Handler handler, int fetch_wait_ms)
+    : handler_(std::move(handler)) {
+  rd_kafka_conf_t* conf = baseConf(bootstrap_servers, "bench-consumer");
+  setOrThrow(conf, "group.id", "bench-reader");  // required by the API; nothing is committed
+  setOrThrow(conf, "enable.auto.commit", "false");
+  setOrThrow(conf, "fetch.wait.max.ms", std::to_string(fetch_wait_ms));
+  setOrThrow(conf, "auto.offset.reset", "earliest");
+  client_ = newClient(RD_KAFKA_CONSUMER, conf);
+  rd_kafka_poll_set_consumer(client_.get());
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  const rd_kafka_resp_err_t error = rd_kafka_assign(client_.get(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error("assign " + topic + ": " + rd_kafka_err2str(error));
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+KafkaLoadConsumer::~KafkaLoadConsumer() {
+  stop_.store(true);
+  thread_.join();
+  rd_kafka_consumer_close(client_.get());
+}
+
+void KafkaLoadConsumer::run() {
+  while (!stop_.load()) {
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(client_.get(), 50);
+    if (message == nullptr) continue;
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      handler_(std::string_view(static_cast<const char*>(message->payload), message->len));
+    }
+    rd_kafka_message_destroy(message);
+  }
+}
+
+int64_t endOffsets(const std::string& bootstrap_servers, const std::string& topic, int partitions,
+                   int timeout_ms) {
+  rd_kafka_conf_t* conf = baseConf(bootstrap_servers, "bench-offsets");
+  KafkaClient client = newClient(RD_KAFKA_CONSUMER, conf);
+  int64_t sum = 0;
+  for (int p = 0; p < partitions; ++p) {
+    int64_t low = 0;
+    int64_t high = 0;
+    if (rd_kafka_query_watermark_offsets(client.get(), topic.c_str(), p, &low, &high, timeout_ms) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return -1;
+    }
+    sum += high;
+  }
+  return sum;
+}
+
+void createTopicWithAdminApi(const std::string& bootstrap_servers, const std::string& topic,
+                             int partitions) {
+  KafkaClient client = newClient(RD_KAFKA_PRODUCER, baseConf(bootstrap_servers, "bench-admin"));
+  char error[512];
+  rd_kafka_NewTopic_t* new_topic =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof error);
+  if (new_topic == nullptr) throw std::runtime_error("topic " + topic + ": " + error);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(client.get());
+  rd_kafka_CreateTopics(client.get(), &new_topic, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  std::string failure;
+  if (event == nullptr) {
+    failure = "no answer from the cluster within 30 s";
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    failure = rd_kafka_event_error_string(event);
+  } else if (const rd_kafka_CreateTopics_result_t* result =
+                 rd_kafka_event_CreateTopics_result(event)) {
+    size_t count = 0;
+    const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(result, &count);
+    for (size_t i = 0; i < count; ++i) {
+      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(topics[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        failure = rd_kafka_err2str(e);
+      }
+    }
+  }
+  if (event != nullptr) rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy(new_topic);
+  if (!failure.empty()) throw std::runtime_error("creating topic " + topic + ": " + failure);
+}
+
+}  // namespace dataflow::bench

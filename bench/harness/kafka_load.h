@@ -1,0 +1,81 @@
+// The Kafka half of the load generator: a producer of stamped records and a group-less reader
+// that hands every record's value to a callback. Plain librdkafka, independent of the engine.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "bench/harness/mqtt_wire.h"
+
+struct rd_kafka_s;
+
+namespace dataflow::bench {
+
+struct KafkaClientDeleter {
+  void operator()(rd_kafka_s* client) const;
+};
+using KafkaClient = std::unique_ptr<rd_kafka_s, KafkaClientDeleter>;
+
+// Producer settings: the engine's Kafka destination defaults (acks=all with idempotence,
+// linger.ms=5, batches up to 100,000 records / 1,000,000 bytes, no compression), so the "Kafka
+// alone" baseline and the engine pay the same batching.
+class KafkaLoadProducer {
+ public:
+  KafkaLoadProducer(const std::string& bootstrap_servers, std::string topic);
+  ~KafkaLoadProducer();  // flushes up to 10 s, then stops the poll thread
+  // Queues one record (value copied, headers in order); waits while librdkafka's queue is full.
+  void produce(std::string_view value, const std::vector<UserProperty>& headers);
+  uint64_t delivered() const { return delivered_.load(); }
+  uint64_t failed() const { return failed_.load(); }
+  // Waits until every queued record was acknowledged or failed; false on timeout.
+  bool flush(int timeout_ms);
+
+ private:
+  static void onDelivery(rd_kafka_s*, const void* message, void* opaque);
+  std::string topic_;
+  KafkaClient client_;
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> failed_{0};
+  std::atomic<bool> stop_{false};
+  std::thread poller_;  // serves delivery reports
+};
+
+// Reads partitions 0 .. partitions-1 of `topic` from the beginning on its own thread, without a
+// consumer group, and calls `handler` with each record's value (on that thread).
+// `fetch_wait_ms` is fetch.wait.max.ms. The mock cluster answers a fetch that finds no data only
+// after that whole wait, even when records arrive meanwhile (rdkafka_mock_handlers.c, Fetch: "we
+// should cut the wait short ... but that is too much of a hassle"), so the measuring reader
+// uses 1 ms; the engine's Kafka source uses 100 ms (kafka_settings.h, kConsumerFetchWaitMs).
+class KafkaLoadConsumer {
+ public:
+  using Handler = std::function<void(std::string_view value)>;
+  KafkaLoadConsumer(const std::string& bootstrap_servers, const std::string& topic, int partitions,
+                    Handler handler, int fetch_wait_ms = 1);
+  ~KafkaLoadConsumer();
+
+ private:
+  void run();
+  KafkaClient client_;
+  Handler handler_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// The sum of the log end offsets of partitions 0 .. partitions-1 of `topic`: how many records
+// the cluster took, whether or not a reader could still fetch them (the mock cluster deletes old
+// batches past 5 MiB per partition). -1 when the cluster does not answer within `timeout_ms`.
+int64_t endOffsets(const std::string& bootstrap_servers, const std::string& topic, int partitions,
+                   int timeout_ms);
+
+// Creates `topic` with `partitions` partitions (replication factor 1) through the admin API, for
+// a real cluster; "already exists" is success. Throws std::runtime_error on any other failure.
+void createTopicWithAdminApi(const std::string& bootstrap_servers, const std::string& topic,
+                             int partitions);
+
+}  // namespace dataflow::bench

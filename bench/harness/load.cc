@@ -1,0 +1,173 @@
+#include "bench/harness/load.h"
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+#include "bench/harness/proc_stats.h"
+#include "bench/harness/stamp.h"
+
+namespace dataflow::bench {
+
+namespace {
+
+class MqttSender : public Sender {
+ public:
+  MqttSender(WireOptions options, std::vector<std::string> topics, int qos, size_t payload_size,
+             std::vector<UserProperty> properties)
+      : Sender(payload_size, std::move(properties)),
+        client_(std::move(options)),
+        topics_(std::move(topics)),
+        qos_(qos) {}
+  void flush() override { client_.flush(); }
+
+ protected:
+  void send(const std::string& payload) override {
+    client_.publish(topics_[next_topic_], payload, qos_, properties());
+    if (++next_topic_ == topics_.size()) next_topic_ = 0;
+  }
+
+ private:
+  MqttWireClient client_;
+  std::vector<std::string> topics_;
+  size_t next_topic_ = 0;
+  int qos_;
+};
+
+class KafkaSender : public Sender {
+ public:
+  KafkaSender(const std::string& bootstrap_servers, const std::string& topic, size_t payload_size,
+              std::vector<UserProperty> headers)
+      : Sender(payload_size, std::move(headers)), producer_(bootstrap_servers, topic) {}
+  void flush() override {}  // librdkafka batches on its own (linger.ms=5)
+
+ protected:
+  void send(const std::string& payload) override { producer_.produce(payload, properties()); }
+
+ private:
+  KafkaLoadProducer producer_;
+};
+
+std::vector<double> cpuOf(const std::vector<pid_t>& pids) {
+  std::vector<double> out;
+  for (pid_t pid : pids) out.push_back(cpuSeconds(pid));
+  return out;
+}
+
+}  // namespace
+
+Sender::Sender(size_t payload_size, std::vector<UserProperty> properties)
+    : payload_size_(payload_size), properties_(std::move(properties)) {}
+
+void Sender::sendNext(uint64_t stamp_ns) {
+  stampPayload(buffer_, payload_size_, next_sequence_, stamp_ns);
+  send(buffer_);
+  ++next_sequence_;
+}
+
+std::unique_ptr<Sender> mqttSender(const std::string& host, int port,
+                                   std::vector<std::string> topics, int qos, size_t payload_size,
+                                   std::vector<UserProperty> properties) {
+  WireOptions options;
+  options.host = host;
+  options.port = port;
+  options.client_id = "bench-publisher";
+  return std::make_unique<MqttSender>(std::move(options), std::move(topics), qos, payload_size,
+                                      std::move(properties));
+}
+
+std::unique_ptr<Sender> kafkaSender(const std::string& bootstrap_servers, const std::string& topic,
+                                    size_t payload_size, std::vector<UserProperty> headers) {
+  return std::make_unique<KafkaSender>(bootstrap_servers, topic, payload_size, std::move(headers));
+}
+
+std::vector<UserProperty> benchProperties(int count) {
+  std::vector<UserProperty> out;
+  for (int i = 0; i < count; ++i) {
+    out.push_back(UserProperty{"p" + std::to_string(i), "value-" + std::to_string(100000 + i)});
+  }
+  return out;
+}
+
+double LoadOutcome::rate() const {
+  const double seconds = static_cast<double>(measure_to_ns - measure_from_ns) / 1e9;
+  return seconds > 0 ? static_cast<double>(received_in_window) / seconds : 0;
+}
+
+LoadOutcome drive(Sender& sender, const Tally* tally, const LoadPlan& plan) {
+  if (plan.closed && tally == nullptr) throw std::logic_error("a closed loop needs a tally");
+  LoadOutcome out;
+  out.sent_before = sender.sent();
+  const uint64_t start = nowNs();
+  const uint64_t measure_from = start + static_cast<uint64_t>(plan.warmup_s * 1e9);
+  const uint64_t end = measure_from + static_cast<uint64_t>(plan.measure_s * 1e9);
+  const double interval_ns = plan.rate > 0 ? 1e9 / plan.rate : 0;
+  uint64_t scheduled = 0;  // open loop: messages due so far in this phase
+  bool measuring = false;
+  uint64_t received_from = 0;
+  std::vector<double> cpu_from;
+  uint64_t next_second = start + 1'000'000'000ULL;
+  for (uint64_t now = nowNs(); now < end; now = nowNs()) {
+    if (!measuring && now >= measure_from) {
+      measuring = true;
+      out.measure_from_ns = now;
+      received_from = tally != nullptr ? tally->received() : 0;
+      cpu_from = cpuOf(plan.watched);
+    }
+    if (plan.every_second && now >= next_second) {
+      plan.every_second(static_cast<double>(now - start) / 1e9);
+      next_second += 1'000'000'000ULL;
+    }
+    if (plan.closed) {
+      // Up to the window, in bursts of at most 256 between flushes so the receiver sees a steady
+      // stream; then wait for the receiving side.
+      int burst = 0;
+      while (sender.sent() - tally->received() < plan.window && burst < 256) {
+        sender.sendNext(nowNs());
+        ++burst;
+      }
+      sender.flush();
+      if (burst == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    } else {
+      // Everything due by now, stamped with when it was due.
+      while (start + static_cast<uint64_t>(static_cast<double>(scheduled) * interval_ns) <= now) {
+        sender.sendNext(start +
+                        static_cast<uint64_t>(static_cast<double>(scheduled) * interval_ns));
+        ++scheduled;
+      }
+      sender.flush();
+      const uint64_t due =
+          start + static_cast<uint64_t>(static_cast<double>(scheduled) * interval_ns);
+      const uint64_t after = nowNs();
+      if (due > after + 100'000)
+        std::this_thread::sleep_for(std::chrono::nanoseconds(due - after - 50'000));
+    }
+  }
+  out.measure_to_ns = nowNs();
+  out.received_in_window = tally != nullptr ? tally->received() - received_from : 0;
+  const std::vector<double> cpu_to = cpuOf(plan.watched);
+  for (size_t i = 0; i < cpu_to.size(); ++i) {
+    out.cpu_seconds.push_back(i < cpu_from.size() ? cpu_to[i] - cpu_from[i] : 0);
+  }
+  out.sent = sender.sent();
+  return out;
+}
+
+bool waitDelivered(const Tally& tally, uint64_t sent, int quiet_ms) {
+  uint64_t last = tally.unique();
+  auto last_progress = std::chrono::steady_clock::now();
+  while (tally.unique() < sent) {
+    const uint64_t now_unique = tally.unique();
+    if (now_unique != last) {
+      last = now_unique;
+      last_progress = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - last_progress >
+               std::chrono::milliseconds(quiet_ms)) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+}  // namespace dataflow::bench

@@ -1,0 +1,140 @@
+// dataflow-bench: the engine against mosquitto and Kafka on this machine, with both brokers
+// measured alone in the same run. See bench/README.md for how to read the output.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "bench/harness/environment.h"
+#include "bench/harness/report.h"
+#include "bench/harness/scenarios.h"
+
+using namespace dataflow::bench;
+
+namespace {
+
+bool selected(const std::vector<std::string>& only, const std::string& id) {
+  if (only.empty()) return true;
+  for (const std::string& part : only) {
+    if (id.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::vector<Scenario> matrix() {
+  std::vector<Scenario> out;
+  const size_t sizes[] = {100, 1024, 65536};
+  for (Path path : {Path::MqttAlone, Path::KafkaAlone, Path::MqttToKafka, Path::KafkaToMqtt}) {
+    for (int qos : {0, 1}) {
+      if (path == Path::KafkaAlone && qos == 1) continue;  // no MQTT side
+      for (size_t size : sizes) {
+        for (int properties : {0, 8}) {
+          Scenario s;
+          s.path = path;
+          s.qos = qos;
+          s.payload_size = size;
+          s.properties = properties;
+          out.push_back(s);
+        }
+      }
+    }
+  }
+  // Kafka alone read the way the engine's Kafka source reads (fetch.wait.max.ms=100,
+  // kConsumerFetchWaitMs): the mock cluster's share of Kafka -> MQTT latency.
+  Scenario slow_reader;
+  slow_reader.path = Path::KafkaAlone;
+  slow_reader.reader_fetch_wait_ms = 100;
+  out.push_back(slow_reader);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Benchmarks the engine (MQTT->Kafka, Kafka->MQTT) against mosquitto alone and Kafka alone, "
+      "measured in the same run; prints a table and writes JSON. Kafka is librdkafka's mock "
+      "cluster unless KAFKA_BOOTSTRAP_SERVERS names a real one."};
+  std::string engine = DATAFLOW_EXE;
+  std::string out_path = "bench-results.json";
+  std::vector<std::string> only;
+  Timing timing;
+  timing.warmup_s = 0.5;
+  timing.measure_s = 2;
+  int outage_s = 60;
+  bool skip_growth = false;
+  app.add_option("--engine", engine, "The dataflow binary")->capture_default_str();
+  app.add_option("--out", out_path, "Where to write the JSON results")->capture_default_str();
+  app.add_option("--only", only,
+                 "Run only the scenarios whose id contains this text (repeatable), e.g. "
+                 "mqtt-kafka.q1.100B; baselines are selected the same way");
+  app.add_option("--warmup", timing.warmup_s, "Seconds of load before each measurement")
+      ->capture_default_str();
+  app.add_option("--seconds", timing.measure_s, "Seconds measured per phase")
+      ->capture_default_str();
+  app.add_option("--outage-seconds", outage_s,
+                 "Length of the Kafka outage scenario; 0 skips it (mock cluster only)")
+      ->capture_default_str();
+  app.add_flag("--skip-growth", skip_growth,
+               "Skip cost growth (1/10/100 dataflows, 1/4/16 filters)");
+  CLI11_PARSE(app, argc, argv);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  const char* bootstrap = std::getenv("KAFKA_BOOTSTRAP_SERVERS");
+  RunReport report;
+  report.timing = timing;
+  report.kafka = bootstrap != nullptr && *bootstrap != '\0' ? bootstrap : "mock";
+  try {
+    Environment env(engine, bootstrap != nullptr ? bootstrap : "");
+    std::printf("mosquitto at %s, Kafka at %s (%s)\n", env.mqttAddress().c_str(),
+                env.kafkaBootstrap().c_str(), env.mockKafka() ? "librdkafka mock cluster" : "real");
+    std::printf("%-28s %-6s %9s %9s %8s %7s %7s %7s %7s %7s %6s %6s %5s\n", "scenario", "loop",
+                "offered", "msg/s", "MB/s", "p50ms", "p99ms", "p999ms", "engCPU", "mqtCPU",
+                "RSSMiB", "lost", "dups");
+    for (const Scenario& s : matrix()) {
+      if (!selected(only, s.id())) continue;
+      // Every path, baselines included, also runs open-loop at half its own maximum: the
+      // baselines' latency there is the floor the brokers and the load generator set.
+      report.scenarios.push_back(runScenario(env, s, timing, 0.5));
+      printProgress(report.scenarios.back());
+    }
+
+    if (!skip_growth) {
+      // The same total rate for every shape, so CPU per message compares like with like: half of
+      // what one dataflow sustained, when that was measured.
+      report.growth_rate = 10000;
+      for (const ScenarioResult& r : report.scenarios) {
+        const Scenario& s = r.scenario;
+        const Phase* closed = r.phase("closed");
+        if (s.path == Path::MqttToKafka && s.qos == 1 && s.payload_size == 100 &&
+            s.properties == 0 && closed != nullptr && closed->rate > 0) {
+          report.growth_rate = std::min(report.growth_rate, closed->rate / 2);
+        }
+      }
+      for (auto [dataflows, filters] : {std::pair{1, 1}, {10, 1}, {100, 1}, {1, 4}, {1, 16}}) {
+        Scenario s;
+        s.dataflows = dataflows;
+        s.filters = filters;
+        s.variant = "growth";
+        report.growth.push_back(runFixedRate(env, s, timing, report.growth_rate));
+        printProgress(report.growth.back());
+      }
+    }
+
+    if (outage_s > 0 && env.mockKafka()) {
+      report.outage = runOutage(env, 2000, 10, outage_s, 10);
+      report.outage_ran = true;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dataflow-bench: %s\n", e.what());
+    return 1;
+  }
+  printReport(report);
+  std::ofstream out(out_path);
+  out << toJson(report).dump(2) << "\n";
+  std::printf("\nJSON written to %s\n", out_path.c_str());
+  return 0;
+}

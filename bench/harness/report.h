@@ -1,0 +1,29 @@
+// The benchmark's output: a table on stdout and the same figures, with the targets' verdicts and
+// the machine they were taken on, as JSON.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bench/harness/scenarios.h"
+
+namespace dataflow::bench {
+
+struct RunReport {
+  std::vector<ScenarioResult> scenarios;  // baselines and the engine in both directions
+  std::vector<ScenarioResult> growth;     // cost growth: dataflows and filters, fixed rate
+  double growth_rate = 0;
+  OutageResult outage;
+  bool outage_ran = false;
+  std::string kafka;  // "mock" or the bootstrap servers
+  Timing timing;
+};
+
+// One line per phase, as the scenario completes.
+void printProgress(const ScenarioResult& result);
+// The tables (all phases, engine vs baselines, cost growth, outage) and the targets.
+void printReport(const RunReport& report);
+nlohmann::json toJson(const RunReport& report);
+
+}  // namespace dataflow::bench
