@@ -89,11 +89,6 @@ std::vector<UserProperty> benchProperties(int count) {
   return out;
 }
 
-double LoadOutcome::rate() const {
-  const double seconds = static_cast<double>(measure_to_ns - measure_from_ns) / 1e9;
-  return seconds > 0 ? static_cast<double>(received_in_window) / seconds : 0;
-}
-
 LoadOutcome drive(Sender& sender, const Tally* tally, const LoadPlan& plan) {
   if (plan.closed && tally == nullptr) throw std::logic_error("a closed loop needs a tally");
   LoadOutcome out;

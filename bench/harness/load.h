@@ -69,7 +69,6 @@ struct LoadOutcome {
   uint64_t measure_to_ns = 0;
   uint64_t received_in_window = 0;
   std::vector<double> cpu_seconds;  // per watched process, over the measurement window
-  double rate() const;              // messages/s received over the measurement window
 };
 
 // `tally` may be null for an open loop whose deliveries are counted another way.

@@ -190,21 +190,40 @@ Phase runPhase(Environment& env, Rig& rig, const Scenario& s, const Timing& timi
   if (rig.engine) plan.watched.push_back(rig.engine->pid());
   plan.watched.push_back(env.brokerPid());
   const uint64_t duplicates_before = rig.tally.duplicates();
+  std::vector<double> cpu_at_start;
+  for (pid_t pid : plan.watched) cpu_at_start.push_back(cpuSeconds(pid));
   const LoadOutcome outcome = drive(*rig.sender, &rig.tally, plan);
+  const uint64_t drain_from = nowNs();
   waitDelivered(rig.tally, outcome.sent);
 
   Phase phase;
   phase.mode = closed ? "closed" : "open";
   phase.offered = offered;
-  phase.rate = outcome.rate();
-  phase.mb_per_s = phase.rate * static_cast<double>(std::max(s.payload_size, kStampBytes)) / 1e6;
   phase.latency = rig.tally.latency(outcome.measure_from_ns, outcome.measure_to_ns);
-  const double messages = static_cast<double>(outcome.received_in_window);
-  auto perMillion = [&](double cpu) { return messages > 0 ? cpu / messages * 1e6 : -1; };
-  size_t next = 0;
-  if (rig.engine) phase.engine_cpu_s_per_million = perMillion(outcome.cpu_seconds[next++]);
-  phase.broker_cpu_s_per_million = perMillion(outcome.cpu_seconds[next]);
   phase.sent = outcome.sent - outcome.sent_before;
+  phase.drain_s = static_cast<double>(nowNs() - drain_from) / 1e9;
+  const double seconds = static_cast<double>(outcome.measure_to_ns - outcome.measure_from_ns) / 1e9;
+  // Closed loop: what arrived during the measurement window, and the CPU used meanwhile.
+  // Open loop: the rate is what was sent during the window (everything arrived once drained;
+  // drain_s says how long that took, i.e. whether the path kept up), and CPU per message is the
+  // CPU of the whole phase, warm-up and drain included, over every message of the phase. A path
+  // that falls behind does its work after the window, so the window's CPU would flatter it.
+  double messages = static_cast<double>(outcome.received_in_window);
+  std::vector<double> cpu = outcome.cpu_seconds;
+  if (!closed) {
+    messages = static_cast<double>(phase.sent);
+    for (size_t i = 0; i < cpu.size(); ++i) cpu[i] = cpuSeconds(plan.watched[i]) - cpu_at_start[i];
+    phase.rate = seconds > 0 ? static_cast<double>(phase.latency.samples) / seconds : 0;
+  } else {
+    phase.rate = seconds > 0 ? messages / seconds : 0;
+  }
+  phase.mb_per_s = phase.rate * static_cast<double>(std::max(s.payload_size, kStampBytes)) / 1e6;
+  auto perMillion = [&](double seconds_of_cpu) {
+    return messages > 0 ? seconds_of_cpu / messages * 1e6 : -1;
+  };
+  size_t next = 0;
+  if (rig.engine) phase.engine_cpu_s_per_million = perMillion(cpu[next++]);
+  phase.broker_cpu_s_per_million = perMillion(cpu[next]);
   // Sequence numbers continue across phases: a phase's losses and duplicates are the new ones.
   phase.lost = rig.tally.missing(outcome.sent) - rig.tally.missing(outcome.sent_before);
   phase.duplicates = rig.tally.duplicates() - duplicates_before;

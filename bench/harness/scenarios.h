@@ -42,6 +42,7 @@ struct Phase {
   double engine_cpu_s_per_million = -1;  // -1: no engine in this scenario
   double broker_cpu_s_per_million = -1;
   uint64_t sent = 0;
+  double drain_s = 0;  // after the load stopped, until everything sent had arrived
   uint64_t lost = 0;
   uint64_t duplicates = 0;
 };
