@@ -43,6 +43,11 @@ void Environment::setKafkaDown(bool down) {
   mock_->setAllBrokersDown(down);
 }
 
+int64_t Environment::endOffsets(const std::string& topic) {
+  if (!mock_) throw std::logic_error("log end offsets are read from the mock cluster only");
+  return mock_->endOffsets(topic);
+}
+
 namespace {
 
 size_t occurrences(const std::string& text, const std::string& needle) {

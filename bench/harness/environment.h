@@ -37,6 +37,9 @@ class Environment {
   void createTopic(const std::string& name, int partitions);
   // Mock cluster only: every broker refuses connections (true) or serves again (false).
   void setKafkaDown(bool down);
+  // Mock cluster only: the sum of `topic`'s log end offsets, i.e. every record it took, including
+  // those its retention already deleted (MockKafka::endOffsets).
+  int64_t endOffsets(const std::string& topic);
 
  private:
   std::string engine_exe_;

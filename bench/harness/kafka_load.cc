@@ -2,55 +2,49 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <functional>
 #include <stdexcept>
 
 namespace dataflow::bench {
 
 namespace {
 
-void setOrThrow(rd_kafka_conf_t* conf, const char* name, const std::string& value) {
-  char error[512];
-  if (rd_kafka_conf_set(conf, name, value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(std::string("librdkafka ") + name + ": " + error);
-  }
+void check(const Status& status) {
+  if (!status.isOk()) throw std::runtime_error(status.message());
 }
 
-KafkaClient newClient(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
-  char error[512];
-  rd_kafka_t* client = rd_kafka_new(type, conf, error, sizeof error);
-  if (client == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(std::string("rd_kafka_new: ") + error);
-  }
-  return KafkaClient(client);
-}
-
-rd_kafka_conf_t* baseConf(const std::string& bootstrap_servers, const std::string& client_id) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  setOrThrow(conf, "bootstrap.servers", bootstrap_servers);
-  setOrThrow(conf, "client.id", client_id);
-  setOrThrow(conf, "log_level", "3");  // errors only: a benchmark's stderr stays readable
-  return conf;
+// The connector's own conf and client constructors (kafka/rdkafka_handles.h): `config` in
+// order, plus the bootstrap servers, a client id, and errors-only logging so a benchmark's stderr
+// stays readable. `prepare` adds callbacks before the client is created.
+kafka::ClientHandle newClient(rd_kafka_type_t type, const std::string& bootstrap_servers,
+                              const std::string& client_id, kafka::ClientConfig config,
+                              const std::function<void(rd_kafka_conf_t*)>& prepare = {}) {
+  config.insert(
+      config.begin(),
+      {{"bootstrap.servers", bootstrap_servers}, {"client.id", client_id}, {"log_level", "3"}});
+  Result<kafka::ConfHandle> conf = kafka::makeConf(config);
+  check(conf.status());
+  if (prepare) prepare(conf.value().get());
+  Result<kafka::ClientHandle> client = kafka::newClient(type, std::move(conf).value());
+  check(client.status());
+  return std::move(client).value();
 }
 
 }  // namespace
 
-void KafkaClientDeleter::operator()(rd_kafka_s* client) const { rd_kafka_destroy(client); }
-
 KafkaLoadProducer::KafkaLoadProducer(const std::string& bootstrap_servers, std::string topic)
     : topic_(std::move(topic)) {
-  rd_kafka_conf_t* conf = baseConf(bootstrap_servers, "bench-producer");
-  setOrThrow(conf, "acks", "all");
-  setOrThrow(conf, "enable.idempotence", "true");
-  setOrThrow(conf, "linger.ms", "5");
-  setOrThrow(conf, "batch.num.messages", "100000");
-  setOrThrow(conf, "batch.size", "1000000");
-  setOrThrow(conf, "queue.buffering.max.messages", "1000000");
-  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t* rk, const rd_kafka_message_t* message,
-                                       void* opaque) { onDelivery(rk, message, opaque); });
-  rd_kafka_conf_set_opaque(conf, this);
-  client_ = newClient(RD_KAFKA_PRODUCER, conf);
+  client_ = newClient(RD_KAFKA_PRODUCER, bootstrap_servers, "bench-producer",
+                      {{"acks", "all"},
+                       {"enable.idempotence", "true"},
+                       {"linger.ms", "5"},
+                       {"batch.num.messages", "100000"},
+                       {"batch.size", "1000000"},
+                       {"queue.buffering.max.messages", "1000000"}},
+                      [this](rd_kafka_conf_t* conf) {
+                        rd_kafka_conf_set_dr_msg_cb(conf, &KafkaLoadProducer::onDelivery);
+                        rd_kafka_conf_set_opaque(conf, this);
+                      });
   poller_ = std::thread([this] {
     while (!stop_.load()) rd_kafka_poll(client_.get(), 50);
   });
@@ -62,10 +56,9 @@ KafkaLoadProducer::~KafkaLoadProducer() {
   poller_.join();
 }
 
-void KafkaLoadProducer::onDelivery(rd_kafka_s*, const void* message, void* opaque) {
+void KafkaLoadProducer::onDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
   auto* self = static_cast<KafkaLoadProducer*>(opaque);
-  const auto* m = static_cast<const rd_kafka_message_t*>(message);
-  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     self->delivered_.fetch_add(1);
   } else {
     self->failed_.fetch_add(1);
@@ -102,19 +95,18 @@ bool KafkaLoadProducer::flush(int timeout_ms) {
 KafkaLoadConsumer::KafkaLoadConsumer(const std::string& bootstrap_servers, const std::string& topic,
                                      int partitions, Handler handler, int fetch_wait_ms)
     : handler_(std::move(handler)) {
-  rd_kafka_conf_t* conf = baseConf(bootstrap_servers, "bench-consumer");
-  setOrThrow(conf, "group.id", "bench-reader");  // required by the API; nothing is committed
-  setOrThrow(conf, "enable.auto.commit", "false");
-  setOrThrow(conf, "fetch.wait.max.ms", std::to_string(fetch_wait_ms));
-  setOrThrow(conf, "auto.offset.reset", "earliest");
-  client_ = newClient(RD_KAFKA_CONSUMER, conf);
+  client_ = newClient(RD_KAFKA_CONSUMER, bootstrap_servers, "bench-consumer",
+                      {{"group.id", "bench-reader"},  // required by the API; nothing is committed
+                       {"enable.auto.commit", "false"},
+                       {"fetch.wait.max.ms", std::to_string(fetch_wait_ms)},
+                       {"auto.offset.reset", "earliest"}});
   rd_kafka_poll_set_consumer(client_.get());
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  kafka::PartitionListHandle list(rd_kafka_topic_partition_list_new(partitions));
   for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
   }
-  const rd_kafka_resp_err_t error = rd_kafka_assign(client_.get(), list);
-  rd_kafka_topic_partition_list_destroy(list);
+  const rd_kafka_resp_err_t error = rd_kafka_assign(client_.get(), list.get());
   if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error("assign " + topic + ": " + rd_kafka_err2str(error));
   }
@@ -129,42 +121,23 @@ KafkaLoadConsumer::~KafkaLoadConsumer() {
 
 void KafkaLoadConsumer::run() {
   while (!stop_.load()) {
-    rd_kafka_message_t* message = rd_kafka_consumer_poll(client_.get(), 50);
-    if (message == nullptr) continue;
-    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    kafka::MessageHandle message(rd_kafka_consumer_poll(client_.get(), 50));
+    if (message && message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       handler_(std::string_view(static_cast<const char*>(message->payload), message->len));
     }
-    rd_kafka_message_destroy(message);
   }
-}
-
-int64_t endOffsets(const std::string& bootstrap_servers, const std::string& topic, int partitions,
-                   int timeout_ms) {
-  rd_kafka_conf_t* conf = baseConf(bootstrap_servers, "bench-offsets");
-  KafkaClient client = newClient(RD_KAFKA_CONSUMER, conf);
-  int64_t sum = 0;
-  for (int p = 0; p < partitions; ++p) {
-    int64_t low = 0;
-    int64_t high = 0;
-    if (rd_kafka_query_watermark_offsets(client.get(), topic.c_str(), p, &low, &high, timeout_ms) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return -1;
-    }
-    sum += high;
-  }
-  return sum;
 }
 
 void createTopicWithAdminApi(const std::string& bootstrap_servers, const std::string& topic,
                              int partitions) {
-  KafkaClient client = newClient(RD_KAFKA_PRODUCER, baseConf(bootstrap_servers, "bench-admin"));
+  kafka::ClientHandle client = newClient(RD_KAFKA_PRODUCER, bootstrap_servers, "bench-admin", {});
   char error[512];
   rd_kafka_NewTopic_t* new_topic =
       rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof error);
   if (new_topic == nullptr) throw std::runtime_error("topic " + topic + ": " + error);
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(client.get());
-  rd_kafka_CreateTopics(client.get(), &new_topic, 1, nullptr, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  kafka::QueueHandle queue(rd_kafka_queue_new(client.get()));
+  rd_kafka_CreateTopics(client.get(), &new_topic, 1, nullptr, queue.get());
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue.get(), 30000);
   std::string failure;
   if (event == nullptr) {
     failure = "no answer from the cluster within 30 s";
@@ -182,7 +155,6 @@ void createTopicWithAdminApi(const std::string& bootstrap_servers, const std::st
     }
   }
   if (event != nullptr) rd_kafka_event_destroy(event);
-  rd_kafka_queue_destroy(queue);
   rd_kafka_NewTopic_destroy(new_topic);
   if (!failure.empty()) throw std::runtime_error("creating topic " + topic + ": " + failure);
 }

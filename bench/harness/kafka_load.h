@@ -12,15 +12,9 @@
 #include <vector>
 
 #include "bench/harness/mqtt_wire.h"
-
-struct rd_kafka_s;
+#include "connectors/kafka/rdkafka_handles.h"
 
 namespace dataflow::bench {
-
-struct KafkaClientDeleter {
-  void operator()(rd_kafka_s* client) const;
-};
-using KafkaClient = std::unique_ptr<rd_kafka_s, KafkaClientDeleter>;
 
 // Producer settings: the engine's Kafka destination defaults (acks=all with idempotence,
 // linger.ms=5, batches up to 100,000 records / 1,000,000 bytes, no compression), so the "Kafka
@@ -37,9 +31,9 @@ class KafkaLoadProducer {
   bool flush(int timeout_ms);
 
  private:
-  static void onDelivery(rd_kafka_s*, const void* message, void* opaque);
+  static void onDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
   std::string topic_;
-  KafkaClient client_;
+  kafka::ClientHandle client_;
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> failed_{0};
   std::atomic<bool> stop_{false};
@@ -61,17 +55,11 @@ class KafkaLoadConsumer {
 
  private:
   void run();
-  KafkaClient client_;
+  kafka::ClientHandle client_;
   Handler handler_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
-
-// The sum of the log end offsets of partitions 0 .. partitions-1 of `topic`: how many records
-// the cluster took, whether or not a reader could still fetch them (the mock cluster deletes old
-// batches past 5 MiB per partition). -1 when the cluster does not answer within `timeout_ms`.
-int64_t endOffsets(const std::string& bootstrap_servers, const std::string& topic, int partitions,
-                   int timeout_ms);
 
 // Creates `topic` with `partitions` partitions (replication factor 1) through the admin API, for
 // a real cluster; "already exists" is success. Throws std::runtime_error on any other failure.

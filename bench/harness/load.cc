@@ -4,8 +4,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "bench/harness/proc_stats.h"
 #include "bench/harness/stamp.h"
+#include "tests/support/process.h"
 
 namespace dataflow::bench {
 
@@ -48,12 +48,6 @@ class KafkaSender : public Sender {
   KafkaLoadProducer producer_;
 };
 
-std::vector<double> cpuOf(const std::vector<pid_t>& pids) {
-  std::vector<double> out;
-  for (pid_t pid : pids) out.push_back(cpuSeconds(pid));
-  return out;
-}
-
 }  // namespace
 
 Sender::Sender(size_t payload_size, std::vector<UserProperty> properties)
@@ -89,6 +83,12 @@ std::vector<UserProperty> benchProperties(int count) {
   return out;
 }
 
+std::vector<double> cpuSecondsOf(const std::vector<pid_t>& pids) {
+  std::vector<double> out;
+  for (pid_t pid : pids) out.push_back(testing::cpuSeconds(pid));
+  return out;
+}
+
 LoadOutcome drive(Sender& sender, const Tally* tally, const LoadPlan& plan) {
   if (plan.closed && tally == nullptr) throw std::logic_error("a closed loop needs a tally");
   LoadOutcome out;
@@ -107,7 +107,7 @@ LoadOutcome drive(Sender& sender, const Tally* tally, const LoadPlan& plan) {
       measuring = true;
       out.measure_from_ns = now;
       received_from = tally != nullptr ? tally->received() : 0;
-      cpu_from = cpuOf(plan.watched);
+      cpu_from = cpuSecondsOf(plan.watched);
     }
     if (plan.every_second && now >= next_second) {
       plan.every_second(static_cast<double>(now - start) / 1e9);
@@ -140,7 +140,7 @@ LoadOutcome drive(Sender& sender, const Tally* tally, const LoadPlan& plan) {
   }
   out.measure_to_ns = nowNs();
   out.received_in_window = tally != nullptr ? tally->received() - received_from : 0;
-  const std::vector<double> cpu_to = cpuOf(plan.watched);
+  const std::vector<double> cpu_to = cpuSecondsOf(plan.watched);
   for (size_t i = 0; i < cpu_to.size(); ++i) {
     out.cpu_seconds.push_back(i < cpu_from.size() ? cpu_to[i] - cpu_from[i] : 0);
   }

@@ -71,6 +71,9 @@ struct LoadOutcome {
   std::vector<double> cpu_seconds;  // per watched process, over the measurement window
 };
 
+// testing::cpuSeconds of each process, in order.
+std::vector<double> cpuSecondsOf(const std::vector<pid_t>& pids);
+
 // `tally` may be null for an open loop whose deliveries are counted another way.
 LoadOutcome drive(Sender& sender, const Tally* tally, const LoadPlan& plan);
 

@@ -91,9 +91,7 @@ int main(int argc, char** argv) {
     Environment env(engine, bootstrap != nullptr ? bootstrap : "");
     std::printf("mosquitto at %s, Kafka at %s (%s)\n", env.mqttAddress().c_str(),
                 env.kafkaBootstrap().c_str(), env.mockKafka() ? "librdkafka mock cluster" : "real");
-    std::printf("%-28s %-6s %9s %9s %8s %7s %7s %7s %7s %7s %6s %6s %5s\n", "scenario", "loop",
-                "offered", "msg/s", "MB/s", "p50ms", "p99ms", "p999ms", "engCPU", "mqtCPU",
-                "RSSMiB", "lost", "dups");
+    printHeader();
     for (const Scenario& s : matrix()) {
       if (!selected(only, s.id())) continue;
       // Every path, baselines included, also runs open-loop at half its own maximum: the

@@ -205,12 +205,6 @@ void printPhaseRow(const ScenarioResult& r, const Phase& p) {
               std::to_string(p.duplicates).c_str());
 }
 
-void printHeader() {
-  std::printf("%-28s %-6s %9s %9s %8s %7s %7s %7s %7s %7s %6s %6s %5s\n", "scenario", "loop",
-              "offered", "msg/s", "MB/s", "p50ms", "p99ms", "p999ms", "engCPU", "mqtCPU", "RSSMiB",
-              "lost", "dups");
-}
-
 nlohmann::json phaseJson(const Phase& p) {
   return {{"mode", p.mode},
           {"offered", p.offered},
@@ -248,6 +242,12 @@ nlohmann::json scenarioJson(const ScenarioResult& r) {
 }
 
 }  // namespace
+
+void printHeader() {
+  std::printf("%-28s %-6s %9s %9s %8s %7s %7s %7s %7s %7s %6s %6s %5s\n", "scenario", "loop",
+              "offered", "msg/s", "MB/s", "p50ms", "p99ms", "p999ms", "engCPU", "mqtCPU", "RSSMiB",
+              "lost", "dups");
+}
 
 void printProgress(const ScenarioResult& result) {
   if (!result.error.empty()) {

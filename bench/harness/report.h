@@ -20,6 +20,8 @@ struct RunReport {
   Timing timing;
 };
 
+// The column names of printProgress()'s lines.
+void printHeader();
 // One line per phase, as the scenario completes.
 void printProgress(const ScenarioResult& result);
 // The tables (all phases, engine vs baselines, cost growth, outage) and the targets.

@@ -11,8 +11,8 @@
 #include "bench/harness/kafka_load.h"
 #include "bench/harness/load.h"
 #include "bench/harness/mqtt_wire.h"
-#include "bench/harness/proc_stats.h"
 #include "bench/harness/stamp.h"
+#include "tests/support/process.h"
 
 namespace dataflow::bench {
 
@@ -119,7 +119,8 @@ void consume(Rig& rig, const Environment& env, const std::string& topic, int fet
       [tally](std::string_view value) { tally->record(value); }, fetch_wait_ms);
 }
 
-std::unique_ptr<Rig> buildRig(Environment& env, const Scenario& s) {
+// `with_reader` false: nothing reads what reaches Kafka (the outage counts by log end offsets).
+std::unique_ptr<Rig> buildRig(Environment& env, const Scenario& s, bool with_reader = true) {
   auto rig = std::make_unique<Rig>();
   const std::string id = s.id();
   const std::vector<UserProperty> properties = benchProperties(s.properties);
@@ -153,7 +154,7 @@ std::unique_ptr<Rig> buildRig(Environment& env, const Scenario& s) {
         manifests +=
             dataflowYaml("flow-" + std::to_string(d), "mqtt", filters, "kafka", rig->kafka_topic);
       }
-      consume(*rig, env, rig->kafka_topic, s.reader_fetch_wait_ms);
+      if (with_reader) consume(*rig, env, rig->kafka_topic, s.reader_fetch_wait_ms);
       rig->engine = std::make_unique<EngineProcess>(env, id, manifests,
                                                     "MQTT source: subscribed to", s.dataflows);
       rig->sender =
@@ -190,8 +191,7 @@ Phase runPhase(Environment& env, Rig& rig, const Scenario& s, const Timing& timi
   if (rig.engine) plan.watched.push_back(rig.engine->pid());
   plan.watched.push_back(env.brokerPid());
   const uint64_t duplicates_before = rig.tally.duplicates();
-  std::vector<double> cpu_at_start;
-  for (pid_t pid : plan.watched) cpu_at_start.push_back(cpuSeconds(pid));
+  const std::vector<double> cpu_at_start = cpuSecondsOf(plan.watched);
   const LoadOutcome outcome = drive(*rig.sender, &rig.tally, plan);
   const uint64_t drain_from = nowNs();
   waitDelivered(rig.tally, outcome.sent);
@@ -212,7 +212,8 @@ Phase runPhase(Environment& env, Rig& rig, const Scenario& s, const Timing& timi
   std::vector<double> cpu = outcome.cpu_seconds;
   if (!closed) {
     messages = static_cast<double>(phase.sent);
-    for (size_t i = 0; i < cpu.size(); ++i) cpu[i] = cpuSeconds(plan.watched[i]) - cpu_at_start[i];
+    const std::vector<double> cpu_now = cpuSecondsOf(plan.watched);
+    for (size_t i = 0; i < cpu.size(); ++i) cpu[i] = cpu_now[i] - cpu_at_start[i];
     phase.rate = seconds > 0 ? static_cast<double>(phase.latency.samples) / seconds : 0;
   } else {
     phase.rate = seconds > 0 ? messages / seconds : 0;
@@ -230,11 +231,24 @@ Phase runPhase(Environment& env, Rig& rig, const Scenario& s, const Timing& timi
   return phase;
 }
 
-void finish(Rig& rig, ScenarioResult& result) {
-  if (!rig.engine) return;
-  result.engine_peak_rss_kib = peakRssKiB(rig.engine->pid());
-  const int code = rig.engine->stop();
-  if (code != 0) result.error = "the engine exited with " + std::to_string(code);
+// Builds the scenario's rig, runs `phases(rig, result)` on it, then reads the engine's peak RSS
+// and stops it. An exception ends the scenario with its message as the error; the others go on.
+template <class Phases>
+ScenarioResult runWithRig(Environment& env, const Scenario& scenario, Phases phases) {
+  ScenarioResult result;
+  result.scenario = scenario;
+  try {
+    std::unique_ptr<Rig> rig = buildRig(env, scenario);
+    phases(*rig, result);
+    if (rig->engine) {
+      result.engine_peak_rss_kib = testing::peakResidentKiB(rig->engine->pid());
+      const int code = rig->engine->stop();
+      if (code != 0) result.error = "the engine exited with " + std::to_string(code);
+    }
+  } catch (const std::exception& e) {
+    result.error = e.what();
+  }
+  return result;
 }
 
 }  // namespace
@@ -275,36 +289,22 @@ const Phase* ScenarioResult::phase(const std::string& mode) const {
 
 ScenarioResult runScenario(Environment& env, const Scenario& scenario, const Timing& timing,
                            double open_rate_fraction) {
-  ScenarioResult result;
-  result.scenario = scenario;
-  try {
-    std::unique_ptr<Rig> rig = buildRig(env, scenario);
-    result.phases.push_back(runPhase(env, *rig, scenario, timing, true,
+  return runWithRig(env, scenario, [&](Rig& rig, ScenarioResult& result) {
+    result.phases.push_back(runPhase(env, rig, scenario, timing, true,
                                      static_cast<double>(windowFor(scenario.payload_size))));
     const double closed_rate = result.phases.back().rate;
     if (open_rate_fraction > 0 && closed_rate > 0) {
       result.phases.push_back(
-          runPhase(env, *rig, scenario, timing, false, closed_rate * open_rate_fraction));
+          runPhase(env, rig, scenario, timing, false, closed_rate * open_rate_fraction));
     }
-    finish(*rig, result);
-  } catch (const std::exception& e) {
-    result.error = e.what();
-  }
-  return result;
+  });
 }
 
 ScenarioResult runFixedRate(Environment& env, const Scenario& scenario, const Timing& timing,
                             double rate) {
-  ScenarioResult result;
-  result.scenario = scenario;
-  try {
-    std::unique_ptr<Rig> rig = buildRig(env, scenario);
-    result.phases.push_back(runPhase(env, *rig, scenario, timing, false, rate));
-    finish(*rig, result);
-  } catch (const std::exception& e) {
-    result.error = e.what();
-  }
-  return result;
+  return runWithRig(env, scenario, [&](Rig& rig, ScenarioResult& result) {
+    result.phases.push_back(runPhase(env, rig, scenario, timing, false, rate));
+  });
 }
 
 OutageResult runOutage(Environment& env, double rate, int before_s, int outage_s, int after_s) {
@@ -318,18 +318,10 @@ OutageResult runOutage(Environment& env, double rate, int before_s, int outage_s
     return out;
   }
   try {
-    Scenario s;
-    s.path = Path::MqttToKafka;
-    const std::string id = "outage";
-    const std::string topic = kafkaTopicFor(id);
-    env.createTopic(topic, kPartitions);
-    const std::string manifests =
-        profileYaml() + mqttEndpointYaml(env, 1, id) +
-        kafkaEndpointYaml(env, "bench-" + runTag() + "-outage") +
-        dataflowYaml("flow-0", "mqtt", {mqttTopicFor(id)}, "kafka", topic);
-    EngineProcess engine(env, id, manifests, "MQTT source: subscribed to", 1);
-    std::unique_ptr<Sender> sender =
-        mqttSender("127.0.0.1", env.mqttPort(), {mqttTopicFor(id)}, 1, 100, {});
+    Scenario scenario;  // MQTT -> Kafka, QoS 1, 100 B, no properties
+    scenario.variant = "outage";
+    std::unique_ptr<Rig> rig = buildRig(env, scenario, false);
+    const pid_t engine = rig->engine->pid();
     LoadPlan plan;
     plan.closed = false;
     plan.rate = rate;
@@ -338,7 +330,7 @@ OutageResult runOutage(Environment& env, double rate, int before_s, int outage_s
     bool down = false;
     bool up_again = false;
     plan.every_second = [&](double elapsed) {
-      out.rss_kib.push_back(rssKiB(engine.pid()));
+      out.rss_kib.push_back(testing::residentKiB(engine));
       if (!down && elapsed >= before_s) {
         env.setKafkaDown(true);
         down = true;
@@ -352,12 +344,12 @@ OutageResult runOutage(Environment& env, double rate, int before_s, int outage_s
         out.rss_max_during_outage_kib = std::max(out.rss_max_during_outage_kib, out.rss_kib.back());
       }
     };
-    drive(*sender, nullptr, plan);
+    drive(*rig->sender, nullptr, plan);
     const auto back = std::chrono::steady_clock::now() - std::chrono::seconds(after_s);
-    out.sent = sender->sent();
+    out.sent = rig->sender->sent();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     for (;;) {
-      out.in_kafka = endOffsets(env.kafkaBootstrap(), topic, kPartitions, 5000);
+      out.in_kafka = env.endOffsets(rig->kafka_topic);
       if (out.in_kafka >= static_cast<int64_t>(out.sent) ||
           std::chrono::steady_clock::now() > deadline) {
         break;
@@ -370,7 +362,7 @@ OutageResult runOutage(Environment& env, double rate, int before_s, int outage_s
     if (end < out.rss_kib.size()) {
       out.rss_growth_second_half_kib = out.rss_kib[end] - out.rss_kib[middle];
     }
-    if (engine.stop() != 0) out.error = "the engine did not exit cleanly";
+    if (rig->engine->stop() != 0) out.error = "the engine did not exit cleanly";
   } catch (const std::exception& e) {
     out.error = e.what();
   }

@@ -57,6 +57,14 @@ class ChildProcess {
   std::optional<int> exit_code_;
 };
 
+// A process's CPU time and memory, read from /proc (Linux), for the e2e tests and the benchmark.
+// User + system CPU seconds used so far; -1 when unreadable (the process is gone).
+double cpuSeconds(pid_t pid);
+// Resident set size now (VmRSS) and its peak since the process started (VmHWM), in KiB; -1 when
+// unreadable.
+long residentKiB(pid_t pid);
+long peakResidentKiB(pid_t pid);
+
 // A TCP port that was free on 127.0.0.1 a moment ago (bound to port 0, read back, closed).
 int freeTcpPort();
 
