@@ -17,7 +17,7 @@ bash scripts/install-deps.sh > build/quickstart-build.log 2>&1 ||
   { tail -20 build/quickstart-build.log; fail "scripts/install-deps.sh"; }
 { cmake -S . -B build -G Ninja && cmake --build build --target dataflow; } \
   >> build/quickstart-build.log 2>&1 || { tail -20 build/quickstart-build.log; fail "build"; }
-dataflow=$root/build/engine/cli/dataflow
+dataflow=$root/build/cli/dataflow
 
 work=$(mktemp -d)
 pids=()

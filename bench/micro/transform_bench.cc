@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "engine/core/clock.h"
-#include "engine/transform/murmur2.h"
+#include "engine/core/murmur2.h"
 #include "engine/transform/pipeline.h"
-#include "engine/transform/utf8.h"
+#include "engine/core/utf8.h"
 
 namespace dataflow::transform {
 namespace {

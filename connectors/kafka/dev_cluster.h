@@ -4,7 +4,7 @@
 // admin API (topics are created here or automatically with 4 partitions). Used by
 // `dataflow dev-kafka` and by the tests: one implementation for both.
 //
-// This header names no librdkafka type, so engine/cli can include it.
+// This header names no librdkafka type, so the command-line code (cli/) can include it.
 #pragma once
 
 #include <cstdint>

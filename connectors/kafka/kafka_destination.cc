@@ -5,7 +5,8 @@
 #include <utility>
 
 #include "engine/core/backoff.h"
-#include "engine/transform/murmur2.h"
+#include "engine/core/message_expiry.h"
+#include "engine/core/murmur2.h"
 
 namespace dataflow::kafka {
 
@@ -21,8 +22,12 @@ constexpr auto kSpaceWaitSlice = milliseconds(100);
 constexpr auto kMetadataTimeout = milliseconds(1000);
 constexpr auto kMetadataRetryInitial = milliseconds(100);
 constexpr auto kMetadataRetryMax = milliseconds(5000);
+// While no broker is known to be up: how often a metadata probe asks, and how often what
+// librdkafka queues again (failed requests) is taken back.
 constexpr auto kProbeInterval = std::chrono::seconds(2);
 constexpr int kProbeTimeoutMs = 1000;
+// A restart waits this long for the abandoned producer's reports of what it held.
+constexpr auto kRestartReportWait = std::chrono::seconds(5);
 
 const Clock& systemClock() {
   static const SystemClock clock;
@@ -52,7 +57,7 @@ HeadersHandle makeHeaders(const std::vector<Property>& properties) {
   return headers;
 }
 
-std::string refusal(const std::string& topic, rd_kafka_resp_err_t error, size_t payload_size) {
+std::string refusalReason(const std::string& topic, rd_kafka_resp_err_t error, size_t payload_size) {
   std::string reason = "Kafka refused the message for topic \"" + topic + "\": ";
   if (error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
     return reason + "its " + std::to_string(payload_size) +
@@ -60,6 +65,14 @@ std::string refusal(const std::string& topic, rd_kafka_resp_err_t error, size_t 
            std::to_string(kMessageMaxBytes) + ")";
   }
   return reason + rd_kafka_err2str(error);
+}
+
+std::string fatalReason(rd_kafka_t* producer) {
+  char reason[512];
+  if (rd_kafka_fatal_error(producer, reason, sizeof reason) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return "librdkafka reported a fatal error";
+  }
+  return reason;
 }
 
 }  // namespace
@@ -72,6 +85,7 @@ KafkaDestination::KafkaDestination(Options options)
       warning_sink_([logger = logger_](std::string_view line) { logger->warn("{}", line); }),
       refused_warning_(clock_, warning_sink_, kWarningInterval),
       metadata_warning_(clock_, warning_sink_, kWarningInterval),
+      expired_warning_(clock_, warning_sink_, kWarningInterval),
       max_in_flight_messages_(integerProperty(config_, "queue.buffering.max.messages", 100'000)),
       max_in_flight_bytes_(1024 *
                            integerProperty(config_, "queue.buffering.max.kbytes", 1'048'576)) {}
@@ -80,6 +94,20 @@ KafkaDestination::~KafkaDestination() { close(); }
 
 Status KafkaDestination::start(DeliveryHandler& handler) {
   if (producer_ || closed_.load()) return Status::fatal("the Kafka destination was started twice");
+  if (Status status = createProducer(); !status.isOk()) return status;
+  handler_ = &handler;
+  started_.store(true);
+  logger_->info("Kafka producer started: {}", describe(config_));
+  if (logger_->should_log(spdlog::level::debug)) {
+    logger_->debug("Kafka producer effective configuration: {}",
+                   describe(effectiveConfig(producer_.get())));
+  }
+  delivery_thread_ = std::thread([this] { deliveryLoop(); });
+  return Status::ok();
+}
+
+// The runtime's thread (start) or the delivery thread holding client_mutex_ (restart).
+Status KafkaDestination::createProducer() {
   // Log lines go to the main queue, so they too are served by the delivery thread's poll.
   ClientCallbacks callbacks;
   callbacks.opaque = this;
@@ -93,13 +121,6 @@ Status KafkaDestination::start(DeliveryHandler& handler) {
   producer_ = std::move(producer).value();
   rd_kafka_set_log_queue(producer_.get(), nullptr);
   topics_ = std::make_unique<TopicTable>(producer_.get(), clock_);
-  handler_ = &handler;
-  logger_->info("Kafka producer started: {}", describe(config_));
-  if (logger_->should_log(spdlog::level::debug)) {
-    logger_->debug("Kafka producer effective configuration: {}",
-                   describe(effectiveConfig(producer_.get())));
-  }
-  delivery_thread_ = std::thread([this] { deliveryLoop(); });
   return Status::ok();
 }
 
@@ -124,103 +145,143 @@ Status KafkaDestination::send(Message&& message) {
     }
   } active(*this);
   if (closed_.load()) return closedStatus();
-  if (!producer_) return Status::fatal("send() on a Kafka destination that was not started");
-  Result<TopicTable::Topic*> topic = topics_->get(message.topic);
-  if (!topic.isOk()) return topic.status();
-  int32_t partition = RD_KAFKA_PARTITION_UA;
-  if (message.partition) {
-    Result<int32_t> chosen = staticPartitionFor(*topic.value(), *message.partition, false);
-    if (!chosen.isOk()) return chosen.status();
-    partition = chosen.value();
-  }
-  HeadersHandle headers = makeHeaders(message.properties);
+  if (!started_.load()) return Status::fatal("send() on a Kafka destination that was not started");
+  // The bound holds for parked messages too (librdkafka's QUEUE_FULL only sees what it holds).
+  if (!awaitCapacity(message.payload.size())) return closedStatus();
   InFlight* slot = acquireSlot();
-  slot->ack = message.ack;
-  slot->payload = std::move(message.payload);
-  const size_t payload_size = slot->payload.size();
+  slot->message = std::move(message);
+  const size_t payload_size = slot->message.payload.size();
   in_flight_.fetch_add(1);
   in_flight_bytes_.fetch_add(payload_size);
-  Status status = produce(*topic.value(), partition, message, *slot, headers);
-  if (!status.isOk()) {
+  // Not taken: the caller keeps its message.
+  auto give_back = [&](Status status) {
     in_flight_.fetch_sub(1);
     in_flight_bytes_.fetch_sub(payload_size);
-    message.payload = std::move(slot->payload);  // not taken: the caller keeps its message
+    message = std::move(slot->message);
     releaseSlot(slot);
+    return status;
+  };
+  Backoff metadata_backoff(kMetadataRetryInitial, kMetadataRetryMax);
+  bool refresh_metadata = false;
+  for (;;) {
+    std::shared_lock client(client_mutex_);
+    if (closed_.load()) return give_back(closedStatus());
+    if (parking_.load()) {
+      park(slot);
+      return Status::ok();
+    }
+    const uint64_t polls_before = polls_.load();
+    Status refused;
+    switch (produce(*slot, refresh_metadata, refused)) {
+      case Attempt::Produced:
+        return Status::ok();
+      case Attempt::Refused:
+        return give_back(std::move(refused));
+      case Attempt::ClientFatal:
+        requestRestart(fatalReason(producer_.get()));
+        park(slot);
+        return Status::ok();
+      case Attempt::QueueFull:
+        // Backpressure: wait for the delivery thread to serve reports (or for close()).
+        client.unlock();
+        waitUntil(steady_clock::now() + kSpaceWaitSlice,
+                  [&] { return closed_.load() || polls_.load() != polls_before; });
+        break;
+      case Attempt::NoMetadata:
+        client.unlock();
+        metadata_warning_.report([&] {
+          return "Static partitioning waits for the partition count of Kafka topic \"" +
+                 slot->message.topic + "\": " + refused.message();
+        });
+        waitUntil(steady_clock::now() + metadata_backoff.next(), [&] { return closed_.load(); });
+        refresh_metadata = true;
+        break;
+    }
   }
-  return status;
 }
 
-Status KafkaDestination::produce(TopicTable::Topic& topic, int32_t partition,
-                                 const Message& message, InFlight& slot, HeadersHandle& headers) {
+KafkaDestination::Attempt KafkaDestination::produce(InFlight& slot, bool refresh_metadata,
+                                                    Status& refusal) {
+  const Message& message = slot.message;
+  Result<TopicTable::Topic*> found = topics_->get(message.topic);
+  if (!found.isOk()) {
+    refusal = found.status();
+    return Attempt::Refused;
+  }
+  TopicTable::Topic& topic = *found.value();
   bool refreshed = false;
   const void* key = message.key ? message.key->data() : nullptr;  // data() of "" is non-null
   const size_t key_size = message.key ? message.key->size() : 0;
   for (;;) {
-    const uint64_t polls_before = polls_.load();
+    if (message.partition && (slot.partition == RD_KAFKA_PARTITION_UA || refresh_metadata)) {
+      Result<int32_t> count = topics_->partitionCount(topic, refresh_metadata, kMetadataTimeout);
+      if (!count.isOk()) {
+        refusal = count.status();
+        return Attempt::NoMetadata;
+      }
+      slot.partition = staticPartition(static_cast<uint32_t>(*message.partition), count.value());
+      refresh_metadata = false;
+    }
+    HeadersHandle headers = makeHeaders(message.properties);
+    slot.in_client = true;  // before producev: its report may be served before it returns
     const rd_kafka_resp_err_t error = rd_kafka_producev(
-        producer_.get(), RD_KAFKA_V_RKT(topic.handle()), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_VALUE(slot.payload.data(), slot.payload.size()), RD_KAFKA_V_KEY(key, key_size),
-        RD_KAFKA_V_TIMESTAMP(message.timestamp_ms), RD_KAFKA_V_HEADERS(headers.get()),
-        RD_KAFKA_V_OPAQUE(&slot), RD_KAFKA_V_END);
+        producer_.get(), RD_KAFKA_V_RKT(topic.handle()), RD_KAFKA_V_PARTITION(slot.partition),
+        RD_KAFKA_V_VALUE(const_cast<char*>(message.payload.data()), message.payload.size()),
+        RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_TIMESTAMP(message.timestamp_ms),
+        RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(&slot), RD_KAFKA_V_END);
     if (error == RD_KAFKA_RESP_ERR_NO_ERROR) {
       (void)headers.release();  // librdkafka owns them now
-      return Status::ok();
+      return Attempt::Produced;
     }
-    if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      // Backpressure: wait for the delivery thread to serve reports (or for close()).
-      waitUntil(steady_clock::now() + kSpaceWaitSlice,
-                [&] { return closed_.load() || polls_.load() != polls_before; });
-      if (closed_.load()) return closedStatus();
-      continue;
+    slot.in_client = false;
+    switch (error) {
+      case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+        return Attempt::QueueFull;
+      case RD_KAFKA_RESP_ERR__FATAL:
+        return Attempt::ClientFatal;
+      case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        // The topic shrank or the cached count is stale: ask the cluster once more.
+        if (message.partition && !refreshed) {
+          refreshed = refresh_metadata = true;
+          continue;
+        }
+        [[fallthrough]];
+      default:
+        refusal = Status::fatal(refusalReason(topic.name(), error, message.payload.size()));
+        return Attempt::Refused;
     }
-    if (error == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && message.partition && !refreshed) {
-      // The topic shrank or the cached count is stale: ask the cluster once more.
-      Result<int32_t> chosen = staticPartitionFor(topic, *message.partition, true);
-      if (!chosen.isOk()) return chosen.status();
-      partition = chosen.value();
-      refreshed = true;
-      continue;
-    }
-    if (error == RD_KAFKA_RESP_ERR__FATAL) {
-      char reason[512];
-      rd_kafka_fatal_error(producer_.get(), reason, sizeof reason);
-      return Status::fatal(std::string("the Kafka producer failed for good: ") + reason);
-    }
-    return Status::fatal(refusal(topic.name(), error, slot.payload.size()));
-  }
-}
-
-Result<int32_t> KafkaDestination::staticPartitionFor(TopicTable::Topic& topic, int32_t ordinal,
-                                                     bool refresh) {
-  Backoff backoff(kMetadataRetryInitial, kMetadataRetryMax);
-  for (;;) {
-    Result<int32_t> count = topics_->partitionCount(topic, refresh, kMetadataTimeout);
-    if (count.isOk()) {
-      return transform::staticPartition(static_cast<uint32_t>(ordinal), count.value());
-    }
-    metadata_warning_.report([&] {
-      return "Static partitioning waits for the partition count of Kafka topic \"" + topic.name() +
-             "\": " + count.status().message();
-    });
-    if (waitUntil(steady_clock::now() + backoff.next(), [&] { return closed_.load(); })) {
-      return closedStatus();
-    }
-    refresh = true;
   }
 }
 
 KafkaDestination::InFlight* KafkaDestination::acquireSlot() {
   std::lock_guard lock(mutex_);
-  if (free_slots_.empty()) return &slots_.emplace_back();
-  InFlight* slot = free_slots_.back();
-  free_slots_.pop_back();
+  InFlight* slot = nullptr;
+  if (free_slots_.empty()) {
+    slot = &slots_.emplace_back();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  slot->order = next_order_++;
+  slot->partition = RD_KAFKA_PARTITION_UA;
+  slot->in_client = false;
+  slot->maybe_sent = false;
   return slot;
 }
 
 void KafkaDestination::releaseSlot(InFlight* slot) {
-  std::string().swap(slot->payload);  // frees the payload now, not when the slot is reused
+  slot->message = Message();  // frees the payload now, not when the slot is reused
   std::lock_guard lock(mutex_);
   free_slots_.push_back(slot);
+}
+
+// A parked message always has parking_ set with it, so the delivery thread produces it again even
+// when it arrives just after the parked list was emptied.
+void KafkaDestination::park(InFlight* slot) {
+  slot->in_client = false;
+  std::lock_guard lock(mutex_);
+  parked_.emplace(slot->order, slot);
+  parking_.store(true);
 }
 
 template <class Done>
@@ -261,6 +322,7 @@ void KafkaDestination::close() {
   if (const size_t abandoned = in_flight_.load(); abandoned > 0) {
     logger_->debug("closing the Kafka producer with {} unconfirmed message(s)", abandoned);
   }
+  discarding_ = true;
   rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
                                       RD_KAFKA_PURGE_F_NON_BLOCKING);
   topics_.reset();
@@ -271,12 +333,26 @@ bool KafkaDestination::connected() const { return connection_.load() == Connecti
 
 void KafkaDestination::deliveryLoop() {
   auto next_probe = steady_clock::now();
+  auto next_reclaim = steady_clock::now();
   try {
     while (!stopping_.load()) {
+      if (restart_requested_.load()) {
+        restartProducer();
+        if (stopping_.load()) break;  // the producer could not be re-created
+      }
+      const bool down = connection_.load() == Connection::Down;
       if (connection_.load() != Connection::Up && steady_clock::now() >= next_probe) {
         probeConnection();
         next_probe = steady_clock::now() + kProbeInterval;
       }
+      if (down && (reclaim_now_ || steady_clock::now() >= next_reclaim)) {
+        // Requests that failed put their messages back in librdkafka's queues: take them back.
+        reclaim_now_ = false;
+        reclaim(RD_KAFKA_PURGE_F_QUEUE);
+        expireParked();
+        next_reclaim = steady_clock::now() + kProbeInterval;
+      }
+      if (!down && parking_.load() && !restart_requested_.load()) produceParked();
       bool served = true;  // rd_kafka_flush does not say; assume it did
       if (flush_requests_.load() > 0) {
         rd_kafka_flush(producer_.get(), kPollTimeoutMs);  // polls too, on this thread
@@ -288,49 +364,86 @@ void KafkaDestination::deliveryLoop() {
       if (waiters_.load() > 0) notifyWaiters();
     }
   } catch (const std::exception& e) {
-    logger_->error("the Kafka delivery thread stopped: {}; no further delivery is reported",
-                   e.what());
+    if (handler_) {
+      handler_->onFailure(
+          Status::fatal(std::string("the Kafka delivery thread stopped: ") + e.what()));
+    }
   }
 }
 
-void KafkaDestination::onDeliveryReport(rd_kafka_t*, const rd_kafka_message_t* report,
+void KafkaDestination::onDeliveryReport(rd_kafka_t* producer, const rd_kafka_message_t* report,
                                         void* opaque) {
-  static_cast<KafkaDestination*>(opaque)->delivered(*report);
+  static_cast<KafkaDestination*>(opaque)->delivered(producer, *report);
 }
 
-void KafkaDestination::delivered(const rd_kafka_message_t& report) {
+void KafkaDestination::delivered(rd_kafka_t* producer, const rd_kafka_message_t& report) {
+  if (discarding_) return;  // an abandoned producer: its messages are parked or abandoned
   auto* slot = static_cast<InFlight*>(report._private);
-  const AckToken ack = slot->ack;
-  in_flight_bytes_.fetch_sub(slot->payload.size());
-  releaseSlot(slot);
+  slot->in_client = false;
   if (report.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (connection_.load(std::memory_order_relaxed) != Connection::Up) {
       setConnection(Connection::Up, "");
     }
-    reportDelivery(ack, Status::ok());
-  } else {
-    // librdkafka retries every retriable error without a deadline, so a failed report is final:
-    // too large for the broker, not authorised, unknown topic or partition, invalid record, ...
-    std::string reason = std::string("Kafka refused the message for topic \"") +
-                         (report.rkt ? rd_kafka_topic_name(report.rkt) : "") +
-                         "\": " + rd_kafka_err2str(report.err);
-    refused_warning_.report([&] { return reason; });
-    reportDelivery(ack, Status::fatal(std::move(reason)));
+    finish(slot, Status::ok());
+    return;
   }
+  const bool client_failed =
+      report.err == RD_KAFKA_RESP_ERR__FATAL ||
+      rd_kafka_fatal_error(producer, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (client_failed || report.err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+      report.err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+    // Taken back (an outage or a restart purged it, or the producer failed for good with it in a
+    // request): produced again later. One that was in a request may have been written.
+    slot->maybe_sent = slot->maybe_sent || report.err != RD_KAFKA_RESP_ERR__PURGE_QUEUE;
+    if (client_failed) requestRestart(fatalReason(producer));
+    park(slot);
+    return;
+  }
+  // librdkafka retries every retriable error without a deadline, so a failed report is final:
+  // too large for the broker, not authorised, unknown topic or partition, invalid record, ...
+  std::string reason = std::string("Kafka refused the message for topic \"") +
+                       (report.rkt ? rd_kafka_topic_name(report.rkt) : "") +
+                       "\": " + rd_kafka_err2str(report.err);
+  refused_warning_.report([&] { return reason; });
+  finish(slot, Status::fatal(std::move(reason)));
+}
+
+void KafkaDestination::finish(InFlight* slot, const Status& status) {
+  const AckToken ack = slot->message.ack;
+  in_flight_bytes_.fetch_sub(slot->message.payload.size());
+  releaseSlot(slot);
+  reportDelivery(ack, status);
   // Last: once flush() sees 0, every handler call has returned.
   in_flight_.fetch_sub(1);
 }
 
-// Runs inside rd_kafka_poll: an exception must not unwind through librdkafka's C frames.
+void KafkaDestination::expire(InFlight* slot) {
+  const AckToken ack = slot->message.ack;
+  const std::string topic = slot->message.topic;
+  in_flight_bytes_.fetch_sub(slot->message.payload.size());
+  releaseSlot(slot);
+  expired_warning_.report([&] {
+    return "a message for Kafka topic \"" + topic +
+           "\" expired while it waited for Kafka (Message Expiry Interval); dropped";
+  });
+  if (handler_) handler_->onExpired(ack);
+  in_flight_.fetch_sub(1);
+}
+
+// Runs inside rd_kafka_poll: an exception must not unwind through librdkafka's C frames. A
+// handler that throws cannot acknowledge the message: the dataflow fails visibly.
 void KafkaDestination::reportDelivery(const AckToken& ack, const Status& status) {
   if (!handler_) return;
+  std::string why;
   try {
     handler_->onDelivery(ack, status);
+    return;
   } catch (const std::exception& e) {
-    logger_->error("the delivery handler failed: {}", e.what());
+    why = e.what();
   } catch (...) {
-    logger_->error("the delivery handler failed with an exception that is not std::exception");
+    why = "an exception that is not std::exception";
   }
+  handler_->onFailure(Status::fatal("the delivery handler failed: " + why));
 }
 
 void KafkaDestination::onError(rd_kafka_t* producer, int error, const char* reason, void* opaque) {
@@ -342,13 +455,9 @@ void KafkaDestination::clientError(rd_kafka_t* producer, int error, const char* 
     case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
       setConnection(Connection::Down, reason);
       return;
-    case RD_KAFKA_RESP_ERR__FATAL: {
-      char fatal_reason[512];
-      rd_kafka_fatal_error(producer, fatal_reason, sizeof fatal_reason);
-      logger_->error("the Kafka producer failed for good: {}; it refuses every message now",
-                     fatal_reason);
+    case RD_KAFKA_RESP_ERR__FATAL:
+      requestRestart(fatalReason(producer));
       return;
-    }
     default:
       // Broker disconnects, authentication failures, ...: librdkafka logs them itself (onLog).
       logger_->debug("librdkafka error {}: {}",
@@ -362,14 +471,161 @@ void KafkaDestination::onLog(const rd_kafka_t* producer, int level, const char* 
   self->logger_->log(spdlogLevel(level), "librdkafka {}: {}", facility, line);
 }
 
+// Any thread. The delivery thread restarts the producer at its next round; meanwhile send()
+// parks.
+void KafkaDestination::requestRestart(const std::string& reason) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!restart_requested_.load()) restart_reason_ = reason;
+    restart_requested_.store(true);
+    parking_.store(true);
+  }
+  changed_.notify_all();
+}
+
+void KafkaDestination::restartProducer() {
+  std::string reason;
+  {
+    std::lock_guard lock(mutex_);
+    reason = restart_reason_;
+  }
+  // Exclusive: no sender is inside librdkafka with the old producer from here on.
+  std::unique_lock client(client_mutex_);
+  reclaim(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  // Serve the purged messages' reports (delivered ones are reported as such, the rest parked).
+  auto held = [&] {
+    std::lock_guard lock(mutex_);
+    size_t count = 0;
+    for (const InFlight& slot : slots_) count += slot.in_client ? 1 : 0;
+    return count;
+  };
+  const auto deadline = steady_clock::now() + kRestartReportWait;
+  while (held() > 0 && steady_clock::now() < deadline) rd_kafka_poll(producer_.get(), 10);
+  size_t unreported = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (InFlight& slot : slots_) {
+      if (!slot.in_client) continue;
+      slot.in_client = false;
+      slot.maybe_sent = true;  // no report came: it may have been written
+      parked_.emplace(slot.order, &slot);
+      ++unreported;
+    }
+  }
+  discarding_ = true;
+  topics_.reset();
+  producer_.reset();
+  discarding_ = false;
+  connection_.store(Connection::Unknown);
+  if (Status created = createProducer(); !created.isOk()) {
+    // Parked messages stay unreported (unacknowledged at the source); the runtime stops the
+    // dataflow.
+    if (handler_) {
+      handler_->onFailure(Status::fatal("the Kafka producer failed for good (" + reason +
+                                        ") and could not be re-created: " + created.message()));
+    }
+    stopping_.store(true);
+    return;
+  }
+  size_t parked = 0;
+  {
+    std::lock_guard lock(mutex_);
+    parked = parked_.size();
+    restart_requested_.store(false);
+  }
+  const uint64_t restarts = restarts_.fetch_add(1) + 1;
+  logger_->error(
+      "the Kafka producer failed for good ({}); re-created it (restart {}); producing again the "
+      "{} message(s) it held{}, at least once (duplicates possible)",
+      reason, restarts, parked,
+      unreported > 0 ? " (" + std::to_string(unreported) + " without a report)" : std::string());
+}
+
+// Delivery thread: takes back what librdkafka holds (as `purge_flags` say); the reports of the
+// purged messages park them at the next poll.
+void KafkaDestination::reclaim(int purge_flags) {
+  if (const rd_kafka_resp_err_t error = rd_kafka_purge(producer_.get(), purge_flags); error) {
+    logger_->warn("taking messages back from the Kafka producer failed: {}",
+                  rd_kafka_err2str(error));
+  }
+}
+
+// Delivery thread, connection not down: produces the parked messages again in acceptance order,
+// then lets send() produce directly again.
+void KafkaDestination::produceParked() {
+  for (;;) {
+    InFlight* slot = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (parked_.empty()) {
+        if (!restart_requested_.load()) parking_.store(false);
+        return;
+      }
+      slot = parked_.begin()->second;
+      parked_.erase(parked_.begin());
+    }
+    if (!refreshExpiry(slot->message, clock_.steadyNow())) {
+      expire(slot);
+      continue;
+    }
+    Status refused;
+    switch (produce(*slot, false, refused)) {
+      case Attempt::Produced:
+        resent_.fetch_add(1);
+        if (slot->maybe_sent) possible_duplicates_.fetch_add(1);
+        continue;
+      case Attempt::Refused:
+        refused_warning_.report([&] { return refused.message(); });
+        finish(slot, refused);
+        continue;
+      case Attempt::ClientFatal:
+        park(slot);
+        requestRestart(fatalReason(producer_.get()));
+        return;
+      case Attempt::QueueFull:
+      case Attempt::NoMetadata:
+        park(slot);  // again after the next poll
+        return;
+    }
+  }
+}
+
+// Delivery thread, during an outage: drops what expired while parked, so that it is acknowledged
+// at its source and frees its room.
+void KafkaDestination::expireParked() {
+  const auto now = clock_.steadyNow();
+  std::vector<InFlight*> expired;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = parked_.begin(); it != parked_.end();) {
+      const auto& expires_at = it->second->message.expires_at;
+      if (expires_at && now >= *expires_at) {
+        expired.push_back(it->second);
+        it = parked_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (InFlight* slot : expired) expire(slot);
+}
+
 void KafkaDestination::setConnection(Connection now, const char* reason) {
   const Connection before = connection_.exchange(now);
   if (before == now) return;
+  if (now == Connection::Down) {
+    {
+      std::lock_guard lock(mutex_);
+      parking_.store(true);
+    }
+    reclaim_now_ = true;
+  }
   if (now == Connection::Up) {
     logger_->info("connected to Kafka at {}", bootstrap_servers_);
   } else if (before == Connection::Up) {
-    logger_->warn("lost the connection to Kafka at {} ({}); messages wait in the producer queue",
-                  bootstrap_servers_, reason);
+    logger_->warn(
+        "lost the connection to Kafka at {} ({}); messages wait in the engine until it is back",
+        bootstrap_servers_, reason);
   } else {
     logger_->warn("cannot reach Kafka at {} ({}); retrying", bootstrap_servers_, reason);
   }

@@ -215,8 +215,8 @@ void KafkaSource::consumerLoop() {
       }
     }
   } catch (const std::exception& e) {
-    logger_->error("the Kafka consumer thread stopped: {}; no further record is consumed",
-                   e.what());
+    handler_->onFailure(
+        Status::fatal(std::string("the Kafka consumer thread stopped: ") + e.what()));
   }
 }
 
@@ -238,12 +238,15 @@ void KafkaSource::dispatchLoop() {
       std::optional<Message> message = take(*record);
       record.reset();
       if (!message) continue;
+      // A handler that throws fails the dataflow: the record stays unacknowledged (replayed by
+      // the group's next consumer), and nothing after it is committed.
       try {
         handler_->onMessage(std::move(*message));
       } catch (const std::exception& e) {
-        logger_->error("the message handler failed: {}", e.what());
+        handler_->onFailure(Status::fatal(std::string("the message handler failed: ") + e.what()));
       } catch (...) {
-        logger_->error("the message handler failed with an exception that is not std::exception");
+        handler_->onFailure(Status::fatal(
+            "the message handler failed with an exception that is not std::exception"));
       }
       {
         std::lock_guard lock(mutex_);
@@ -252,8 +255,8 @@ void KafkaSource::dispatchLoop() {
       changed_.notify_all();
     }
   } catch (const std::exception& e) {
-    logger_->error("the Kafka dispatch thread stopped: {}; no further record is handed over",
-                   e.what());
+    handler_->onFailure(
+        Status::fatal(std::string("the Kafka dispatch thread stopped: ") + e.what()));
   }
 }
 
@@ -516,7 +519,11 @@ void KafkaSource::onError(rd_kafka_t* consumer, int error, const char* reason, v
     case RD_KAFKA_RESP_ERR__FATAL: {
       char fatal_reason[512];
       rd_kafka_fatal_error(consumer, fatal_reason, sizeof fatal_reason);
-      self->logger_->error("the Kafka consumer failed for good: {}", fatal_reason);
+      // A consumer's fatal error (static membership fenced by another instance) cannot be
+      // recovered by this client: the dataflow stops visibly; what it had not committed is
+      // replayed by the group.
+      self->handler_->onFailure(
+          Status::fatal(std::string("the Kafka consumer failed for good: ") + fatal_reason));
       return;
     }
     default:

@@ -65,7 +65,7 @@
 #include "connectors/kafka/rdkafka_handles.h"
 #include "engine/core/clock.h"
 #include "engine/core/source.h"
-#include "engine/transform/rate_limited_warning.h"
+#include "engine/core/rate_limited_warning.h"
 
 namespace spdlog {
 class logger;
@@ -162,9 +162,9 @@ class KafkaSource final : public Source {
   const Clock& clock_;
   const std::chrono::milliseconds commit_interval_;
   const std::chrono::milliseconds revoke_ack_wait_;
-  const transform::WarningSink warning_sink_;
-  transform::RateLimitedWarning error_warning_;    // consumer errors
-  transform::RateLimitedWarning ignored_warning_;  // acknowledgements of an old generation
+  const WarningSink warning_sink_;
+  RateLimitedWarning error_warning_;    // consumer errors
+  RateLimitedWarning ignored_warning_;  // acknowledgements of an old generation
 
   MessageHandler* handler_ = nullptr;  // set by start()
 

@@ -115,7 +115,7 @@ MqttConnection::MqttConnection(ClientSettings settings, std::string role, const 
 
 MqttConnection::~MqttConnection() { close(); }
 
-Status MqttConnection::start(AfterConnect after_connect, OnLost on_lost) {
+Status MqttConnection::start(AfterConnect after_connect, OnLost on_lost, OnFailure on_failure) {
   {
     std::lock_guard lock(mutex_);
     if (started_) return Status::fatal("MQTT " + role_ + " started twice");
@@ -124,11 +124,16 @@ Status MqttConnection::start(AfterConnect after_connect, OnLost on_lost) {
   }
   after_connect_ = std::move(after_connect);
   on_lost_ = std::move(on_lost);
+  on_failure_ = std::move(on_failure);
   connection_thread_ = std::thread([this] {
     try {
       run();
     } catch (const std::exception& e) {
       logger_->error("MQTT {}: connection thread stopped: {}", role_, e.what());
+      if (on_failure_) {
+        on_failure_(Status::fatal("the MQTT " + role_ + "'s connection thread stopped: " +
+                                  e.what()));
+      }
     }
     std::lock_guard lock(mutex_);
     thread_done_ = true;

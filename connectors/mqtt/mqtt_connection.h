@@ -44,7 +44,7 @@
 #include "connectors/mqtt/mqtt_settings.h"
 #include "engine/core/clock.h"
 #include "engine/core/status.h"
-#include "engine/transform/rate_limited_warning.h"
+#include "engine/core/rate_limited_warning.h"
 
 namespace spdlog {
 class logger;
@@ -72,6 +72,8 @@ class MqttConnection {
   // Paho's callback thread or the connection thread, once per connection that was up, when it
   // goes down (lost, paused or stopped). Must not block.
   using OnLost = std::function<void()>;
+  // Called once if the connection thread ends on an exception: the connection no longer works.
+  using OnFailure = std::function<void(const Status&)>;
 
   // `role` names the owner in every log line ("source", "destination"). `clock` outlives the
   // connection. Fatal when paho refuses the server URI or client id.
@@ -88,7 +90,7 @@ class MqttConnection {
   const ClientSettings& settings() const { return settings_; }
 
   // Starts the connection thread and returns at once. Fatal if called twice.
-  Status start(AfterConnect after_connect, OnLost on_lost);
+  Status start(AfterConnect after_connect, OnLost on_lost, OnFailure on_failure);
 
   // Connection thread only, inside AfterConnect: `issue` makes `answers` paho calls, each given
   // `context` and `listener`; waits for all their answers. Ok when every one succeeded (a SUBACK
@@ -145,11 +147,12 @@ class MqttConnection {
   const std::string role_;
   const ::mqtt::connect_options connect_options_;
   const std::shared_ptr<spdlog::logger> logger_;
-  const transform::WarningSink warning_sink_;
-  transform::RateLimitedWarning loss_warning_;
+  const WarningSink warning_sink_;
+  RateLimitedWarning loss_warning_;
 
   AfterConnect after_connect_;  // set by start() before the connection thread exists
   OnLost on_lost_;              // likewise
+  OnFailure on_failure_;        // likewise
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;

@@ -8,7 +8,8 @@
 
 #include "connectors/mqtt/mqtt_message.h"
 #include "connectors/mqtt/mqtt_packet.h"
-#include "engine/transform/topic_names.h"
+#include "engine/core/message_expiry.h"
+#include "engine/core/topic_names.h"
 
 namespace dataflow::mqtt {
 
@@ -74,11 +75,13 @@ MqttDestination::MqttDestination(std::unique_ptr<MqttConnection> connection, int
                                  runtime::FlightLimits limits, const Clock& clock,
                                  std::shared_ptr<spdlog::logger> logger)
     : qos_(qos),
+      clock_(clock),
       limits_(limits),
       max_in_flight_setting_(std::max<size_t>(1, connection->settings().receive_maximum)),
       logger_(std::move(logger)),
       warning_sink_([logger = logger_](std::string_view line) { logger->warn("{}", line); }),
       refusal_warning_(clock, warning_sink_, kRefusalLogInterval),
+      expired_warning_(clock, warning_sink_, kRefusalLogInterval),
       listener_(std::make_unique<Listener>(*this)),
       connection_(std::move(connection)) {}
 
@@ -91,11 +94,13 @@ Status MqttDestination::start(DeliveryHandler& handler) {
     try {
       publishLoop();
     } catch (const std::exception& e) {
-      logger_->error("MQTT destination: publisher thread stopped: {}", e.what());
+      handler_->onFailure(Status::fatal(
+          std::string("the MQTT destination's publisher thread stopped: ") + e.what()));
     }
   });
   return connection_->start([this](const ConnackInfo& connack) { return onConnected(connack); },
-                            [this] { onLost(); });
+                            [this] { onLost(); },
+                            [this](const Status& reason) { handler_->onFailure(reason); });
 }
 
 bool MqttDestination::hasRoom(size_t bytes) const {
@@ -110,7 +115,7 @@ bool MqttDestination::awaitCapacity(size_t bytes) {
 }
 
 Status MqttDestination::send(Message&& message) {
-  if (!transform::isValidMqttTopicName(message.topic)) {
+  if (!isValidMqttTopicName(message.topic)) {
     return Status::fatal("topic \"" + message.topic +
                          "\" is not a valid MQTT topic name (empty, a wildcard, or not valid "
                          "UTF-8)");
@@ -120,6 +125,8 @@ Status MqttDestination::send(Message&& message) {
   entry.bytes = message.topic.size() + message.payload.size();
   entry.packet_size = publishPacketSize(message, qos_);
   entry.ack = message.ack;
+  entry.expires_at = message.expires_at;
+  entry.expiry_sent = message.mqtt.message_expiry_interval.value_or(0);
   entry.publish = toPaho(std::move(message), qos_);
   {
     std::unique_lock lock(mutex_);
@@ -199,6 +206,17 @@ void MqttDestination::publishOne(std::unique_lock<std::mutex>& lock, uint64_t id
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   Entry& entry = it->second;
+  if (!refreshExpiry(entry)) {
+    const std::string topic = entry.publish->get_topic();
+    lock.unlock();
+    expired_warning_.report([&] {
+      return "MQTT destination: a message to " + topic +
+             " expired while it waited for the broker (Message Expiry Interval); dropped";
+    });
+    finish(id, Status::ok(), true);
+    lock.lock();
+    return;
+  }
   if (max_packet_size_ && entry.packet_size > *max_packet_size_) {
     const std::string topic = entry.publish->get_topic();
     const std::string why = "its PUBLISH of " + std::to_string(entry.packet_size) +
@@ -279,9 +297,20 @@ void MqttDestination::refuse(uint64_t id, const std::string& topic, const std::s
   finish(id, Status::fatal("message to " + topic + " not delivered: " + why));
 }
 
+bool MqttDestination::refreshExpiry(Entry& entry) {
+  if (!entry.expires_at) return true;
+  const std::optional<uint32_t> remaining = remainingSeconds(*entry.expires_at, clock_.steadyNow());
+  if (!remaining) return false;
+  if (*remaining < entry.expiry_sent) {
+    entry.publish = withExpiryInterval(*entry.publish, *remaining);
+    entry.expiry_sent = *remaining;
+  }
+  return true;
+}
+
 // Reports entry `id` once. report_mutex_ is taken before the entry leaves entries_, so a flush()
 // that saw it gone is followed by its report even when close() comes next.
-void MqttDestination::finish(uint64_t id, const Status& status) {
+void MqttDestination::finish(uint64_t id, const Status& status, bool expired) {
   std::lock_guard gate(report_mutex_);
   AckToken token;
   {
@@ -296,7 +325,14 @@ void MqttDestination::finish(uint64_t id, const Status& status) {
     ++reporting_;
   }
   changed_.notify_all();  // room for awaitCapacity() and send()
-  if (!reporting_closed_) handler_->onDelivery(token, status);
+  if (expired) expired_.fetch_add(1, std::memory_order_relaxed);
+  if (!reporting_closed_) {
+    if (expired) {
+      handler_->onExpired(token);
+    } else {
+      handler_->onDelivery(token, status);
+    }
+  }
   {
     std::lock_guard lock(mutex_);
     --reporting_;

@@ -20,6 +20,13 @@
 //   - Maximum Packet Size (CONNACK; absent = none): a message whose PUBLISH would be larger
 //     (publishPacketSize, exact) is not sent and is reported Fatal; the connection stays up.
 //
+// Message expiry (Message::expires_at): before every publish this destination makes itself
+// (the first, and a republish after a reconnect without a session) a message that has expired
+// while it waited (e.g. for the broker to come back) is not sent but reported through
+// DeliveryHandler::onExpired, and one whose remaining interval has dropped is sent with the
+// remaining interval. A PUBLISH paho resends itself into a resumed session is, as MQTT requires
+// of a DUP resend, identical to the first one.
+//
 // Threads:
 //   - send()/awaitCapacity(): source threads; they convert the message to a paho message once
 //     (outside the lock) and queue it, never call paho's client.
@@ -52,7 +59,7 @@
 #include "engine/core/clock.h"
 #include "engine/core/destination.h"
 #include "engine/runtime/connector_factory.h"
-#include "engine/transform/rate_limited_warning.h"
+#include "engine/core/rate_limited_warning.h"
 
 namespace spdlog {
 class logger;
@@ -97,6 +104,8 @@ class MqttDestination final : public Destination {
   // destination after a reconnect. Any thread.
   size_t maxOnWire() const;
   uint64_t republishedCount() const { return republished_.load(); }
+  // Messages that expired while this destination held them (reported through onExpired).
+  uint64_t expiredCount() const { return expired_.load(); }
 
  private:
   class Listener;
@@ -105,6 +114,8 @@ class MqttDestination final : public Destination {
     AckToken ack;
     size_t bytes = 0;        // topic + payload, as counted against FlightLimits
     size_t packet_size = 0;  // publishPacketSize() of the PUBLISH
+    std::optional<std::chrono::steady_clock::time_point> expires_at;  // Message::expires_at
+    uint32_t expiry_sent = 0;  // the Message Expiry Interval `publish` carries, when expires_at
     uint16_t attempt = 0;    // the publish whose answers count; bumped at every publish
     bool on_wire = false;    // published, answer pending
   };
@@ -123,14 +134,20 @@ class MqttDestination final : public Destination {
   void onPublishDone(const ::mqtt::token& token, bool ok) noexcept;
   // Any of those threads, no lock held.
   void refuse(uint64_t id, const std::string& topic, const std::string& why);
-  void finish(uint64_t id, const Status& status);
+  // Reports entry `id` once: delivered or refused (`status`), or expired (`expired`).
+  void finish(uint64_t id, const Status& status, bool expired = false);
+  // Publisher thread, mutex_ held: false when the entry has expired (the caller reports it);
+  // otherwise its PUBLISH carries the remaining interval.
+  bool refreshExpiry(Entry& entry);
 
   const int qos_;
+  const Clock& clock_;
   const runtime::FlightLimits limits_;
   const size_t max_in_flight_setting_;  // maxInflightMessages
   const std::shared_ptr<spdlog::logger> logger_;
-  const transform::WarningSink warning_sink_;
-  transform::RateLimitedWarning refusal_warning_;
+  const WarningSink warning_sink_;
+  RateLimitedWarning refusal_warning_;
+  RateLimitedWarning expired_warning_;
 
   DeliveryHandler* handler_ = nullptr;  // set by start()
   std::mutex report_mutex_;             // held around each handler call; close() takes it
@@ -153,6 +170,7 @@ class MqttDestination final : public Destination {
   std::mutex close_mutex_;  // serialises close()
 
   std::atomic<uint64_t> republished_{0};
+  std::atomic<uint64_t> expired_{0};
 
   // Last, so destroyed first: its paho client calls onPublishDone until it is gone.
   std::unique_ptr<Listener> listener_;

@@ -88,4 +88,21 @@ Message fromPaho(const ::mqtt::message& in, const Clock& clock, uint64_t sequenc
   return out;
 }
 
+::mqtt::message_ptr withExpiryInterval(const ::mqtt::message& publish, uint32_t seconds) {
+  using ::mqtt::property;
+  ::mqtt::properties props;
+  const MQTTProperties& in = publish.get_properties().c_struct();
+  for (int i = 0; i < in.count; ++i) {
+    if (in.array[i].identifier == MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL) {
+      props.add(property(property::MESSAGE_EXPIRY_INTERVAL, static_cast<int32_t>(seconds)));
+    } else {
+      props.add(property(in.array[i]));
+    }
+  }
+  ::mqtt::message_ptr out = ::mqtt::make_message(publish.get_topic(), publish.get_payload(),
+                                                 publish.get_qos(), publish.is_retained());
+  out->set_properties(std::move(props));
+  return out;
+}
+
 }  // namespace dataflow::mqtt

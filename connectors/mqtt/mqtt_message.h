@@ -30,4 +30,8 @@ Message fromPaho(const ::mqtt::message& in, const Clock& clock, uint64_t sequenc
 // message is what a republish sends again.
 ::mqtt::message_ptr toPaho(Message&& message, int qos);
 
+// A copy of `publish` whose Message Expiry Interval property is `seconds`; every other property
+// stays as it was, in order. For a PUBLISH that waited in MqttDestination before it is sent.
+::mqtt::message_ptr withExpiryInterval(const ::mqtt::message& publish, uint32_t seconds);
+
 }  // namespace dataflow::mqtt

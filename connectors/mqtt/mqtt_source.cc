@@ -61,8 +61,16 @@ MqttSource::~MqttSource() { close(); }
 Status MqttSource::start(MessageHandler& handler) {
   if (handler_ != nullptr) return Status::fatal("MQTT source started twice");
   handler_ = &handler;
-  worker_ = std::thread([this] { work(); });
-  return connection_->start([this](const ConnackInfo&) { return subscribeAll(); }, nullptr);
+  worker_ = std::thread([this] {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      handler_->onFailure(Status::fatal(std::string("the MQTT source's worker thread stopped: ") +
+                                        e.what()));
+    }
+  });
+  return connection_->start([this](const ConnackInfo&) { return subscribeAll(); }, nullptr,
+                            [this](const Status& reason) { handler_->onFailure(reason); });
 }
 
 void MqttSource::ack(const AckToken&) { acked_.fetch_add(1, std::memory_order_relaxed); }
@@ -171,15 +179,21 @@ void MqttSource::work() {
   }
 }
 
+// A handler that throws has lost the message (paho acknowledged it already): the dataflow is
+// failed visibly rather than going on with a hole in its stream.
 void MqttSource::handOver(Message&& message) noexcept {
   const std::string topic = message.topic;
+  std::string why;
   try {
     handler_->onMessage(std::move(message));
+    return;
   } catch (const std::exception& e) {
-    logger_->error("MQTT source: message on {} not handled: {}", topic, e.what());
+    why = e.what();
   } catch (...) {
-    logger_->error("MQTT source: message on {} not handled: unknown exception", topic);
+    why = "an exception that is not std::exception";
   }
+  handler_->onFailure(
+      Status::fatal("the message handler failed on a message of " + topic + ": " + why));
 }
 
 void MqttSource::stopReceiving() {

@@ -61,7 +61,7 @@
 #include "connectors/mqtt/mqtt_settings.h"
 #include "engine/core/clock.h"
 #include "engine/core/source.h"
-#include "engine/transform/rate_limited_warning.h"
+#include "engine/core/rate_limited_warning.h"
 
 namespace spdlog {
 class logger;
@@ -137,9 +137,9 @@ class MqttSource final : public Source {
   const Clock& clock_;
   const std::shared_ptr<spdlog::logger> logger_;
   const QueueLimits limits_;
-  const transform::WarningSink info_sink_;  // pause/resume lines, at info
-  transform::RateLimitedWarning pause_log_;
-  transform::RateLimitedWarning resume_log_;
+  const WarningSink info_sink_;  // pause/resume lines, at info
+  RateLimitedWarning pause_log_;
+  RateLimitedWarning resume_log_;
 
   MessageHandler* handler_ = nullptr;  // set by start() before the threads exist
 

@@ -196,7 +196,8 @@ ObjectSpec<KafkaSettings> kafkaSpec() {
       .defaultedObject("batching", &K::batching, kafkaBatchingSpec(), "Producer batching.")
       .withDefault("copyMqttProperties", &K::copy_mqtt_properties, operationalMode(),
                    OperationalMode::Enabled,
-                   "Copy MQTT v5 properties to Kafka headers (and headers to user properties).")
+                   "MQTT to Kafka only: Enabled copies MQTT v5 properties to Kafka headers. A "
+                   "Kafka source always turns headers into user properties.")
       .withDefault("compression", &K::compression,
                    enumeration<Compression>({{"None", Compression::None},
                                              {"Gzip", Compression::Gzip},

@@ -2,8 +2,8 @@
 
 #include <regex>
 
-#include "engine/transform/topic_names.h"
-#include "engine/transform/utf8.h"
+#include "engine/core/topic_names.h"
+#include "engine/core/utf8.h"
 
 namespace dataflow::config {
 
@@ -13,7 +13,7 @@ std::string checkMqttString(std::string_view text) {
   if (text.empty()) return "must not be empty";
   if (text.size() > 65535) return "longer than 65,535 bytes";
   if (text.find('\0') != std::string_view::npos) return "must not contain U+0000";
-  if (!transform::isValidMqttString(text)) return "not valid UTF-8 (MQTT strings must be)";
+  if (!isValidMqttString(text)) return "not valid UTF-8 (MQTT strings must be)";
   return "";
 }
 
@@ -71,7 +71,7 @@ std::string checkMqttTopicName(std::string_view topic) {
 }
 
 std::string checkKafkaTopicName(std::string_view topic) {
-  if (transform::isLegalKafkaTopic(topic)) return "";
+  if (isLegalKafkaTopic(topic)) return "";
   return "not a legal Kafka topic name: use 1 to 249 letters, digits, '.', '_' and '-' (and not "
          "\".\" or \"..\")";
 }

@@ -19,6 +19,16 @@ class DeliveryHandler {
   // and `status` says why in one sentence. Retriable failures never reach the handler: the
   // destination retries them itself until close().
   virtual void onDelivery(const AckToken& token, const Status& status) = 0;
+  // Called from the destination's threads for a message it dropped on purpose because its
+  // Message Expiry Interval ran out while the destination held it (Message::expires_at, e.g.
+  // during an outage). Counted as expired; the source acknowledges it.
+  virtual void onExpired(const AckToken& token) = 0;
+  // The destination can no longer work and will not recover by itself (a thread of its own ended
+  // on an exception, a client it could not re-create): the runtime stops the dataflow visibly.
+  // Any destination thread, at most a few times; must not block. Retriable trouble (an outage)
+  // and a fatal client error the destination recovers from (re-creating its client) never come
+  // here.
+  virtual void onFailure(const Status& reason) = 0;
 };
 
 class Destination {

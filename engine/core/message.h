@@ -50,6 +50,12 @@ struct Message {
   std::optional<int32_t> partition;  // Kafka partition (source) or chosen partition (Static)
   int64_t timestamp_ms = 0;          // Kafka timestamp, or wall-clock receive time (ms epoch)
   std::chrono::steady_clock::time_point received_at{};  // for expiry arithmetic
+  // Set by the expiry stage for a message that has a Message Expiry Interval: the instant it
+  // expires (received_at + interval). A destination that holds a message before it reaches the
+  // broker (waiting for a connection, taken back from a producer) calls refreshExpiry()
+  // (message_expiry.h) before each send: an expired message is dropped, the others carry what
+  // remains.
+  std::optional<std::chrono::steady_clock::time_point> expires_at;
   MqttProperties mqtt;
   std::vector<Property> properties;  // user properties / headers, in order
   int qos = 0;

@@ -19,6 +19,10 @@ class MessageHandler {
   // broker rather than buffer without bound. The handler owns `message` from here on and
   // eventually calls Source::ack(message.ack) exactly once, delivered or dropped on purpose.
   virtual void onMessage(Message&& message) = 0;
+  // The source can no longer work (a thread of its own ended on an exception, onMessage threw):
+  // the runtime stops the dataflow visibly. Any source thread; must not block. The message whose
+  // onMessage threw is not acknowledged.
+  virtual void onFailure(const Status& reason) = 0;
 };
 
 class Source {

@@ -27,13 +27,57 @@ DataflowRunner::~DataflowRunner() {
   if (!closed_) drainAndClose(std::chrono::milliseconds(0));
 }
 
+const char* stateName(RunnerState state) {
+  switch (state) {
+    case RunnerState::Created:
+      return "Created";
+    case RunnerState::Running:
+      return "Running";
+    case RunnerState::Failed:
+      return "Failed";
+    case RunnerState::Stopped:
+      return "Stopped";
+  }
+  return "?";
+}
+
 Status DataflowRunner::start() {
-  if (Status s = destination_->start(*this); !s.isOk()) return s;
-  return source_->start(*this);
+  Status status = destination_->start(*this);
+  if (status.isOk()) status = source_->start(*this);
+  if (!status.isOk()) {
+    onFailure(status);
+    return status;
+  }
+  RunnerState expected = RunnerState::Created;
+  state_.compare_exchange_strong(expected, RunnerState::Running);
+  return Status::ok();
+}
+
+void DataflowRunner::onFailure(const Status& reason) {
+  {
+    std::lock_guard lock(failure_mutex_);
+    if (state_.load() == RunnerState::Failed || state_.load() == RunnerState::Stopped) return;
+    failure_reason_ = reason.message();
+    state_.store(RunnerState::Failed);
+  }
+  logger_->error(
+      "dataflow failed: {}; stopping it (what it has not delivered stays unacknowledged at its "
+      "source), the other dataflows go on",
+      reason.message());
+  if (on_failure_) on_failure_();
+}
+
+std::string DataflowRunner::failureReason() const {
+  std::lock_guard lock(failure_mutex_);
+  return failure_reason_;
 }
 
 void DataflowRunner::onMessage(Message&& message) {
   received_.fetch_add(1, kRelaxed);
+  if (state_.load() == RunnerState::Failed) {
+    abandoned_.fetch_add(1, kRelaxed);  // not acknowledged: the source's broker keeps it
+    return;
+  }
   const AckToken token = message.ack;
   // Wait for room before transforming: the expiry stage then counts the time spent waiting.
   if (!destination_->awaitCapacity(message.payload.size() + message.topic.size())) {
@@ -68,6 +112,12 @@ void DataflowRunner::onDelivery(const AckToken& token, const Status& status) {
   source_->ack(token);
 }
 
+void DataflowRunner::onExpired(const AckToken& token) {
+  // The destination has logged it (rate-limited); the pipeline counts the ones it drops itself.
+  expired_.fetch_add(1, kRelaxed);
+  source_->ack(token);
+}
+
 void DataflowRunner::stopReceiving() {
   if (!closed_) source_->stopReceiving();
 }
@@ -83,6 +133,10 @@ uint64_t DataflowRunner::drainAndClose(std::chrono::milliseconds timeout) {
   destination_->close();
   source_->close();
   closed_ = true;
+  {
+    std::lock_guard lock(failure_mutex_);
+    if (state_.load() != RunnerState::Failed) state_.store(RunnerState::Stopped);
+  }
   const uint64_t abandoned = abandoned_.load();
   const uint64_t lost = unreported + abandoned + not_handed_over;
   if (lost > 0) {
@@ -101,6 +155,7 @@ RunnerCounters DataflowRunner::counters() const {
   c.delivered = delivered_.load(kRelaxed);
   c.refused = refused_.load(kRelaxed);
   c.dropped = dropped_.load(kRelaxed);
+  c.expired = expired_.load(kRelaxed);
   c.abandoned = abandoned_.load(kRelaxed);
   return c;
 }

@@ -1,23 +1,29 @@
 // One running Dataflow: its source, its transform pipeline and its destination, wired together.
 //
 //   source thread:      Source -> onMessage -> Pipeline::process -> Destination::send (may block)
-//   delivery thread:    Destination -> onDelivery -> Source::ack
+//   delivery thread:    Destination -> onDelivery / onExpired -> Source::ack
+//   any connector thread: onFailure -> state Failed, the Engine's failure callback
 //
 // The runner owns the three parts and the dataflow's counters. Built by the Engine; start/stop
-// are called from the Engine's (main) thread.
+// are called from the Engine's (main) thread. A connector that can no longer work (or a handler
+// that throws) reports onFailure: the runner marks itself Failed, logs the reason once and wakes
+// the Engine, which stops it from the main thread (never from the failing connector's thread,
+// whose own close() would join it).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "engine/core/clock.h"
 #include "engine/core/destination.h"
 #include "engine/core/source.h"
 #include "engine/transform/pipeline.h"
-#include "engine/transform/rate_limited_warning.h"
+#include "engine/core/rate_limited_warning.h"
 
 namespace spdlog {
 class logger;
@@ -31,10 +37,14 @@ struct RunnerCounters {
   uint64_t delivered = 0;  // acknowledged by the destination broker
   uint64_t refused = 0;    // refused by the destination for good (counted, logged, acked)
   uint64_t dropped = 0;    // dropped on purpose by the pipeline (expired, bad topic; acked)
+  uint64_t expired = 0;    // accepted, then expired while the destination held it (acked)
   uint64_t abandoned = 0;  // received but never accepted by the destination (shutdown)
 
-  uint64_t inFlight() const { return sent - delivered - refused; }
+  uint64_t inFlight() const { return sent - delivered - refused - expired; }
 };
+
+enum class RunnerState { Created, Running, Failed, Stopped };
+const char* stateName(RunnerState state);
 
 class DataflowRunner final : public MessageHandler, public DeliveryHandler {
  public:
@@ -43,7 +53,12 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
                  std::shared_ptr<spdlog::logger> logger, const Clock& clock);
   ~DataflowRunner() override;
 
-  // Starts the destination, then the source. Neither waits for its broker.
+  // Called (once, from the failing thread) when the runner turns Failed. Must not block. Set
+  // before start().
+  void setFailureCallback(std::function<void()> callback) { on_failure_ = std::move(callback); }
+
+  // Starts the destination, then the source. Neither waits for its broker. On failure the state
+  // is Failed with the reason.
   Status start();
 
   // Phase 1 of a stop: the source takes no new messages.
@@ -54,6 +69,9 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   uint64_t drainAndClose(std::chrono::milliseconds timeout);
 
   const std::string& name() const { return name_; }
+  RunnerState state() const { return state_.load(); }
+  // Why the runner failed (empty unless Failed). Any thread.
+  std::string failureReason() const;
   RunnerCounters counters() const;
   transform::CounterSnapshot transformCounters() const { return pipeline_->counters(); }
   bool sourceConnected() const { return source_->connected(); }
@@ -61,6 +79,9 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
 
   void onMessage(Message&& message) override;
   void onDelivery(const AckToken& token, const Status& status) override;
+  void onExpired(const AckToken& token) override;
+  // Both interfaces' onFailure: the first call marks the runner Failed; later ones are ignored.
+  void onFailure(const Status& reason) override;
 
  private:
   using Counter = std::atomic<uint64_t>;
@@ -70,15 +91,20 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   std::unique_ptr<Source> source_;
   std::unique_ptr<Destination> destination_;
   std::shared_ptr<spdlog::logger> logger_;
-  transform::WarningSink warning_sink_;
-  transform::RateLimitedWarning refused_warning_;
+  WarningSink warning_sink_;
+  RateLimitedWarning refused_warning_;
   bool closed_ = false;  // main thread only
+  std::function<void()> on_failure_;
+  std::atomic<RunnerState> state_{RunnerState::Created};
+  mutable std::mutex failure_mutex_;
+  std::string failure_reason_;  // guarded by failure_mutex_
 
   Counter received_{0};
   Counter sent_{0};
   Counter delivered_{0};
   Counter refused_{0};
   Counter dropped_{0};
+  Counter expired_{0};
   Counter abandoned_{0};
 };
 

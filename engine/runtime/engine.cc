@@ -107,6 +107,17 @@ std::unique_ptr<Engine> Engine::build(const config::Plan& plan, const EngineOpti
       engine->runners_.push_back(std::move(runner));
     }
   }
+  Engine* self = engine.get();
+  for (auto& runner : engine->runners_) {
+    runner->setFailureCallback([self] {
+      {
+        std::lock_guard lock(self->mutex_);
+        ++self->failures_pending_;
+      }
+      self->changed_.notify_all();
+    });
+  }
+  engine->reaped_.assign(engine->runners_.size(), false);
   if (errors.empty() && engine->runners_.empty()) {
     errors.push_back("no enabled dataflow uses profile \"" + options.profile + "\"");
   }
@@ -115,18 +126,51 @@ std::unique_ptr<Engine> Engine::build(const config::Plan& plan, const EngineOpti
 }
 
 size_t Engine::start() {
+  for (auto& runner : runners_) runner->start();  // a failure is logged by the runner
+  return reapFailed();
+}
+
+size_t Engine::reapFailed() {
   size_t running = 0;
-  for (auto& runner : runners_) {
-    Status status = runner->start();
-    if (status.isOk()) {
-      ++running;
+  for (size_t i = 0; i < runners_.size(); ++i) {
+    DataflowRunner& runner = *runners_[i];
+    if (runner.state() != RunnerState::Failed) {
+      if (runner.state() == RunnerState::Running) ++running;
       continue;
     }
-    logger(runner->name())->error("not started: {}", status.message());
-    runner->stopReceiving();
-    runner->drainAndClose(std::chrono::milliseconds(0));
+    if (reaped_[i]) continue;
+    reaped_[i] = true;
+    runner.stopReceiving();
+    runner.drainAndClose(std::chrono::milliseconds(0));
+    logger(runner.name())->error("stopped after failing: {}", runner.failureReason());
   }
   return running;
+}
+
+Engine::Outcome Engine::supervise() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return stop_requested_ || failures_pending_ > 0; });
+      if (stop_requested_) return Outcome::StopRequested;
+      failures_pending_ = 0;
+    }
+    if (reapFailed() == 0) return Outcome::AllFailed;
+  }
+}
+
+void Engine::requestStop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_requested_ = true;
+  }
+  changed_.notify_all();
+}
+
+size_t Engine::failedCount() const {
+  size_t failed = 0;
+  for (const auto& runner : runners_) failed += runner->state() == RunnerState::Failed ? 1 : 0;
+  return failed;
 }
 
 uint64_t Engine::stop(std::chrono::milliseconds drain) {
@@ -139,8 +183,12 @@ uint64_t Engine::stop(std::chrono::milliseconds drain) {
     lost += runner->drainAndClose(std::max(left, std::chrono::milliseconds(0)));
     RunnerCounters c = runner->counters();
     logger(runner->name())
-        ->info("stopped: received {}, delivered {}, dropped {}, refused {}, not delivered {}",
-               c.received, c.delivered, c.dropped, c.refused, c.inFlight() + c.abandoned);
+        ->info(
+            "stopped: received {}, delivered {}, dropped {}, expired while held {}, refused {}, "
+            "not delivered {}{}",
+            c.received, c.delivered, c.dropped, c.expired, c.refused, c.inFlight() + c.abandoned,
+            runner->state() == RunnerState::Failed ? "; it had failed: " + runner->failureReason()
+                                                   : std::string());
   }
   return lost;
 }

@@ -2,12 +2,15 @@
 // together. Built from a validated Plan; the connectors come from a ConnectorFactory so the
 // runtime itself knows no client library.
 //
-// Threads: build/start/stop are called from one thread (the `run` command's main thread).
+// Threads: build/start/supervise/stop are called from one thread (the `run` command's main
+// thread); requestStop() from any thread (the signal thread).
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -36,9 +39,20 @@ class Engine {
                                        const config::MountedFiles& files, const Clock& clock,
                                        std::vector<std::string>& errors);
 
-  // Starts every runner. A runner whose start fails is logged and stopped; the others run.
-  // Returns how many runners are running.
+  // Starts every runner. A runner whose start fails is logged, marked Failed and stopped; the
+  // others run. Returns how many runners are running.
   size_t start();
+
+  enum class Outcome { StopRequested, AllFailed };
+  // Blocks until requestStop() or until no dataflow is running any more. Meanwhile, every runner
+  // that turns Failed (a connector that can no longer work, a handler that threw) is stopped here,
+  // at once: its source takes nothing new, its connections are released, and what it had not
+  // delivered stays unacknowledged at its source. The other runners go on.
+  Outcome supervise();
+  // Ends supervise(). Any thread, any number of times.
+  void requestStop();
+  // How many runners have failed since start.
+  size_t failedCount() const;
 
   // Stops every source, then waits for what is in flight until `drain` has passed (one deadline
   // for all dataflows), then closes every connection. Returns the number of received messages
@@ -49,7 +63,15 @@ class Engine {
 
  private:
   Engine() = default;
+  // Stops the runners that failed and are not stopped yet; returns how many are still running.
+  size_t reapFailed();
+
   std::vector<std::unique_ptr<DataflowRunner>> runners_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;  // a runner failed, or a stop was requested
+  bool stop_requested_ = false;      // guarded by mutex_
+  size_t failures_pending_ = 0;      // guarded by mutex_: failed runners not reaped yet
+  std::vector<bool> reaped_;         // main thread only: per runner, stopped after failing
 };
 
 // `clientIdPrefix` (default "dataflow") + "-" + dataflow name + "-" + instance id.

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "engine/core/message.h"
-#include "engine/transform/property_names.h"
+#include "engine/core/property_names.h"
 
 namespace dataflow::transform {
 

@@ -7,7 +7,7 @@
 #include <iterator>
 #include <random>
 
-#include "engine/transform/property_names.h"
+#include "engine/core/property_names.h"
 
 namespace dataflow::transform {
 

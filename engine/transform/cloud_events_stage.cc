@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "engine/transform/cloud_events.h"
-#include "engine/transform/property_names.h"
+#include "engine/core/property_names.h"
 
 namespace dataflow::transform {
 

@@ -23,6 +23,8 @@ Outcome ExpiryStage::apply(Message& message, StageContext& /*context*/) const {
     PipelineCounters::add(counters_.expired);
     return Outcome::DropExpired;
   }
+  // Destinations that hold the message later apply the same rule again (message_expiry.h).
+  message.expires_at = message.received_at + std::chrono::seconds(*interval);
   interval = remaining;
   return Outcome::Forward;
 }

@@ -20,8 +20,8 @@ std::optional<uint32_t> remainingExpiry(uint32_t interval_seconds,
                                         std::chrono::steady_clock::time_point received_at,
                                         std::chrono::steady_clock::time_point now);
 
-// Rewrites Message::mqtt.message_expiry_interval, or drops with Outcome::DropExpired. Messages
-// without the property pass untouched. `clock` and `counters` outlive the stage.
+// Rewrites Message::mqtt.message_expiry_interval and sets Message::expires_at, or drops with
+// Outcome::DropExpired. Messages without the property pass untouched. `clock` and `counters` outlive the stage.
 class ExpiryStage final : public Stage {
  public:
   ExpiryStage(const Clock& clock, PipelineCounters& counters)

@@ -5,8 +5,8 @@
 #include <iterator>
 #include <utility>
 
-#include "engine/transform/property_names.h"
-#include "engine/transform/utf8.h"
+#include "engine/core/property_names.h"
+#include "engine/core/utf8.h"
 
 namespace dataflow::transform {
 

@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "engine/transform/counters.h"
-#include "engine/transform/rate_limited_warning.h"
+#include "engine/core/rate_limited_warning.h"
 #include "engine/transform/stage.h"
 
 namespace dataflow::transform {

@@ -18,7 +18,7 @@
 #include "engine/transform/built_in_properties.h"
 #include "engine/transform/counters.h"
 #include "engine/transform/options.h"
-#include "engine/transform/rate_limited_warning.h"
+#include "engine/core/rate_limited_warning.h"
 #include "engine/transform/stage.h"
 
 namespace dataflow::transform {

@@ -11,7 +11,7 @@
 #include "engine/transform/partition_stage.h"
 #include "engine/transform/retain_stage.h"
 #include "engine/transform/topic_stage.h"
-#include "engine/transform/utf8.h"
+#include "engine/core/utf8.h"
 
 namespace dataflow::transform {
 

@@ -30,7 +30,7 @@
 #include "engine/core/status.h"
 #include "engine/transform/counters.h"
 #include "engine/transform/options.h"
-#include "engine/transform/rate_limited_warning.h"
+#include "engine/core/rate_limited_warning.h"
 #include "engine/transform/stage.h"
 
 namespace dataflow::transform {

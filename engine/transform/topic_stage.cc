@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "engine/transform/topic_names.h"
+#include "engine/core/topic_names.h"
 
 namespace dataflow::transform {
 

@@ -9,7 +9,7 @@
 
 #include "engine/core/topic_template.h"
 #include "engine/transform/counters.h"
-#include "engine/transform/rate_limited_warning.h"
+#include "engine/core/rate_limited_warning.h"
 #include "engine/transform/stage.h"
 
 namespace dataflow::transform {

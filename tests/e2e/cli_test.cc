@@ -116,6 +116,29 @@ TEST_F(Cli, InstanceIdOutOfRangeIsRefused) {
                                 "instanceCount 1 (instances 0 to 0)"));
 }
 
+TEST_F(Cli, ASettingWithNoEffectIsWarnedAtStart) {
+  std::string manifests = kEndpoints;
+  manifests.replace(manifests.find("method: ServiceAccountToken"),
+                    std::string("method: ServiceAccountToken\n      serviceAccountTokenSettings:\n"
+                                "        audience: aio-internal")
+                        .size(),
+                    "method: Anonymous");
+  manifests.replace(manifests.find("spec:\n  operations:"), 5,
+                    "spec:\n  requestDiskPersistence: Enabled");
+  ChildProcess run(
+      {DATAFLOW_EXE, "run", "-f", write("flow.yaml", manifests), "--drain-timeout", "0"},
+      dir_.path() + "/run.log");
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return run.log().find("dataflow flow: spec.requestDiskPersistence is ignored") !=
+               std::string::npos;
+      },
+      30s))
+      << run.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(30s), 0) << run.log();
+}
+
 TEST_F(Cli, DevKafkaPrintsBootstrapServersAndStopsOnSigterm) {
   const std::string bootstrap_file = dir_.path() + "/bootstrap";
   ChildProcess dev({DATAFLOW_EXE, "dev-kafka", "--brokers", "2", "--topic", "orders:3",

@@ -114,6 +114,17 @@ int EngineE2E::stopEngine(int signal) {
 
 std::string EngineE2E::engineLog() const { return engine_ ? engine_->log() : ""; }
 
+std::chrono::steady_clock::time_point EngineE2E::publishExpiringThroughOutage(
+    std::chrono::seconds outage) {
+  const auto published_at = std::chrono::steady_clock::now();
+  publish("plant/m1/data", "short", {"-D", "publish", "message-expiry-interval", "2"});
+  publish("plant/m1/data", "long", {"-D", "publish", "message-expiry-interval", "3600"});
+  publish("plant/m1/data", "plain");
+  waitFor([&] { return std::chrono::steady_clock::now() - published_at >= outage; },
+          outage + std::chrono::seconds(5), std::chrono::milliseconds(100));
+  return published_at;
+}
+
 void EngineE2E::publish(const std::string& topic, const std::string& payload,
                         std::vector<std::string> extra) {
   std::vector<std::string> argv{"/usr/bin/mosquitto_pub",

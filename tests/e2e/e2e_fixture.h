@@ -98,6 +98,11 @@ class EngineE2E : public ::testing::Test {
   // mosquitto_pub -V 5 -q 1 with extra arguments (e.g. {"-D", "publish", "content-type", "x"}).
   void publish(const std::string& topic, const std::string& payload,
                std::vector<std::string> extra = {});
+  // During a destination outage: publishes "short" (Message Expiry Interval 2 s), "long" (3600 s)
+  // and "plain" (none) to plant/m1/data, then lets `outage` pass (time passing is the scenario).
+  // Returns when they were published.
+  std::chrono::steady_clock::time_point publishExpiringThroughOutage(
+      std::chrono::seconds outage);
   // Reads at least `count` records of topic() (fails the test when they do not arrive).
   std::vector<KafkaRecord> readRecords(size_t count);
 

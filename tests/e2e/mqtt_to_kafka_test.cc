@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "engine/transform/murmur2.h"
+#include "engine/core/murmur2.h"
 #include "tests/e2e/e2e_fixture.h"
 #include "tests/e2e/load_publisher.h"
 
@@ -193,7 +193,7 @@ TEST_F(Partitioning, TopicStrategyKeysByMqttTopic) {
   for (const KafkaRecord& r : records) {
     const std::string mqtt_topic = "plant/" + r.value + "/data";
     EXPECT_EQ(r.key, mqtt_topic);
-    EXPECT_EQ(r.partition, transform::partitionForKey(mqtt_topic, kPartitions)) << mqtt_topic;
+    EXPECT_EQ(r.partition, partitionForKey(mqtt_topic, kPartitions)) << mqtt_topic;
   }
 }
 
@@ -213,7 +213,7 @@ TEST_F(Partitioning, PropertyStrategyKeysByThePropertyAndFallsBackWhenAbsent) {
       continue;
     }
     EXPECT_EQ(r.key, r.value);
-    EXPECT_EQ(r.partition, transform::partitionForKey(r.value, kPartitions)) << r.value;
+    EXPECT_EQ(r.partition, partitionForKey(r.value, kPartitions)) << r.value;
   }
 }
 
@@ -223,7 +223,7 @@ TEST_F(Partitioning, StaticStrategyUsesTheInstanceOrdinal) {
   startEngine({"--instance-id", "2"});
   for (int i = 0; i < 5; ++i) publish("plant/m1/data", std::to_string(i));
   for (const KafkaRecord& r : readRecords(5)) {
-    EXPECT_EQ(r.partition, transform::staticPartition(2, kPartitions));
+    EXPECT_EQ(r.partition, staticPartition(2, kPartitions));
     EXPECT_FALSE(r.key.has_value());
   }
 }

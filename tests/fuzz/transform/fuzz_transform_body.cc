@@ -13,9 +13,9 @@
 
 #include "engine/core/clock.h"
 #include "engine/transform/pipeline.h"
-#include "engine/transform/property_names.h"
-#include "engine/transform/topic_names.h"
-#include "engine/transform/utf8.h"
+#include "engine/core/property_names.h"
+#include "engine/core/topic_names.h"
+#include "engine/core/utf8.h"
 
 namespace dataflow::transform::fuzz {
 

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <future>
 
-#include "engine/cli/commands.h"
+#include "cli/commands.h"
 #include "tests/integration/kafka/kafka_fixture.h"
 
 namespace dataflow::testing {
@@ -30,8 +30,17 @@ TEST(DevCluster, BootstrapServersAreLoopbackListenersAClientCanUse) {
   EXPECT_TRUE(cluster.value()->setBrokerDown(42, true).isFatal()) << "no broker 42";
   EXPECT_TRUE(cluster.value()->setBrokerDown(1, true).isOk());
   EXPECT_TRUE(cluster.value()->setBrokerDown(1, false).isOk());
-  KafkaReader reader(cluster.value()->bootstrapServers(), topic);
-  EXPECT_TRUE(reader.readAtLeast(1, 200ms).empty()) << "an empty topic, found and assigned";
+  // A client can use it: a record written to the last partition is read back.
+  KafkaRecord record;
+  record.topic = topic;
+  record.partition = 2;
+  record.value = "round trip";
+  KafkaWriter(cluster.value()->bootstrapServers()).write(record);
+  const std::vector<KafkaRecord> read =
+      KafkaReader(cluster.value()->bootstrapServers(), topic).readAtLeast(1, kDeadline);
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].value, "round trip");
+  EXPECT_EQ(read[0].partition, 2);
 }
 
 TEST(DevCluster, NeedsAtLeastOneBroker) {
@@ -50,11 +59,19 @@ TEST(KafkaReader, WaitsForATopicWithoutCreatingIt) {
   MockKafka kafka(1);
   const std::string topic = randomName("later-");
   KafkaReader reader(kafka.bootstrapServers(), topic);
-  EXPECT_TRUE(reader.readAtLeast(1, 300ms).empty());
+  EXPECT_TRUE(reader.readAtLeast(1, 300ms).empty());  // no topic yet: the reader keeps asking
   // The mock creates unknown topics with 4 partitions when a request names them; the reader
-  // asked for all topics instead, so the test can still choose the partition count.
+  // asked for all topics instead, so the test can still create it (this throws if it exists).
   kafka.createTopic(topic, 2);
-  EXPECT_TRUE(reader.readAtLeast(1, 300ms).empty());
+  // Once it exists the same reader finds it and reads what is written to it.
+  KafkaRecord record;
+  record.topic = topic;
+  record.partition = 1;
+  record.value = "after";
+  KafkaWriter(kafka.bootstrapServers()).write(record);
+  const std::vector<KafkaRecord> read = reader.readAtLeast(1, kDeadline);
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].value, "after");
 }
 
 class KafkaReaderTest : public KafkaDestinationTest {};
@@ -113,11 +130,18 @@ TEST_F(DevKafkaCommand, WritesTheBootstrapLineAndStopsOnSigterm) {
   ASSERT_THAT(line,
               MatchesRegex("bootstrap\\.servers=127\\.0\\.0\\.1:[0-9]+,127\\.0\\.0\\.1:[0-9]+"));
   const std::string bootstrap = line.substr(line.find('=') + 1);
+  // The cluster serves: a record written to each topic's last partition is read back.
   for (auto [topic, partitions] : {std::pair{"orders", 3}, std::pair{"audit", 1}}) {
-    KafkaReader reader(bootstrap, topic);
-    EXPECT_TRUE(reader.readAtLeast(1, 200ms).empty()) << topic;
+    KafkaRecord record;
+    record.topic = topic;
+    record.partition = partitions - 1;
+    record.value = "round trip";
+    KafkaWriter(bootstrap).write(record);
+    const std::vector<KafkaRecord> read = KafkaReader(bootstrap, topic).readAtLeast(1, kDeadline);
+    ASSERT_EQ(read.size(), 1u) << topic;
+    EXPECT_EQ(read[0].partition, partitions - 1) << topic;
   }
-  EXPECT_EQ(exit_code.wait_for(100ms), std::future_status::timeout) << "runs until a signal";
+  EXPECT_EQ(exit_code.wait_for(0ms), std::future_status::timeout) << "runs until a signal";
   ::kill(::getpid(), SIGTERM);
   ASSERT_EQ(exit_code.wait_for(kDeadline), std::future_status::ready);
   EXPECT_EQ(exit_code.get(), cli::kExitOk);

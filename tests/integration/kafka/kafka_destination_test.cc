@@ -5,7 +5,7 @@
 #include <future>
 #include <set>
 
-#include "engine/transform/murmur2.h"
+#include "engine/core/murmur2.h"
 #include "tests/integration/kafka/kafka_fixture.h"
 
 namespace dataflow::testing {
@@ -81,7 +81,7 @@ TEST_F(KafkaDestinationTest, StaticOrdinalIsReducedWithTheTopicsPartitionCount) 
   for (const KafkaRecord& r : records) {
     const int i = r.value.back() - '0';
     EXPECT_EQ(r.partition, i < 3 ? 1 : 2) << r.value;  // 4 % 3 and 2 % 3
-    EXPECT_EQ(r.partition, transform::staticPartition(i < 3 ? 4 : 2, 3));
+    EXPECT_EQ(r.partition, staticPartition(i < 3 ? 4 : 2, 3));
     EXPECT_FALSE(r.key.has_value());
   }
 }
@@ -103,7 +103,7 @@ TEST_F(KafkaDestinationTest, KeysLandWhereTheJavaPartitionerPutsThem) {
   std::set<int32_t> used;
   for (const KafkaRecord& r : records) {
     ASSERT_TRUE(r.key.has_value());
-    EXPECT_EQ(r.partition, transform::partitionForKey(*r.key, kPartitions)) << *r.key;
+    EXPECT_EQ(r.partition, partitionForKey(*r.key, kPartitions)) << *r.key;
     used.insert(r.partition);
   }
   EXPECT_GT(used.size(), 1u);
@@ -118,20 +118,25 @@ TEST_F(KafkaDestinationTest, SendBlocksWhileKafkaIsDownAndNothingIsLost) {
 
   constexpr uint64_t kCount = 50;
   std::atomic<uint64_t> accepted{0};
+  std::atomic<bool> kafka_back{false};
+  std::atomic<bool> sixth_returned_after_kafka_came_back{false};
   auto sender = std::async(std::launch::async, [&] {
     for (uint64_t i = 0; i < kCount; ++i) {
       if (!destination->send(message("held-" + std::to_string(i), i)).isOk()) return;
+      if (i == 5) sixth_returned_after_kafka_came_back.store(kafka_back.load());
       accepted.fetch_add(1);
     }
   });
-  // The producer queue takes 5; the sixth send waits for space that an outage never frees.
+  // The producer queue takes 5; the sixth send waits for space that an outage never frees, so it
+  // returns only after Kafka is back (checked below, by order, not by a timeout).
   ASSERT_TRUE(waitFor([&] { return accepted.load() == 5; }, kDeadline));
-  EXPECT_EQ(sender.wait_for(500ms), std::future_status::timeout);
-  EXPECT_EQ(accepted.load(), 5u);
   EXPECT_TRUE(recorder_.deliveries().empty());
 
+  kafka_back.store(true);
   kafka_.setAllBrokersDown(false);
   ASSERT_EQ(sender.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_TRUE(sixth_returned_after_kafka_came_back.load())
+      << "the sixth send returned while Kafka was down";
   ASSERT_TRUE(recorder_.waitFor(kCount));
   for (const Delivery& d : recorder_.deliveries()) EXPECT_TRUE(d.status.isOk());
   EXPECT_TRUE(waitFor([&] { return destination->connected(); }, kDeadline));
@@ -152,15 +157,30 @@ TEST_F(KafkaDestinationTest, AwaitCapacityWaitsForRoomAndCloseReleasesIt) {
   kafka_.setAllBrokersDown(true);
   ASSERT_TRUE(destination->send(message("one", 1)).isOk());
   ASSERT_TRUE(destination->send(message("two", 2)).isOk());
-  auto waiter = std::async(std::launch::async, [&] { return destination->awaitCapacity(100); });
-  EXPECT_EQ(waiter.wait_for(300ms), std::future_status::timeout);
-  auto blocked_send =
-      std::async(std::launch::async, [&] { return destination->send(message("three", 3)); });
-  EXPECT_EQ(blocked_send.wait_for(300ms), std::future_status::timeout);
+  // Both wait: Kafka is down, so nothing frees room. Only close() releases them: each returns
+  // after close() began (checked by order, not by a timeout), awaitCapacity with false and the
+  // send refused without taking the message.
+  std::atomic<int> calling{0};
+  std::atomic<bool> closing{false};
+  auto waiter = std::async(std::launch::async, [&] {
+    calling.fetch_add(1);
+    const bool room = destination->awaitCapacity(100);
+    return std::pair{room, closing.load()};
+  });
+  auto blocked_send = std::async(std::launch::async, [&] {
+    calling.fetch_add(1);
+    Status status = destination->send(message("three", 3));
+    return std::pair{status, closing.load()};
+  });
+  ASSERT_TRUE(waitFor([&] { return calling.load() == 2; }, kDeadline));
 
+  closing.store(true);
   destination->close();
-  EXPECT_FALSE(waiter.get());
-  const Status refused = blocked_send.get();
+  const auto [room, waited_for_close] = waiter.get();
+  EXPECT_FALSE(room);
+  EXPECT_TRUE(waited_for_close) << "awaitCapacity returned before close()";
+  const auto [refused, send_waited_for_close] = blocked_send.get();
+  EXPECT_TRUE(send_waited_for_close) << "send returned before close()";
   EXPECT_TRUE(refused.isRetriable()) << refused.message();
   EXPECT_TRUE(recorder_.deliveries().empty()) << "abandoned messages are not reported";
   EXPECT_TRUE(destination->send(message("after", 4)).isRetriable());
@@ -243,6 +263,76 @@ TEST_F(KafkaDestinationTest, TheLoggedConfigurationHidesNothingButSecrets) {
   EXPECT_EQ(logLinesContaining("Kafka producer effective configuration:"), 1u);
   EXPECT_EQ(logLinesContaining("request.required.acks=-1"), 1u);
   EXPECT_EQ(logLinesContaining("enable.idempotence=true"), 2u);
+}
+
+// librdkafka's idempotent producer fails for good (an instance-fatal error) when a produce request
+// fails with OUT_OF_ORDER_SEQUENCE_NUMBER. The destination re-creates the producer and produces
+// again what the old one held; nothing is refused, nothing is missing.
+TEST_F(KafkaDestinationTest, AFatalProducerErrorReCreatesTheProducerAndLosesNothing) {
+  kafka_.createTopic(topic_, 1);
+  auto destination = startDestination();
+  ASSERT_TRUE(destination->send(message("before", 0)).isOk());
+  ASSERT_TRUE(recorder_.waitFor(1));
+  constexpr int kOutOfOrderSequenceNumber = 45;
+  kafka_.failNextProduceRequests({kOutOfOrderSequenceNumber});
+  constexpr uint64_t kCount = 300;
+  for (uint64_t i = 1; i <= kCount; ++i) {
+    ASSERT_TRUE(destination->send(message("m-" + std::to_string(i), i)).isOk());
+  }
+  ASSERT_TRUE(recorder_.waitFor(kCount + 1));
+  for (const Delivery& d : recorder_.deliveries()) EXPECT_TRUE(d.status.isOk()) << d.status.message();
+  EXPECT_THAT(recorder_.failures(), ::testing::IsEmpty());
+  EXPECT_EQ(destination->restartCount(), 1u);
+  EXPECT_GE(destination->resentCount(), 1u);
+  std::set<std::string> values;
+  for (const KafkaRecord& r :
+       KafkaReader(kafka_.bootstrapServers(), topic_).readAtLeast(kCount + 1, kDeadline)) {
+    values.insert(r.value);
+  }
+  EXPECT_EQ(values.size(), kCount + 1);
+  EXPECT_EQ(logLinesContaining("re-created it (restart 1)"), 1u);
+}
+
+// Messages the destination holds during an outage keep their expiry running (a manual clock moves
+// 5 s): the one with 2 s is reported expired while Kafka is still down, the one with 3600 s is
+// produced with its header rewritten to what remains, the one without is produced as it was.
+TEST_F(KafkaDestinationTest, MessagesHeldDuringAnOutageExpireOrCarryWhatRemains) {
+  kafka_.createTopic(topic_, 1);
+  ManualClock manual;
+  auto destination = makeDestination(settings(), {}, &manual);
+  ASSERT_TRUE(destination->start(recorder_).isOk());
+  ASSERT_TRUE(waitFor([&] { return destination->connected(); }, kDeadline));
+  kafka_.setAllBrokersDown(true);
+  ASSERT_TRUE(waitFor([&] { return !destination->connected(); }, kDeadline));
+
+  auto expiring = [&](std::string payload, uint64_t sequence, uint32_t seconds) {
+    Message m = message(std::move(payload), sequence);
+    m.expires_at = manual.steadyNow() + std::chrono::seconds(seconds);
+    m.properties = {{"Message Expiry Interval", std::to_string(seconds)}, {"a", "1"}};
+    return m;
+  };
+  ASSERT_TRUE(destination->send(expiring("short", 1, 2)).isOk());
+  ASSERT_TRUE(destination->send(expiring("long", 2, 3600)).isOk());
+  ASSERT_TRUE(destination->send(message("plain", 3)).isOk());
+  manual.advance(5s);
+  ASSERT_TRUE(waitFor([&] { return recorder_.expired().size() == 1; }, kDeadline));
+  EXPECT_EQ(recorder_.expired()[0].sequence, 1u);
+  EXPECT_TRUE(recorder_.deliveries().empty()) << "Kafka is still down";
+
+  kafka_.setAllBrokersDown(false);
+  ASSERT_TRUE(recorder_.waitFor(2));
+  for (const Delivery& d : recorder_.deliveries()) EXPECT_TRUE(d.status.isOk());
+  std::vector<KafkaRecord> records =
+      KafkaReader(kafka_.bootstrapServers(), topic_).readAtLeast(2, kDeadline);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].value, "long");
+  using Header = std::pair<std::string, std::optional<std::string>>;
+  EXPECT_THAT(records[0].headers,
+              ::testing::ElementsAre(Header{"Message Expiry Interval", "3595"}, Header{"a", "1"}));
+  EXPECT_EQ(records[1].value, "plain");
+  EXPECT_TRUE(records[1].headers.empty());
+  EXPECT_EQ(destination->resentCount(), 2u);
+  EXPECT_EQ(logLinesContaining("expired while it waited for Kafka"), 1u);
 }
 
 }  // namespace

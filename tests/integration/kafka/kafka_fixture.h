@@ -43,6 +43,29 @@ class Recorder final : public DeliveryHandler {
     deliveries_.push_back({token, status});
     changed_.notify_all();
   }
+  void onExpired(const AckToken& token) override {
+    std::lock_guard lock(mutex_);
+    expired_.push_back(token);
+    changed_.notify_all();
+  }
+  void onFailure(const Status& reason) override {
+    std::lock_guard lock(mutex_);
+    failures_.push_back(reason.message());
+  }
+  // Waits until `count` messages are reported, delivered, refused or expired.
+  bool waitForReports(size_t count, std::chrono::milliseconds timeout = kDeadline) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(
+        lock, timeout, [&] { return deliveries_.size() + expired_.size() >= count; });
+  }
+  std::vector<AckToken> expired() const {
+    std::lock_guard lock(mutex_);
+    return expired_;
+  }
+  std::vector<std::string> failures() const {
+    std::lock_guard lock(mutex_);
+    return failures_;
+  }
   bool waitFor(size_t count, std::chrono::milliseconds timeout = kDeadline) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, timeout, [&] { return deliveries_.size() >= count; });
@@ -56,6 +79,8 @@ class Recorder final : public DeliveryHandler {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<Delivery> deliveries_;
+  std::vector<AckToken> expired_;
+  std::vector<std::string> failures_;
 };
 
 class KafkaDestinationTest : public ::testing::Test {
@@ -85,12 +110,14 @@ class KafkaDestinationTest : public ::testing::Test {
   }
 
   std::unique_ptr<kafka::KafkaDestination> makeDestination(const config::KafkaSettings& s,
-                                                           runtime::FlightLimits limits = {}) {
+                                                           runtime::FlightLimits limits = {},
+                                                           const Clock* clock = nullptr) {
     Result<kafka::ProducerConfig> config =
         kafka::producerConfig(s, config::MountedFiles(), limits, "kafka-destination-test");
     EXPECT_TRUE(config.isOk()) << config.status().message();
     return std::make_unique<kafka::KafkaDestination>(
-        kafka::KafkaDestination::Options{std::move(config).value(), logger_, &clock_});
+        kafka::KafkaDestination::Options{std::move(config).value(), logger_,
+                                         clock ? clock : &clock_});
   }
   std::unique_ptr<kafka::KafkaDestination> startDestination(runtime::FlightLimits limits = {}) {
     auto destination = makeDestination(settings(), limits);

@@ -67,6 +67,9 @@ class AckingHandler final : public MessageHandler {
     in_handler_ = false;
     changed_.notify_all();
   }
+  void onFailure(const Status& reason) override {
+    ADD_FAILURE() << "the Kafka source failed: " << reason.message();
+  }
 
   void block() {
     std::lock_guard lock(mutex_);

@@ -28,6 +28,23 @@ class RecordingDelivery final : public DeliveryHandler {
     (status.isOk() ? ok_ : refused_) += 1;
     if (!status.isOk()) refusals_.push_back(status.message());
   }
+  void onExpired(const AckToken& token) override {
+    std::lock_guard lock(mutex_);
+    ++reports_[token.sequence];
+    ++expired_;
+  }
+  void onFailure(const Status& reason) override {
+    std::lock_guard lock(mutex_);
+    failures_.push_back(reason.message());
+  }
+  size_t expired() {
+    std::lock_guard lock(mutex_);
+    return expired_;
+  }
+  std::vector<std::string> failures() {
+    std::lock_guard lock(mutex_);
+    return failures_;
+  }
   size_t ok() {
     std::lock_guard lock(mutex_);
     return ok_;
@@ -54,6 +71,8 @@ class RecordingDelivery final : public DeliveryHandler {
   size_t ok_ = 0;                       // guarded by mutex_
   size_t refused_ = 0;                  // guarded by mutex_
   std::vector<std::string> refusals_;   // guarded by mutex_
+  size_t expired_ = 0;                  // guarded by mutex_
+  std::vector<std::string> failures_;   // guarded by mutex_
 };
 
 // A message with only what a destination needs.

@@ -43,6 +43,14 @@ class RecordingHandler final : public MessageHandler {
     capacities_.push_back(message.properties.capacity());
     messages_.push_back(std::move(message));
   }
+  void onFailure(const Status& reason) override {
+    std::lock_guard lock(mutex_);
+    failures_.push_back(reason.message());
+  }
+  std::vector<std::string> failures() {
+    std::lock_guard lock(mutex_);
+    return failures_;
+  }
   void block() {
     std::lock_guard lock(mutex_);
     blocked_ = true;
@@ -84,6 +92,7 @@ class RecordingHandler final : public MessageHandler {
   size_t entered_ = 0;              // guarded by mutex_
   std::vector<Message> messages_;   // guarded by mutex_
   std::vector<size_t> capacities_;  // guarded by mutex_
+  std::vector<std::string> failures_;  // guarded by mutex_
 };
 
 class MqttSourceTest : public ::testing::Test {

@@ -119,5 +119,33 @@ TEST_F(DataflowRunnerTest, DrainCountsWhatTheSourceStillBuffered) {
   EXPECT_EQ(runner_->drainAndClose(std::chrono::milliseconds(0)), 3u);
 }
 
+TEST_F(DataflowRunnerTest, MessageExpiredInTheDestinationIsCountedAndAcked) {
+  source_->receive(message(1, 600));
+  EXPECT_TRUE(destination_->oldest().expires_at.has_value()) << "the expiry stage sets it";
+  destination_->expireOldest();
+  EXPECT_EQ(source_->ackedSequences(), std::vector<uint64_t>{1});
+  RunnerCounters c = runner_->counters();
+  EXPECT_EQ(c.expired, 1u);
+  EXPECT_EQ(c.inFlight(), 0u);
+}
+
+TEST_F(DataflowRunnerTest, AFailureMarksTheRunnerFailedOnceAndNothingMoreIsAcked) {
+  int callbacks = 0;
+  runner_->setFailureCallback([&] { ++callbacks; });
+  EXPECT_EQ(runner_->state(), RunnerState::Running);
+  destination_->fail("the delivery thread stopped");
+  source_->fail("the worker thread stopped");
+  EXPECT_EQ(runner_->state(), RunnerState::Failed);
+  EXPECT_EQ(runner_->failureReason(), "the delivery thread stopped");
+  EXPECT_EQ(callbacks, 1);
+  source_->receive(message(5));
+  EXPECT_EQ(destination_->pendingCount(), 0u);
+  EXPECT_TRUE(source_->ackedSequences().empty()) << "a failed dataflow acknowledges nothing new";
+  EXPECT_EQ(runner_->counters().abandoned, 1u);
+  runner_->stopReceiving();
+  runner_->drainAndClose(std::chrono::milliseconds(0));
+  EXPECT_EQ(runner_->state(), RunnerState::Failed) << "stays Failed after it is stopped";
+}
+
 }  // namespace
 }  // namespace dataflow::runtime

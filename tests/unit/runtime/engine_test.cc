@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "engine/runtime/pipeline_options.h"
 #include "fakes.h"
 #include "test_util.h"
@@ -17,7 +19,9 @@ class FakeFactory final : public ConnectorFactory {
   Result<std::unique_ptr<Source>> createSource(const SourceSpec& spec) const override {
     sources.push_back(spec);
     if (!source_error.empty()) return Status::fatal(source_error);
-    return std::unique_ptr<Source>(std::make_unique<testing::FakeSource>());
+    auto source = std::make_unique<testing::FakeSource>();
+    made_sources.push_back(source.get());
+    return std::unique_ptr<Source>(std::move(source));
   }
   Result<std::unique_ptr<Destination>> createDestination(
       const DestinationSpec& spec) const override {
@@ -26,6 +30,7 @@ class FakeFactory final : public ConnectorFactory {
   }
   mutable std::vector<SourceSpec> sources;
   mutable std::vector<DestinationSpec> destinations;
+  mutable std::vector<testing::FakeSource*> made_sources;  // owned by the engine's runners
   std::string source_error;
 };
 
@@ -68,6 +73,79 @@ TEST(Engine, BuildsOneRunnerPerEnabledDataflowWithSharedSubscriptionsAndStableCl
   EXPECT_EQ(factory.destinations[0].context.endpoint->metadata.name, "kafka");
   EXPECT_EQ(engine->start(), 1u);
   EXPECT_EQ(engine->stop(std::chrono::milliseconds(0)), 0u);
+}
+
+std::string twoDataflows() {
+  auto named = [](std::string yaml, const std::string& name) {
+    const std::string from = "  name: flow\n";
+    return yaml.replace(yaml.find(from), from.size(), "  name: " + name + "\n");
+  };
+  return kProfile + "---\n" + mqttEndpoint() + "---\n" + kafkaEndpoint("") + "---\n" +
+         named(config::testing::dataflow("local-mqtt", "[a]", "kafka", "out"), "one") + "---\n" +
+         named(config::testing::dataflow("local-mqtt", "[b]", "kafka", "out"), "two");
+}
+
+// An engine of two MQTT -> Kafka dataflows on fakes.
+struct TwoDataflows {
+  TwoDataflows() {
+    EXPECT_FALSE(loaded.diagnostics.hasErrors()) << loaded.lines()[0];
+    engine = Engine::build(loaded.plan, EngineOptions(), factory, files, clock, errors);
+  }
+  config::testing::Loaded loaded = loadAndValidate(twoDataflows());
+  FakeFactory factory;
+  config::MountedFiles files;
+  SystemClock clock;
+  std::vector<std::string> errors;
+  std::unique_ptr<Engine> engine;
+};
+
+TEST(Engine, AFailedDataflowIsStoppedAndTheOthersRunOn) {
+  TwoDataflows two;
+  FakeFactory& factory = two.factory;
+  Engine* engine = two.engine.get();
+  ASSERT_TRUE(engine) << two.errors.at(0);
+  ASSERT_EQ(engine->start(), 2u);
+  Engine::Outcome outcome = Engine::Outcome::AllFailed;
+  std::thread supervisor([&] { outcome = engine->supervise(); });
+  factory.made_sources[0]->fail("worker thread died");
+  EXPECT_EQ(engine->runners()[0]->state(), RunnerState::Failed);
+  EXPECT_EQ(engine->runners()[0]->failureReason(), "worker thread died");
+  EXPECT_EQ(engine->runners()[1]->state(), RunnerState::Running);
+  engine->requestStop();
+  supervisor.join();
+  EXPECT_EQ(outcome, Engine::Outcome::StopRequested);
+  EXPECT_EQ(engine->failedCount(), 1u);
+  engine->stop(std::chrono::milliseconds(0));
+  EXPECT_TRUE(factory.made_sources[0]->closed);
+  EXPECT_EQ(engine->runners()[1]->state(), RunnerState::Stopped);
+}
+
+TEST(Engine, SupervisionEndsWhenEveryDataflowHasFailed) {
+  TwoDataflows two;
+  FakeFactory& factory = two.factory;
+  Engine* engine = two.engine.get();
+  ASSERT_TRUE(engine) << two.errors.at(0);
+  ASSERT_EQ(engine->start(), 2u);
+  Engine::Outcome outcome = Engine::Outcome::StopRequested;
+  std::thread supervisor([&] { outcome = engine->supervise(); });
+  factory.made_sources[0]->fail("one died");
+  factory.made_sources[1]->fail("two died");
+  supervisor.join();  // returns by itself: nothing is left running
+  EXPECT_EQ(outcome, Engine::Outcome::AllFailed);
+  EXPECT_EQ(engine->failedCount(), 2u);
+  EXPECT_TRUE(factory.made_sources[0]->closed);
+  EXPECT_TRUE(factory.made_sources[1]->closed);
+}
+
+TEST(Engine, ADataflowThatFailsToStartCountsAsFailed) {
+  TwoDataflows two;
+  FakeFactory& factory = two.factory;
+  Engine* engine = two.engine.get();
+  ASSERT_TRUE(engine) << two.errors.at(0);
+  factory.made_sources[0]->start_status = Status::fatal("cannot subscribe");
+  EXPECT_EQ(engine->start(), 1u);
+  EXPECT_EQ(engine->runners()[0]->state(), RunnerState::Failed);
+  EXPECT_EQ(engine->failedCount(), 1u);
 }
 
 TEST(Engine, SingleInstanceSubscribesFiltersUnchanged) {

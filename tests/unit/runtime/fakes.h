@@ -29,6 +29,8 @@ class FakeSource final : public Source {
 
   // Plays the broker: hands one message to the runtime on the calling thread.
   void receive(Message m) { handler_->onMessage(std::move(m)); }
+  // Plays a source thread that died.
+  void fail(const std::string& why) { handler_->onFailure(Status::fatal(why)); }
   std::vector<uint64_t> ackedSequences() {
     std::lock_guard lock(mutex_);
     return acked;
@@ -75,6 +77,18 @@ class FakeDestination final : public Destination {
     }
     handler_->onDelivery(m.ack, status);
   }
+  // Plays a message that expired while the destination held it.
+  void expireOldest() {
+    Message m;
+    {
+      std::lock_guard lock(mutex_);
+      m = std::move(pending.front());
+      pending.pop_front();
+    }
+    handler_->onExpired(m.ack);
+  }
+  // Plays a destination thread that died.
+  void fail(const std::string& why) { handler_->onFailure(Status::fatal(why)); }
   size_t pendingCount() {
     std::lock_guard lock(mutex_);
     return pending.size();

@@ -1,8 +1,9 @@
 // Message Expiry Interval (AIO "The Message Expiry Interval property"), driven by a manual clock.
 #include <gtest/gtest.h>
 
+#include "engine/core/message_expiry.h"
 #include "engine/transform/expiry_stage.h"
-#include "engine/transform/property_names.h"
+#include "engine/core/property_names.h"
 #include "tests/unit/transform/test_support.h"
 
 namespace dataflow::transform {
@@ -31,6 +32,14 @@ TEST_P(TransformExpiryTable, RemainingIsIntervalMinusWholeSecondsWaited) {
 
 // Through the whole MQTT -> MQTT and MQTT -> Kafka pipelines: the destination sees the rewritten
 // interval (property or header), or the message is dropped, counted and must be acked.
+// A destination that held the message applies the same rule again from Message::expires_at.
+TEST_P(TransformExpiryTable, RemainingSecondsFromTheDeadlineAgreeWithTheStage) {
+  const ExpiryRow& row = GetParam();
+  const auto received = std::chrono::steady_clock::time_point(std::chrono::hours(5));
+  EXPECT_EQ(remainingSeconds(received + std::chrono::seconds(row.interval), received + row.waited),
+            row.remaining);
+}
+
 TEST_P(TransformExpiryTable, PipelinesRewriteOrDrop) {
   const ExpiryRow& row = GetParam();
   for (Direction direction : {Direction::MqttToMqtt, Direction::MqttToKafka}) {
@@ -91,6 +100,50 @@ TEST(TransformExpiry, MessageWithoutExpiryNeverExpires) {
   h.clock.advance(std::chrono::hours(24 * 365));
   EXPECT_EQ(h.process(message), Outcome::Forward);
   EXPECT_FALSE(message.mqtt.message_expiry_interval.has_value());
+}
+
+TEST(TransformExpiry, TheStageSetsTheDeadlineAndRefreshRewritesTheMqttProperty) {
+  Harness h;
+  h.build(optionsFor(Direction::MqttToMqtt));
+  Message message = mqttMessage(h.clock);
+  message.mqtt.message_expiry_interval = 60;
+  message.properties = {{std::string(kMessageExpiryIntervalHeader), "publisher's own"}};
+  h.clock.advance(std::chrono::milliseconds(1500));
+  ASSERT_EQ(h.process(message), Outcome::Forward);
+  EXPECT_EQ(message.mqtt.message_expiry_interval, 59u);
+  ASSERT_TRUE(message.expires_at.has_value());
+  EXPECT_EQ(*message.expires_at, message.received_at + std::chrono::seconds(60));
+  h.clock.advance(std::chrono::seconds(20));  // waiting in a destination
+  EXPECT_TRUE(refreshExpiry(message, h.clock.steadyNow()));
+  EXPECT_EQ(message.mqtt.message_expiry_interval, 39u);
+  EXPECT_EQ(message.properties[0].value, "publisher's own") << "a user property is not ours";
+  h.clock.advance(std::chrono::seconds(39));
+  EXPECT_FALSE(refreshExpiry(message, h.clock.steadyNow()));
+}
+
+TEST(TransformExpiry, RefreshRewritesTheKafkaHeaderMadeFromTheProperty) {
+  Harness h;
+  h.build(optionsFor(Direction::MqttToKafka));
+  Message message = mqttMessage(h.clock);
+  message.mqtt.message_expiry_interval = 3600;
+  ASSERT_EQ(h.process(message), Outcome::Forward);
+  h.clock.advance(std::chrono::seconds(5));
+  EXPECT_TRUE(refreshExpiry(message, h.clock.steadyNow()));
+  bool found = false;
+  for (const Property& p : message.properties) {
+    if (p.name == kMessageExpiryIntervalHeader) {
+      EXPECT_EQ(p.value, "3595");
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(TransformExpiry, RefreshLeavesAMessageWithoutDeadlineAlone) {
+  Message message;
+  message.properties = {{std::string(kMessageExpiryIntervalHeader), "10"}};
+  EXPECT_TRUE(refreshExpiry(message, std::chrono::steady_clock::now()));
+  EXPECT_EQ(message.properties[0].value, "10");
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/transform/kafka_to_mqtt_stage.h"
-#include "engine/transform/utf8.h"
+#include "engine/core/utf8.h"
 #include "tests/unit/transform/test_support.h"
 
 namespace dataflow::transform {

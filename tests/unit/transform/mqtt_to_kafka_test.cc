@@ -5,7 +5,7 @@
 #include <functional>
 
 #include "engine/transform/mqtt_to_kafka_stage.h"
-#include "engine/transform/property_names.h"
+#include "engine/core/property_names.h"
 #include "tests/unit/transform/test_support.h"
 
 namespace dataflow::transform {

@@ -2,7 +2,7 @@
 // producers put them. Vectors: apache/kafka clients/src/test/java/org/apache/kafka/common/utils/
 // UtilsTest.java testMurmur2 (commit f55581dc), and librdkafka src/rdmurmur2.c unittest_murmur2
 // (`java_murmur2_results`, which it checks against the Java client).
-#include "engine/transform/murmur2.h"
+#include "engine/core/murmur2.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Kafka destination partitionStrategy (AIO "Partition handling strategy").
 #include <gtest/gtest.h>
 
-#include "engine/transform/murmur2.h"
+#include "engine/core/murmur2.h"
 #include "engine/transform/partition_stage.h"
 #include "tests/unit/transform/test_support.h"
 

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/core/topic_template.h"
-#include "engine/transform/topic_names.h"
+#include "engine/core/topic_names.h"
 #include "tests/unit/transform/test_support.h"
 
 namespace dataflow::transform {

@@ -1,6 +1,6 @@
 // MQTT v5 string rules (§1.5.4): table of boundary cases, then exhaustive checks against a
 // straightforward reference decoder.
-#include "engine/transform/utf8.h"
+#include "engine/core/utf8.h"
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-namespace dataflow::transform {
+namespace dataflow {
 
 // MQTT -> Kafka: header names of the MQTT v5 built-in properties, in the order they are emitted.
 inline constexpr std::string_view kPayloadFormatIndicatorHeader = "Payload Format Indicator";
@@ -24,4 +24,4 @@ inline constexpr std::string_view kTimestampProperty = "Timestamp";
 inline constexpr std::string_view kCloudEventsKafkaPrefix = "ce_";
 inline constexpr std::string_view kCloudEventsKafkaContentType = "content-type";
 
-}  // namespace dataflow::transform
+}  // namespace dataflow

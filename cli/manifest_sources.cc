@@ -1,4 +1,4 @@
-#include "engine/cli/manifest_sources.h"
+#include "cli/manifest_sources.h"
 
 #include "engine/config/loader.h"
 

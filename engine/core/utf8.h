@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <string_view>
 
-namespace dataflow::transform {
+namespace dataflow {
 
 // Largest number of bytes an MQTT UTF-8 string, binary data field or string pair element may hold.
 inline constexpr size_t kMaxMqttStringBytes = 65'535;
@@ -24,4 +24,4 @@ inline bool isValidMqttString(std::string_view text) {
   return text.size() <= kMaxMqttStringBytes && isValidMqttUtf8(text);
 }
 
-}  // namespace dataflow::transform
+}  // namespace dataflow

@@ -1,9 +1,9 @@
-#include "engine/transform/utf8.h"
+#include "engine/core/utf8.h"
 
 #include <cstdint>
 #include <cstring>
 
-namespace dataflow::transform {
+namespace dataflow {
 
 namespace {
 
@@ -68,4 +68,4 @@ bool isValidMqttUtf8(std::string_view text) {
   return true;
 }
 
-}  // namespace dataflow::transform
+}  // namespace dataflow

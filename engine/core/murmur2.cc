@@ -1,6 +1,6 @@
-#include "engine/transform/murmur2.h"
+#include "engine/core/murmur2.h"
 
-namespace dataflow::transform {
+namespace dataflow {
 
 int32_t murmur2(std::string_view key) {
   constexpr uint32_t kSeed = 0x9747b28c;
@@ -47,4 +47,4 @@ int32_t staticPartition(uint32_t instance_ordinal, int32_t partition_count) {
   return static_cast<int32_t>(instance_ordinal % static_cast<uint32_t>(partition_count));
 }
 
-}  // namespace dataflow::transform
+}  // namespace dataflow

@@ -2,8 +2,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "engine/cli/commands.h"
-#include "engine/cli/manifest_sources.h"
+#include "cli/commands.h"
+#include "cli/manifest_sources.h"
 
 namespace dataflow::cli {
 

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <string_view>
 
-namespace dataflow::transform {
+namespace dataflow {
 
 inline constexpr size_t kMaxKafkaTopicLength = 249;
 
@@ -16,4 +16,4 @@ bool isLegalKafkaTopic(std::string_view topic);
 // MQTT UTF-8 string (no U+0000, <= 65,535 bytes), and no wildcard characters '+' or '#'.
 bool isValidMqttTopicName(std::string_view topic);
 
-}  // namespace dataflow::transform
+}  // namespace dataflow

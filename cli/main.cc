@@ -1,4 +1,4 @@
-#include "engine/cli/commands.h"
+#include "cli/commands.h"
 
 int main(int argc, char** argv) {
   using namespace dataflow::cli;

@@ -12,7 +12,7 @@
 
 #include "engine/core/clock.h"
 
-namespace dataflow::transform {
+namespace dataflow {
 
 // Receives one finished warning line. Called on the thread that runs Pipeline::process, possibly
 // from several threads at once; must not call back into the pipeline.
@@ -61,4 +61,4 @@ class RateLimitedWarning {
   std::atomic<uint64_t> suppressed_{0};
 };
 
-}  // namespace dataflow::transform
+}  // namespace dataflow

@@ -3,7 +3,7 @@
 #include <iostream>
 #include <memory>
 
-#include "engine/cli/commands.h"
+#include "cli/commands.h"
 #include "engine/config/json_yaml.h"
 #include "engine/config/manifest_schema.h"
 

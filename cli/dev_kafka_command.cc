@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "connectors/kafka/dev_cluster.h"
-#include "engine/cli/commands.h"
-#include "engine/transform/topic_names.h"
+#include "cli/commands.h"
+#include "engine/core/topic_names.h"
 
 namespace dataflow::cli {
 
@@ -42,7 +42,7 @@ std::optional<TopicSpec> parseTopic(const std::string& text) {
   TopicSpec spec;
   const size_t colon = text.rfind(':');
   spec.name = text.substr(0, colon);
-  if (!transform::isLegalKafkaTopic(spec.name)) return std::nullopt;
+  if (!isLegalKafkaTopic(spec.name)) return std::nullopt;
   if (colon == std::string::npos) return spec;
   const char* first = text.data() + colon + 1;
   const char* last = text.data() + text.size();

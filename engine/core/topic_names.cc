@@ -1,8 +1,8 @@
-#include "engine/transform/topic_names.h"
+#include "engine/core/topic_names.h"
 
-#include "engine/transform/utf8.h"
+#include "engine/core/utf8.h"
 
-namespace dataflow::transform {
+namespace dataflow {
 
 bool isLegalKafkaTopic(std::string_view topic) {
   if (topic.empty() || topic.size() > kMaxKafkaTopicLength) return false;
@@ -23,4 +23,4 @@ bool isValidMqttTopicName(std::string_view topic) {
   return isValidMqttString(topic);
 }
 
-}  // namespace dataflow::transform
+}  // namespace dataflow

@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <thread>
 
 #include "connectors/registry.h"
-#include "engine/cli/commands.h"
-#include "engine/cli/manifest_sources.h"
+#include "cli/commands.h"
+#include "cli/manifest_sources.h"
 #include "engine/runtime/engine.h"
+#include "engine/runtime/ignored_settings.h"
 #include "engine/runtime/logging.h"
 
 namespace dataflow::cli {
@@ -42,18 +44,11 @@ const config::DataflowProfile* findProfile(const config::Plan& plan, const std::
   return nullptr;
 }
 
-// Settings the engine accepts but cannot honour yet: said once at start, never silently.
+// Settings the manifests write but this engine does not act on: said once at start, never
+// silently (runtime::ignoredSettings decides which).
 void warnUnsupported(const config::Plan& plan, const std::string& profile) {
   auto log = runtime::logger("engine");
-  for (const auto& planned : plan.dataflows) {
-    if (planned.profile->metadata.name == profile && planned.enabled &&
-        planned.dataflow->spec.request_disk_persistence == config::OperationalMode::Enabled) {
-      log->warn(
-          "dataflow {}: requestDiskPersistence is Enabled, but this engine has no disk spool yet; "
-          "messages in flight are held in memory only",
-          planned.dataflow->metadata.name);
-    }
-  }
+  for (const std::string& line : runtime::ignoredSettings(plan, profile)) log->warn("{}", line);
 }
 
 int runEngine(const RunArgs& args) {
@@ -103,14 +98,35 @@ int runEngine(const RunArgs& args) {
             running, engine->runners().size(), engine->runners().size() == 1 ? "" : "s",
             args.profile, args.instance_id);
 
+  // The signal thread turns SIGINT/SIGTERM into requestStop(); the main thread supervises:
+  // it stops each dataflow that fails, and returns when a stop is requested or none is left.
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  std::thread signal_thread([&] {
+    sigwait(&stop_signals, &signal_number);
+    engine->requestStop();
+  });
+  const runtime::Engine::Outcome outcome = engine->supervise();
+  if (outcome == runtime::Engine::Outcome::AllFailed) {
+    pthread_kill(signal_thread.native_handle(), SIGTERM);  // ends its sigwait
+  }
+  signal_thread.join();
   const auto drain = std::chrono::milliseconds(static_cast<int64_t>(args.drain_timeout_s * 1000));
-  log->info("{} received: stopping sources, delivering what is in flight (up to {} ms)",
-            signal_number == SIGINT ? "SIGINT" : "SIGTERM", drain.count());
+  if (outcome == runtime::Engine::Outcome::AllFailed) {
+    log->error("every dataflow has failed ({}); exiting", engine->failedCount());
+  } else {
+    log->info("{} received: stopping sources, delivering what is in flight (up to {} ms)",
+              signal_number == SIGINT ? "SIGINT" : "SIGTERM", drain.count());
+  }
   const uint64_t lost = engine->stop(drain);
-  if (lost == 0) log->info("stopped; everything received was delivered");
+  if (lost == 0 && outcome == runtime::Engine::Outcome::StopRequested) {
+    log->info("stopped; everything received was delivered");
+  }
+  const size_t failed = engine->failedCount();
   spdlog::shutdown();
+  if (outcome == runtime::Engine::Outcome::AllFailed) return kExitFailed;
+  if (failed > 0) {
+    std::cerr << countOf(failed, "dataflow") << " failed while running (see the log)\n";
+  }
   return kExitOk;
 }
 
@@ -121,7 +137,9 @@ Command addRunCommand(CLI::App& app) {
   CLI::App* run = app.add_subcommand(
       "run",
       "Run every enabled dataflow of a profile until SIGINT/SIGTERM. Manifests are validated "
-      "first: any error exits 2 and nothing starts. Logs go to stderr, one line per event.");
+      "first: any error exits 2 and nothing starts. A dataflow whose client can no longer work "
+      "is stopped (state Failed, logged) while the others run; when every dataflow has failed "
+      "the command exits 3. Logs go to stderr, one line per event.");
   run->add_option("-f,--file", args->sources.paths,
                   "Manifest files or folders (multi-document YAML)")
       ->required()

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace dataflow::transform {
+namespace dataflow {
 
 // Murmur2 with Kafka's seed 0x9747b28c, returned as the Java `int` Utils.murmur2 returns.
 int32_t murmur2(std::string_view key);
@@ -21,4 +21,4 @@ int32_t partitionForKey(std::string_view key, int32_t partition_count);
 // must be > 0.
 int32_t staticPartition(uint32_t instance_ordinal, int32_t partition_count);
 
-}  // namespace dataflow::transform
+}  // namespace dataflow

@@ -19,5 +19,6 @@ Command addDevKafkaCommand(CLI::App& app);
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitInvalid = 1;  // the manifests have errors
 inline constexpr int kExitUsage = 2;    // bad command line
+inline constexpr int kExitFailed = 3;   // run: every dataflow failed while running
 
 }  // namespace dataflow::cli
