@@ -45,6 +45,11 @@ KafkaLoadProducer::KafkaLoadProducer(const std::string& bootstrap_servers, std::
                         rd_kafka_conf_set_dr_msg_cb(conf, &KafkaLoadProducer::onDelivery);
                         rd_kafka_conf_set_opaque(conf, this);
                       });
+  // The topic's metadata now, so the first record finds its partitions and their leader (see the
+  // header). A failure is not fatal: librdkafka's own topic scan finds the topic later, and the
+  // readiness barrier (load.h, waitReady) waits for that.
+  kafka::TopicHandle handle(rd_kafka_topic_new(client_.get(), topic_.c_str(), nullptr));
+  if (handle) kafka::fetchMetadata(client_.get(), handle.get(), 10000);
   poller_ = std::thread([this] {
     while (!stop_.load()) rd_kafka_poll(client_.get(), 50);
   });
@@ -65,7 +70,8 @@ void KafkaLoadProducer::onDelivery(rd_kafka_t*, const rd_kafka_message_t* messag
   }
 }
 
-void KafkaLoadProducer::produce(std::string_view value, const std::vector<UserProperty>& headers) {
+void KafkaLoadProducer::produce(std::string_view value, const std::vector<UserProperty>& headers,
+                                int32_t partition) {
   for (;;) {
     rd_kafka_headers_t* list = nullptr;
     if (!headers.empty()) {
@@ -76,7 +82,8 @@ void KafkaLoadProducer::produce(std::string_view value, const std::vector<UserPr
       }
     }
     const rd_kafka_resp_err_t error = rd_kafka_producev(
-        client_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        client_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(list),
         RD_KAFKA_V_END);
     if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // the headers now belong to the record
@@ -103,8 +110,7 @@ KafkaLoadConsumer::KafkaLoadConsumer(const std::string& bootstrap_servers, const
   rd_kafka_poll_set_consumer(client_.get());
   kafka::PartitionListHandle list(rd_kafka_topic_partition_list_new(partitions));
   for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = 0;  // see header
   }
   const rd_kafka_resp_err_t error = rd_kafka_assign(client_.get(), list.get());
   if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {

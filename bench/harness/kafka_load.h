@@ -21,10 +21,18 @@ namespace dataflow::bench {
 // alone" baseline and the engine pay the same batching.
 class KafkaLoadProducer {
  public:
+  static constexpr int32_t kAnyPartition = -1;  // RD_KAFKA_PARTITION_UA: the partitioner decides
+
+  // Creates the producer and asks for `topic`'s metadata at once (up to 10 s): librdkafka 2.0.2
+  // asks for a new topic's metadata when the producer connects, but a topic first produced to
+  // after that connection waits for the next topic scan, up to 1 s later, before any record of it
+  // leaves. The topic must exist (a broker that auto-creates topics would create it here).
   KafkaLoadProducer(const std::string& bootstrap_servers, std::string topic);
   ~KafkaLoadProducer();  // flushes up to 10 s, then stops the poll thread
-  // Queues one record (value copied, headers in order); waits while librdkafka's queue is full.
-  void produce(std::string_view value, const std::vector<UserProperty>& headers);
+  // Queues one record (value copied, headers in order) for `partition`; waits while librdkafka's
+  // queue is full.
+  void produce(std::string_view value, const std::vector<UserProperty>& headers,
+               int32_t partition = kAnyPartition);
   uint64_t delivered() const { return delivered_.load(); }
   uint64_t failed() const { return failed_.load(); }
   // Waits until every queued record was acknowledged or failed; false on timeout.
@@ -40,8 +48,12 @@ class KafkaLoadProducer {
   std::thread poller_;  // serves delivery reports
 };
 
-// Reads partitions 0 .. partitions-1 of `topic` from the beginning on its own thread, without a
-// consumer group, and calls `handler` with each record's value (on that thread).
+// Reads partitions 0 .. partitions-1 of `topic` from offset 0 on its own thread, without a
+// consumer group, and calls `handler` with each record's value (on that thread). Offset 0, not
+// the logical "beginning": the benchmark's topics are new, and a logical offset is looked up first
+// (ListOffsets), which librdkafka 2.0.2 retries only 500 ms later when, as here, the partition's
+// leader is not known yet at the time of the assignment. An offset the cluster no longer has
+// falls back to the earliest one (auto.offset.reset).
 // `fetch_wait_ms` is fetch.wait.max.ms. The mock cluster answers a fetch that finds no data only
 // after that whole wait, even when records arrive meanwhile (rdkafka_mock_handlers.c, Fetch: "we
 // should cut the wait short ... but that is too much of a hassle"), so the measuring reader

@@ -1,5 +1,6 @@
 #include "bench/harness/load.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -20,11 +21,16 @@ class MqttSender : public Sender {
         topics_(std::move(topics)),
         qos_(qos) {}
   void flush() override { client_.flush(); }
+  size_t routes() const override { return topics_.size(); }
+  std::string routeName(size_t route) const override { return "MQTT topic " + topics_[route]; }
 
  protected:
   void send(const std::string& payload) override {
     client_.publish(topics_[next_topic_], payload, qos_, properties());
     if (++next_topic_ == topics_.size()) next_topic_ = 0;
+  }
+  void sendTo(size_t route, const std::string& payload) override {
+    client_.publish(topics_[route], payload, qos_, properties());
   }
 
  private:
@@ -36,16 +42,28 @@ class MqttSender : public Sender {
 
 class KafkaSender : public Sender {
  public:
-  KafkaSender(const std::string& bootstrap_servers, const std::string& topic, size_t payload_size,
-              std::vector<UserProperty> headers)
-      : Sender(payload_size, std::move(headers)), producer_(bootstrap_servers, topic) {}
+  KafkaSender(const std::string& bootstrap_servers, const std::string& topic, int partitions,
+              size_t payload_size, std::vector<UserProperty> headers)
+      : Sender(payload_size, std::move(headers)),
+        producer_(bootstrap_servers, topic),
+        topic_(topic),
+        partitions_(partitions) {}
   void flush() override {}  // librdkafka batches on its own (linger.ms=5)
+  size_t routes() const override { return static_cast<size_t>(partitions_); }
+  std::string routeName(size_t route) const override {
+    return "Kafka topic " + topic_ + " partition " + std::to_string(route);
+  }
 
  protected:
   void send(const std::string& payload) override { producer_.produce(payload, properties()); }
+  void sendTo(size_t route, const std::string& payload) override {
+    producer_.produce(payload, properties(), static_cast<int32_t>(route));
+  }
 
  private:
   KafkaLoadProducer producer_;
+  std::string topic_;
+  int partitions_;
 };
 
 }  // namespace
@@ -57,6 +75,12 @@ void Sender::sendNext(uint64_t stamp_ns) {
   stampPayload(buffer_, payload_size_, next_sequence_, stamp_ns);
   send(buffer_);
   ++next_sequence_;
+}
+
+void Sender::sendProbe(size_t route, uint64_t probe_number) {
+  stampProbe(probe_buffer_, payload_size_, probe_number);
+  sendTo(route, probe_buffer_);
+  flush();
 }
 
 std::unique_ptr<Sender> mqttSender(const std::string& host, int port,
@@ -71,8 +95,10 @@ std::unique_ptr<Sender> mqttSender(const std::string& host, int port,
 }
 
 std::unique_ptr<Sender> kafkaSender(const std::string& bootstrap_servers, const std::string& topic,
-                                    size_t payload_size, std::vector<UserProperty> headers) {
-  return std::make_unique<KafkaSender>(bootstrap_servers, topic, payload_size, std::move(headers));
+                                    int partitions, size_t payload_size,
+                                    std::vector<UserProperty> headers) {
+  return std::make_unique<KafkaSender>(bootstrap_servers, topic, partitions, payload_size,
+                                       std::move(headers));
 }
 
 std::vector<UserProperty> benchProperties(int count) {
@@ -146,6 +172,49 @@ LoadOutcome drive(Sender& sender, const Tally* tally, const LoadPlan& plan) {
   }
   out.sent = sender.sent();
   return out;
+}
+
+double waitReady(Sender& sender, const std::function<bool(uint64_t)>& arrived,
+                 std::chrono::milliseconds timeout) {
+  using std::chrono::steady_clock;
+  const auto start = steady_clock::now();
+  const auto deadline = start + timeout;
+  std::vector<std::vector<uint64_t>> probes(sender.routes());  // the numbers sent, per route
+  std::vector<bool> ready(sender.routes(), false);
+  uint64_t next_probe = 0;
+  auto next_send = steady_clock::now();
+  for (;;) {
+    std::vector<size_t> silent;
+    for (size_t route = 0; route < ready.size(); ++route) {
+      for (size_t i = 0; !ready[route] && i < probes[route].size(); ++i) {
+        ready[route] = arrived(probes[route][i]);
+      }
+      if (!ready[route]) silent.push_back(route);
+    }
+    if (silent.empty()) return std::chrono::duration<double>(steady_clock::now() - start).count();
+    const auto now = steady_clock::now();
+    if (now >= deadline) {
+      std::string names;
+      for (size_t i = 0; i < std::min<size_t>(silent.size(), 3); ++i) {
+        names += (i > 0 ? ", " : "") + sender.routeName(silent[i]);
+      }
+      if (silent.size() > 3) names += " and " + std::to_string(silent.size() - 3) + " more";
+      throw std::runtime_error(
+          "the path was not ready: no readiness probe came back within " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+          " s through " + names + " (" + std::to_string(silent.size()) + " of " +
+          std::to_string(ready.size()) + " routes silent)");
+    }
+    if (now >= next_send) {
+      for (size_t route : silent) {
+        sender.sendProbe(route, next_probe);
+        probes[route].push_back(next_probe++);
+      }
+      next_send = now + kProbeResendInterval;
+    }
+    // Polling the receiver's tally, as waitDelivered does: it has no other signal.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 bool waitDelivered(const Tally& tally, uint64_t sent, int quiet_ms) {

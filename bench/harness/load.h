@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,15 +30,25 @@ class Sender {
   // Hands what is buffered to the transport.
   virtual void flush() = 0;
 
+  // The routes a message can take from this sender: each MQTT topic it round-robins over, or each
+  // partition of its Kafka topic. The readiness barrier (waitReady) probes every one.
+  virtual size_t routes() const = 0;
+  virtual std::string routeName(size_t route) const = 0;  // for error messages
+  // Sends readiness probe `probe_number` along `route` and flushes: the size and properties of a
+  // message, the probe stamp of stamp.h. Sequence numbers are not touched.
+  void sendProbe(size_t route, uint64_t probe_number);
+
  protected:
   Sender(size_t payload_size, std::vector<UserProperty> properties);
   virtual void send(const std::string& payload) = 0;
+  virtual void sendTo(size_t route, const std::string& payload) = 0;
   const std::vector<UserProperty>& properties() const { return properties_; }
 
  private:
   size_t payload_size_;
   std::vector<UserProperty> properties_;
   std::string buffer_;
+  std::string probe_buffer_;
   uint64_t next_sequence_ = 0;
 };
 
@@ -45,8 +56,11 @@ class Sender {
 std::unique_ptr<Sender> mqttSender(const std::string& host, int port,
                                    std::vector<std::string> topics, int qos, size_t payload_size,
                                    std::vector<UserProperty> properties);
+// Records go where librdkafka's partitioner puts them; `partitions` is the topic's partition count
+// (the routes that readiness probes take).
 std::unique_ptr<Sender> kafkaSender(const std::string& bootstrap_servers, const std::string& topic,
-                                    size_t payload_size, std::vector<UserProperty> headers);
+                                    int partitions, size_t payload_size,
+                                    std::vector<UserProperty> headers);
 
 // The eight properties of a "props8" scenario: names p0..p7, 12-byte values.
 std::vector<UserProperty> benchProperties(int count);
@@ -76,6 +90,20 @@ std::vector<double> cpuSecondsOf(const std::vector<pid_t>& pids);
 
 // `tally` may be null for an open loop whose deliveries are counted another way.
 LoadOutcome drive(Sender& sender, const Tally* tally, const LoadPlan& plan);
+
+// How long the readiness barrier waits, and how often it sends a new probe along a route that is
+// still silent (a QoS 0 probe may be dropped, e.g. before a subscription is in place).
+constexpr std::chrono::seconds kReadyTimeout{60};
+constexpr std::chrono::milliseconds kProbeResendInterval{1000};
+
+// The readiness barrier, run before any phase is measured: sends a probe along every route of
+// `sender` and returns once `arrived(probe_number)` holds for one probe of each route, i.e. once
+// the whole path (publisher or producer, engine, subscriber or reader) has carried a message of
+// the scenario's shape end to end. Throws std::runtime_error naming the silent routes when
+// `timeout` passes: a path that never gets ready is an error, never a measured rate of zero.
+// Returns the seconds it took.
+double waitReady(Sender& sender, const std::function<bool(uint64_t)>& arrived,
+                 std::chrono::milliseconds timeout = kReadyTimeout);
 
 // Waits until `tally` saw every sequence number below `sent` once, or nothing new arrived for
 // `quiet_ms`; true when complete.

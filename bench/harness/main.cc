@@ -134,5 +134,15 @@ int main(int argc, char** argv) {
   std::ofstream out(out_path);
   out << toJson(report).dump(2) << "\n";
   std::printf("\nJSON written to %s\n", out_path.c_str());
+  // A scenario that could not run (e.g. a path that never got ready) fails the whole run, after
+  // the others have run and everything was reported.
+  size_t failed = report.outage_ran && !report.outage.error.empty() ? 1 : 0;
+  for (const auto* results : {&report.scenarios, &report.growth}) {
+    for (const ScenarioResult& r : *results) failed += r.error.empty() ? 0 : 1;
+  }
+  if (failed > 0) {
+    std::fprintf(stderr, "dataflow-bench: %zu scenario(s) FAILED (see above)\n", failed);
+    return 1;
+  }
   return 0;
 }

@@ -236,6 +236,7 @@ nlohmann::json scenarioJson(const ScenarioResult& r) {
                         {"dataflows", s.dataflows},
                         {"filters", s.filters},
                         {"engine_peak_rss_kib", r.engine_peak_rss_kib},
+                        {"ready_s", r.ready_s},
                         {"phases", phases}};
   if (!r.error.empty()) out["error"] = r.error;
   return out;

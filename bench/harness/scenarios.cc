@@ -136,7 +136,8 @@ std::unique_ptr<Rig> buildRig(Environment& env, const Scenario& s, bool with_rea
       rig->kafka_topic = kafkaTopicFor(id);
       env.createTopic(rig->kafka_topic, kPartitions);
       consume(*rig, env, rig->kafka_topic, s.reader_fetch_wait_ms);
-      rig->sender = kafkaSender(env.kafkaBootstrap(), rig->kafka_topic, s.payload_size, properties);
+      rig->sender = kafkaSender(env.kafkaBootstrap(), rig->kafka_topic, kPartitions,
+                                s.payload_size, properties);
       break;
     }
     case Path::MqttToKafka: {
@@ -173,7 +174,8 @@ std::unique_ptr<Rig> buildRig(Environment& env, const Scenario& s, bool with_rea
       subscribe(*rig, env, output, s.qos);
       rig->engine = std::make_unique<EngineProcess>(env, id, manifests, "Kafka partitions assigned",
                                                     s.dataflows);
-      rig->sender = kafkaSender(env.kafkaBootstrap(), input, s.payload_size, properties);
+      rig->sender =
+          kafkaSender(env.kafkaBootstrap(), input, kPartitions, s.payload_size, properties);
       break;
     }
   }
@@ -218,6 +220,16 @@ Phase runPhase(Environment& env, Rig& rig, const Scenario& s, const Timing& timi
   } else {
     phase.rate = seconds > 0 ? messages / seconds : 0;
   }
+  // The readiness barrier ran before the first phase: a rate of zero means the path broke or
+  // stalled for the whole window, which is an error to report, not a figure.
+  if (phase.rate <= 0) {
+    throw std::runtime_error(
+        phase.mode + " loop: " +
+        (closed ? "nothing arrived during the measurement window"
+                : "none of the messages sent during the measurement window arrived") +
+        " (" + std::to_string(phase.sent) + " sent in the phase, " +
+        std::to_string(rig.tally.unique()) + " received in all)");
+  }
   phase.mb_per_s = phase.rate * static_cast<double>(std::max(s.payload_size, kStampBytes)) / 1e6;
   auto perMillion = [&](double seconds_of_cpu) {
     return messages > 0 ? seconds_of_cpu / messages * 1e6 : -1;
@@ -239,6 +251,9 @@ ScenarioResult runWithRig(Environment& env, const Scenario& scenario, Phases pha
   result.scenario = scenario;
   try {
     std::unique_ptr<Rig> rig = buildRig(env, scenario);
+    const Tally& tally = rig->tally;
+    result.ready_s =
+        waitReady(*rig->sender, [&](uint64_t probe) { return tally.probeArrived(probe); });
     phases(*rig, result);
     if (rig->engine) {
       result.engine_peak_rss_kib = testing::peakResidentKiB(rig->engine->pid());
@@ -322,6 +337,21 @@ OutageResult runOutage(Environment& env, double rate, int before_s, int outage_s
     scenario.variant = "outage";
     std::unique_ptr<Rig> rig = buildRig(env, scenario, false);
     const pid_t engine = rig->engine->pid();
+    // The readiness barrier, counted by the log end offsets like the rest of this scenario: one
+    // QoS 1 probe per MQTT topic must reach Kafka through the engine. They are not counted below.
+    const int64_t probes = static_cast<int64_t>(rig->sender->routes());
+    for (size_t route = 0; route < rig->sender->routes(); ++route) {
+      rig->sender->sendProbe(route, route);
+    }
+    const auto ready_by = std::chrono::steady_clock::now() + kReadyTimeout;
+    while (env.endOffsets(rig->kafka_topic) < probes) {
+      if (std::chrono::steady_clock::now() > ready_by) {
+        throw std::runtime_error("the path was not ready: the readiness probes did not reach Kafka "
+                                 "within " +
+                                 std::to_string(kReadyTimeout.count()) + " s");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the end offsets
+    }
     LoadPlan plan;
     plan.closed = false;
     plan.rate = rate;
@@ -349,7 +379,7 @@ OutageResult runOutage(Environment& env, double rate, int before_s, int outage_s
     out.sent = rig->sender->sent();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     for (;;) {
-      out.in_kafka = env.endOffsets(rig->kafka_topic);
+      out.in_kafka = env.endOffsets(rig->kafka_topic) - probes;
       if (out.in_kafka >= static_cast<int64_t>(out.sent) ||
           std::chrono::steady_clock::now() > deadline) {
         break;

@@ -51,7 +51,8 @@ struct ScenarioResult {
   Scenario scenario;
   std::vector<Phase> phases;
   long engine_peak_rss_kib = -1;
-  std::string error;  // set when the scenario could not run; the others go on
+  double ready_s = -1;  // the readiness barrier: until a probe had come back along every route
+  std::string error;    // set when the scenario could not run; the others go on
   const Phase* phase(const std::string& mode) const;
 };
 
@@ -75,7 +76,7 @@ struct OutageResult {
   long rss_at_outage_end_kib = -1;
   long rss_growth_second_half_kib = 0;  // RSS at the end minus at the middle of the outage
   uint64_t sent = 0;
-  int64_t in_kafka = 0;    // by the log end offsets
+  int64_t in_kafka = 0;    // by the log end offsets, the readiness probes not counted
   double recovery_s = -1;  // from the brokers' return until Kafka holds everything sent
   std::string error;
 };

@@ -29,6 +29,15 @@ inline void stampPayload(std::string& buffer, size_t size, uint64_t sequence, ui
   std::memcpy(buffer.data() + sizeof sequence, &sent_ns, sizeof sent_ns);
 }
 
+// A readiness probe (load.h, waitReady) is stamped like a message of the same size, with
+// kProbeSequence as its sequence number and the probe's own number in place of the send time: it
+// travels the measured path exactly as a message would, and a receiver tells it apart.
+constexpr uint64_t kProbeSequence = ~uint64_t{0};
+
+inline void stampProbe(std::string& buffer, size_t size, uint64_t probe_number) {
+  stampPayload(buffer, size, kProbeSequence, probe_number);
+}
+
 // False when the payload is too short to carry a stamp (not one of ours).
 inline bool readStamp(std::string_view payload, uint64_t& sequence, uint64_t& sent_ns) {
   if (payload.size() < kStampBytes) return false;

@@ -15,6 +15,9 @@ void Tally::record(std::string_view payload) {
     std::lock_guard lock(mutex_);
     if (!readStamp(payload, sequence, sent_ns)) {
       ++foreign_;
+    } else if (sequence == kProbeSequence) {
+      probes_.insert(sent_ns);  // the probe's number; not a message: received_ stays
+      return;
     } else {
       if (sequence >= seen_.size())
         seen_.resize(std::max<uint64_t>(sequence + 1, seen_.size() * 2));
@@ -28,6 +31,11 @@ void Tally::record(std::string_view payload) {
     }
   }
   received_.fetch_add(1, std::memory_order_release);
+}
+
+bool Tally::probeArrived(uint64_t probe_number) const {
+  std::lock_guard lock(mutex_);
+  return probes_.count(probe_number) != 0;
 }
 
 uint64_t Tally::unique() const {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -22,8 +23,11 @@ struct LatencySummary {
 // receiver stopped or went quiet, by the reporter (the rest).
 class Tally {
  public:
-  // Called for every message received; payloads without a stamp count as foreign.
+  // Called for every message received; payloads without a stamp count as foreign. A readiness
+  // probe (stamp.h) is only remembered by its number: it counts as no message at all.
   void record(std::string_view payload);
+  // Whether the readiness probe `probe_number` arrived (any thread).
+  bool probeArrived(uint64_t probe_number) const;
 
   uint64_t received() const { return received_.load(std::memory_order_acquire); }
   uint64_t unique() const;
@@ -45,6 +49,7 @@ class Tally {
   uint64_t unique_ = 0;          // guarded by mutex_
   uint64_t duplicates_ = 0;      // guarded by mutex_
   uint64_t foreign_ = 0;         // guarded by mutex_
+  std::set<uint64_t> probes_;    // guarded by mutex_: the numbers of the probes that arrived
   std::atomic<uint64_t> received_{0};
 };
 

@@ -38,6 +38,8 @@ TEST(BenchSmoke, EveryPathDeliversEverythingItSendsAndIsComparedWithBothBaseline
   for (const nlohmann::json& s : results["scenarios"]) {
     ids.insert(s["id"]);
     EXPECT_FALSE(s.contains("error")) << s.dump(2);
+    // Measured only after a probe came back along every route of the path (bench/README.md).
+    EXPECT_GE(s["ready_s"].get<double>(), 0) << s["id"];
     ASSERT_EQ(s["phases"].size(), 2u) << s.dump(2);  // closed, then open at half that rate
     for (const nlohmann::json& phase : s["phases"]) {
       EXPECT_GT(phase["sent"].get<uint64_t>(), 0u) << s["id"];

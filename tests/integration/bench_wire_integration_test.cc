@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -221,19 +222,25 @@ TEST(MqttWireClientTest, Qos1PublishBlocksAtTheInflightBound) {
       if (thread.joinable()) thread.join();
     }
   } resume{broker, thread};
+  // The sixth publish can only return once a PUBACK freed room, i.e. after the broker resumed:
+  // checked by order, not by waiting to see that nothing happens.
+  std::atomic<bool> resumed{false};
+  std::atomic<bool> sixth_returned_after_resume{false};
   thread = std::thread([&] {
-    for (int i = 0; i < 10; ++i) publisher.publish("t/bound", "m" + std::to_string(i), 1);
+    for (int i = 0; i < 10; ++i) {
+      publisher.publish("t/bound", "m" + std::to_string(i), 1);
+      if (i == 5) sixth_returned_after_resume.store(resumed.load());
+    }
     publisher.flush();
   });
 
   ASSERT_TRUE(waitFor([&] { return publisher.published() == 5; }, kWait));
-  // Deliberate pause: gives a publisher that ignored the bound time to encode a 6th message.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_EQ(publisher.published(), 5u);
   EXPECT_EQ(publisher.published() - publisher.acked(), 5u);
 
+  resumed.store(true);
   broker.signal(SIGCONT);
   thread.join();
+  EXPECT_TRUE(sixth_returned_after_resume.load()) << "a sixth QoS 1 PUBLISH went out unbounded";
   ASSERT_TRUE(publisher.waitAllAcked(kWait)) << publisher.lastError();
   EXPECT_EQ(publisher.published(), 10u);
   EXPECT_EQ(publisher.acked(), 10u);

@@ -1,5 +1,5 @@
-// MqttSource against a real mosquitto: what arrives in a Message, backpressure, bounded stop,
-// shared subscriptions.
+// MqttSource against a real mosquitto: what arrives in a Message, backpressure, stopping while the
+// handler is blocked, shared subscriptions.
 #include "connectors/mqtt/mqtt_source.h"
 
 #include <gmock/gmock.h>
@@ -35,6 +35,7 @@ TEST_F(MqttSourceTest, EveryBuiltInAndUserPropertyArrivesInTheMessage) {
 
   const std::string correlation("\x00\x01\xfe\xff", 4);
   MqttTestClient publisher(broker.address(), randomName("pub-"));
+  const auto published_at = std::chrono::steady_clock::now();
   publisher.publish(topic_ + "/a", std::string("\x00bin\xff", 5), 1,
                     ::mqtt::properties{{property::PAYLOAD_FORMAT_INDICATOR, 0},
                                        {property::MESSAGE_EXPIRY_INTERVAL, 3600},
@@ -46,6 +47,9 @@ TEST_F(MqttSourceTest, EveryBuiltInAndUserPropertyArrivesInTheMessage) {
                                        {property::USER_PROPERTY, "z", "3"}});
   publisher.publish(topic_ + "/b", "plain", 0, {}, /*retain=*/true);
   ASSERT_TRUE(waitFor([&] { return handler.count() == 2; }, kWait));
+  const int64_t waited_s =
+      std::chrono::ceil<std::chrono::seconds>(std::chrono::steady_clock::now() - published_at)
+          .count();
 
   const std::vector<Message> got = handler.messages();
   const Message& m = got[0];
@@ -55,8 +59,10 @@ TEST_F(MqttSourceTest, EveryBuiltInAndUserPropertyArrivesInTheMessage) {
   EXPECT_FALSE(m.retain);
   EXPECT_EQ(m.mqtt.payload_format_indicator, 0);
   ASSERT_TRUE(m.mqtt.message_expiry_interval.has_value());
-  EXPECT_LE(*m.mqtt.message_expiry_interval, 3600u);  // the broker may subtract its queue time
-  EXPECT_GE(*m.mqtt.message_expiry_interval, 3590u);
+  // The broker may subtract the whole seconds the message waited in it, and no more (one more for
+  // a second boundary crossed).
+  EXPECT_LE(*m.mqtt.message_expiry_interval, 3600u);
+  EXPECT_GE(int64_t{*m.mqtt.message_expiry_interval}, 3600 - waited_s - 1);
   EXPECT_EQ(m.mqtt.content_type, "application/octet-stream");
   EXPECT_EQ(m.mqtt.response_topic, "replies/x");
   EXPECT_EQ(m.mqtt.correlation_data, correlation);
@@ -102,7 +108,7 @@ TEST_F(MqttSourceTest, BlockedHandlerHoldsBackAndLosesNothing) {
   source->close();
 }
 
-TEST_F(MqttSourceTest, StopReceivingReturnsInBoundedTimeWhileTheHandlerIsBlocked) {
+TEST_F(MqttSourceTest, StopReceivingReturnsWhileTheHandlerIsBlocked) {
   Mosquitto broker;
   TempDir dir;
   RecordingHandler handler;
@@ -114,10 +120,11 @@ TEST_F(MqttSourceTest, StopReceivingReturnsInBoundedTimeWhileTheHandlerIsBlocked
   ASSERT_EQ(publisher->wait(kWait), 0) << publisher->log();
   ASSERT_TRUE(waitFor([&] { return handler.entered() == 1; }, kWait));
 
-  const auto before = std::chrono::steady_clock::now();
+  // stopReceiving() returns although the handler is still blocked: it never waits for it. (How
+  // long it takes is the benchmark's business, not this test's.)
   source->stopReceiving();
-  const auto took = std::chrono::steady_clock::now() - before;
-  EXPECT_LT(took, MqttSource::kStopBudget + 1s);
+  EXPECT_EQ(handler.entered(), 1u);
+  EXPECT_EQ(handler.count(), 0u) << "the handler was released before stopReceiving returned";
   EXPECT_FALSE(source->connected());
 
   // Once the handler returns, what paho had already read still reaches it, then the connection
