@@ -93,7 +93,7 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   std::shared_ptr<spdlog::logger> logger_;
   WarningSink warning_sink_;
   RateLimitedWarning refused_warning_;
-  bool closed_ = false;  // main thread only
+  bool closed_ = false;  // the thread that stops the runner (one at a time)
   std::function<void()> on_failure_;
   std::atomic<RunnerState> state_{RunnerState::Created};
   mutable std::mutex failure_mutex_;

@@ -55,8 +55,9 @@ class Engine {
   size_t failedCount() const;
 
   // Stops every source, then waits for what is in flight until `drain` has passed (one deadline
-  // for all dataflows), then closes every connection. Returns the number of received messages
-  // that were not delivered, and logs one summary line per dataflow.
+  // for all dataflows, each draining on a thread of its own), then closes every connection.
+  // Returns the number of received messages that were not delivered, and logs one summary line
+  // per dataflow.
   uint64_t stop(std::chrono::milliseconds drain);
 
   const std::vector<std::unique_ptr<DataflowRunner>>& runners() const { return runners_; }

@@ -238,5 +238,57 @@ TEST_F(Reliability, ExpiryHoldsForMessagesTheKafkaDestinationHoldsDuringAnOutage
   EXPECT_THAT(engineLog(), ::testing::HasSubstr("expired while held 1"));
 }
 
+// SIGTERM stops 121 dataflows of both directions (61 MQTT -> Kafka, 60 Kafka -> MQTT, each with
+// its own clients) within the drain deadline: every source stops first, then all drain against one
+// deadline, and the process exits 0. The bound is the engine's contract (the drain deadline plus
+// the stop budget of the connections), not a speed figure.
+TEST_F(Reliability, SigtermStopsOver100DataflowsOfBothDirectionsWithinTheDrainDeadline) {
+  createTopic(4);
+  writeManifests(FlowSpec());  // `flow`: MQTT -> Kafka
+  constexpr int kPairs = 60;
+  {
+    std::ofstream out(dir_->path() + "/manifests.yaml", std::ios::app);
+    auto dataflow = [&](const std::string& name, const std::string& source,
+                        const std::string& filter, const std::string& destination,
+                        const std::string& topic) {
+      out << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+          << "metadata:\n  name: " << name << "\nspec:\n  operations:\n"
+          << "  - operationType: Source\n    sourceSettings:\n      endpointRef: " << source
+          << "\n      dataSources: ['" << filter << "']\n"
+          << "  - operationType: Destination\n    destinationSettings:\n      endpointRef: "
+          << destination << "\n      dataDestination: '" << topic << "'\n";
+    };
+    for (int i = 0; i < kPairs; ++i) {
+      dataflow("to-kafka-" + std::to_string(i), "mqtt", "line/" + std::to_string(i) + "/data",
+               "kafka", topic());
+      dataflow("to-mqtt-" + std::to_string(i), "kafka", topic(), "mqtt",
+               "back/" + std::to_string(i));
+    }
+  }
+  constexpr auto kDrain = 10s;
+  startEngine({"--drain-timeout", "10"});
+  auto count = [&](const std::string& text) {
+    const std::string log = engineLog();
+    size_t n = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+    return n;
+  };
+  ASSERT_TRUE(waitFor([&] { return count("MQTT source: subscribed") >= kPairs + 1u; }, 60s))
+      << count("MQTT source: subscribed") << " MQTT sources subscribed";
+  ASSERT_TRUE(waitFor([&] { return count("MQTT destination: connected") >= size_t{kPairs}; }, 60s))
+      << count("MQTT destination: connected") << " MQTT destinations connected";
+  publish("plant/m1/data", "before-stop");
+  ASSERT_EQ(readRecords(1).at(0).value, "before-stop");
+
+  const auto signalled = std::chrono::steady_clock::now();
+  EXPECT_EQ(stopEngine(SIGTERM), 0);
+  const auto took = std::chrono::steady_clock::now() - signalled;
+  std::cout << "[ measure ] SIGTERM stopped " << 2 * kPairs + 1 << " dataflows in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  // The drain deadline, plus a margin for stopping the sources and closing every connection.
+  EXPECT_LE(took, kDrain + 15s) << "not within the drain deadline";
+  EXPECT_EQ(count("stopped: received"), 2 * kPairs + 1u);
+}
+
 }  // namespace
 }  // namespace dataflow::testing
