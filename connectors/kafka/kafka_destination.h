@@ -141,6 +141,7 @@ class KafkaDestination final : public Destination {
   static void onError(rd_kafka_t* producer, int error, const char* reason, void* opaque);
   static void onLog(const rd_kafka_t* producer, int level, const char* facility, const char* line);
 
+  static std::string fatalReason(rd_kafka_t* producer);
   Status createProducer();
   // Produces `slot` on the live producer; client_mutex_ held (shared or exclusive). `refusal`
   // says why on Refused and NoMetadata.
@@ -157,7 +158,7 @@ class KafkaDestination final : public Destination {
   bool waitUntil(std::chrono::steady_clock::time_point deadline, Done done);
   void notifyWaiters();
 
-  // Delivery thread.
+  // Delivery thread (the recovery part in kafka_destination_recovery.cc).
   void deliveryLoop();
   void delivered(rd_kafka_t* producer, const rd_kafka_message_t& report);
   void reportDelivery(const AckToken& ack, const Status& status);

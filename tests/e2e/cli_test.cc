@@ -102,13 +102,19 @@ TEST_F(Cli, AuthenticationThisBuildCannotPerformIsRefusedBeforeStarting) {
   EXPECT_THAT(output, HasSubstr("nothing started"));
 }
 
-TEST_F(Cli, InstanceIdOutOfRangeIsRefused) {
+// kEndpoints with the MQTT endpoint's service account token replaced by anonymous access.
+std::string anonymousEndpoints() {
   std::string manifests = kEndpoints;
   manifests.replace(manifests.find("method: ServiceAccountToken"),
                     std::string("method: ServiceAccountToken\n      serviceAccountTokenSettings:\n"
                                 "        audience: aio-internal")
                         .size(),
                     "method: Anonymous");
+  return manifests;
+}
+
+TEST_F(Cli, InstanceIdOutOfRangeIsRefused) {
+  std::string manifests = anonymousEndpoints();
   std::string output;
   EXPECT_EQ(dataflow({"run", "-f", write("flow.yaml", manifests), "--instance-id", "1"}, output),
             2);
@@ -117,12 +123,7 @@ TEST_F(Cli, InstanceIdOutOfRangeIsRefused) {
 }
 
 TEST_F(Cli, ASettingWithNoEffectIsWarnedAtStart) {
-  std::string manifests = kEndpoints;
-  manifests.replace(manifests.find("method: ServiceAccountToken"),
-                    std::string("method: ServiceAccountToken\n      serviceAccountTokenSettings:\n"
-                                "        audience: aio-internal")
-                        .size(),
-                    "method: Anonymous");
+  std::string manifests = anonymousEndpoints();
   manifests.replace(manifests.find("spec:\n  operations:"), 5,
                     "spec:\n  requestDiskPersistence: Enabled");
   ChildProcess run(
