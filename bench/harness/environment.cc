@@ -93,7 +93,7 @@ EngineProcess::~EngineProcess() {
 
 int EngineProcess::stop() {
   process_->signal(SIGTERM);
-  std::optional<int> code = process_->wait(std::chrono::seconds(20));
+  std::optional<int> code = process_->wait(kStopWait);
   if (!code) {
     process_->signal(SIGKILL);
     process_->wait(std::chrono::seconds(5));

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -56,7 +57,11 @@ class EngineProcess {
   // throws std::runtime_error (with the log's tail) if it exits or never gets there.
   EngineProcess(const Environment& env, const std::string& name, const std::string& manifests,
                 const std::string& ready_text, int ready_count);
-  ~EngineProcess();  // SIGTERM, then SIGKILL after 20 s
+  // How long stop() waits after SIGTERM: the engine's drain deadline (10 s) and a wide margin for
+  // a busy machine; past it, the engine is killed and counted as not exiting cleanly.
+  static constexpr std::chrono::seconds kStopWait{60};
+
+  ~EngineProcess();  // SIGTERM, then SIGKILL after kStopWait
 
   pid_t pid() const { return process_->pid(); }
   // SIGTERM and wait for the exit; the exit code (-1 on timeout).

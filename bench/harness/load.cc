@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 
@@ -119,25 +120,36 @@ LoadOutcome drive(Sender& sender, const Tally* tally, const LoadPlan& plan) {
   if (plan.closed && tally == nullptr) throw std::logic_error("a closed loop needs a tally");
   LoadOutcome out;
   out.sent_before = sender.sent();
+  constexpr uint64_t kSecondNs = 1'000'000'000ULL;
   const uint64_t start = nowNs();
   const uint64_t measure_from = start + static_cast<uint64_t>(plan.warmup_s * 1e9);
-  const uint64_t end = measure_from + static_cast<uint64_t>(plan.measure_s * 1e9);
+  // The window lasts measure_s from when it actually starts, however late the loop gets there.
+  uint64_t end = std::numeric_limits<uint64_t>::max();
+  uint64_t stall_limit = end;
   const double interval_ns = plan.rate > 0 ? 1e9 / plan.rate : 0;
   uint64_t scheduled = 0;  // open loop: messages due so far in this phase
   bool measuring = false;
   uint64_t received_from = 0;
   std::vector<double> cpu_from;
-  uint64_t next_second = start + 1'000'000'000ULL;
-  for (uint64_t now = nowNs(); now < end; now = nowNs()) {
+  uint64_t next_second = start + kSecondNs;
+  // A closed-loop window in which nothing has arrived yet stays open until something does, up to
+  // kStallLimit past its end: on a slow or overloaded machine the rate comes out low, never zero.
+  auto stalled = [&](uint64_t now) {
+    return measuring && plan.closed && tally->received() == received_from && now < stall_limit;
+  };
+  for (uint64_t now = nowNs(); now < end || stalled(now); now = nowNs()) {
     if (!measuring && now >= measure_from) {
       measuring = true;
       out.measure_from_ns = now;
+      end = now + static_cast<uint64_t>(plan.measure_s * 1e9);
+      stall_limit = end + static_cast<uint64_t>(std::chrono::nanoseconds(kStallLimit).count());
       received_from = tally != nullptr ? tally->received() : 0;
       cpu_from = cpuSecondsOf(plan.watched);
     }
-    if (plan.every_second && now >= next_second) {
-      plan.every_second(static_cast<double>(now - start) / 1e9);
-      next_second += 1'000'000'000ULL;
+    // One call per second of the phase, late ones caught up (a QoS 1 publish can block the loop).
+    while (plan.every_second && now >= next_second) {
+      plan.every_second(static_cast<double>(next_second - start) / 1e9);
+      next_second += kSecondNs;
     }
     if (plan.closed) {
       // Up to the window, in bursts of at most 256 between flushes so the receiver sees a steady
@@ -171,6 +183,11 @@ LoadOutcome drive(Sender& sender, const Tally* tally, const LoadPlan& plan) {
     out.cpu_seconds.push_back(i < cpu_from.size() ? cpu_to[i] - cpu_from[i] : 0);
   }
   out.sent = sender.sent();
+  // The seconds the loop left before its last pass saw them: still one call each.
+  while (plan.every_second && next_second <= end) {
+    plan.every_second(static_cast<double>(next_second - start) / 1e9);
+    next_second += kSecondNs;
+  }
   return out;
 }
 

@@ -220,13 +220,15 @@ Phase runPhase(Environment& env, Rig& rig, const Scenario& s, const Timing& timi
   } else {
     phase.rate = seconds > 0 ? messages / seconds : 0;
   }
-  // The readiness barrier ran before the first phase: a rate of zero means the path broke or
-  // stalled for the whole window, which is an error to report, not a figure.
+  // The readiness barrier ran before the first phase, and a closed-loop window is held open until
+  // something arrives (drive): a rate of zero means the path stopped delivering, which is an error
+  // to report, not a figure.
   if (phase.rate <= 0) {
     throw std::runtime_error(
         phase.mode + " loop: " +
-        (closed ? "nothing arrived during the measurement window"
-                : "none of the messages sent during the measurement window arrived") +
+        (closed ? "nothing arrived during the measurement window, held open " +
+                      std::to_string(kStallLimit.count()) + " s longer"
+                : std::string("none of the messages sent during the measurement window arrived")) +
         " (" + std::to_string(phase.sent) + " sent in the phase, " +
         std::to_string(rig.tally.unique()) + " received in all)");
   }
