@@ -27,20 +27,6 @@ DataflowRunner::~DataflowRunner() {
   if (!closed_) drainAndClose(std::chrono::milliseconds(0));
 }
 
-const char* stateName(RunnerState state) {
-  switch (state) {
-    case RunnerState::Created:
-      return "Created";
-    case RunnerState::Running:
-      return "Running";
-    case RunnerState::Failed:
-      return "Failed";
-    case RunnerState::Stopped:
-      return "Stopped";
-  }
-  return "?";
-}
-
 Status DataflowRunner::start() {
   Status status = destination_->start(*this);
   if (status.isOk()) status = source_->start(*this);

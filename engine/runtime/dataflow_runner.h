@@ -44,7 +44,6 @@ struct RunnerCounters {
 };
 
 enum class RunnerState { Created, Running, Failed, Stopped };
-const char* stateName(RunnerState state);
 
 class DataflowRunner final : public MessageHandler, public DeliveryHandler {
  public:
