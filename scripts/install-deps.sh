@@ -10,9 +10,11 @@ packages=(
   # libraries
   librdkafka-dev libpaho-mqttpp-dev libpaho-mqtt-dev nlohmann-json3-dev libyaml-cpp-dev
   libssl-dev uuid-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev
+  libcurl4-openssl-dev libcpp-httplib-dev
   # brokers and third-party clients used by tests, benchmarks and the quickstart
   mosquitto mosquitto-clients kcat
-  python3 python3-jsonschema python3-yaml python3-kafka python3-paho-mqtt
+  python3 python3-jsonschema python3-yaml python3-kafka python3-paho-mqtt python3-websockets
+  openssl
 )
 
 missing=()
