@@ -32,7 +32,7 @@ namespace dataflow::testing {
 
 using namespace std::chrono_literals;
 
-inline constexpr auto kSourceDeadline = 30s;
+inline constexpr auto kSourceDeadline = 60s;
 
 // Records every message and acknowledges it from a separate thread after `ack_delay`. With
 // `reorder_batch` > 1 it takes up to that many pending acknowledgements at once and gives them in
@@ -176,7 +176,15 @@ class KafkaSourceTest : public ::testing::Test {
   }
 
   // A source of `topics` in `group`, mapped like the factory does, plus `overrides` and group
-  // timings short enough for tests: the mock's rebalance delay is session.timeout.ms - 1 s.
+  // timings short enough for tests. librdkafka 2.0.2's mock coordinator elects a leader 3 s
+  // after the first JoinGroup (session.timeout.ms - 1 s after a later one), and a 1 s timer
+  // expires members whose last request is older than session.timeout.ms; an expired member's
+  // pending JoinGroup response is discarded without closing the connection. With
+  // session.timeout.ms 3000 the two deadlines coincide, so a stall of the mock's thread across
+  // the election (a loaded machine; reproduced by SIGSTOP/SIGCONT cycles: 2 of 16 joins
+  // stranded) left the client waiting max.poll.interval.ms + 3 s = 303 s for the answer.
+  // 6000 leaves 3 s for a first join; max.poll.interval.ms 20000 bounds what is left (a join
+  // that follows another member's) to 23 s, inside kSourceDeadline.
   std::unique_ptr<kafka::KafkaSource> makeSource(std::vector<std::string> topics,
                                                  const std::string& group,
                                                  kafka::ConsumerConfig overrides = {}) {
@@ -189,7 +197,8 @@ class KafkaSourceTest : public ::testing::Test {
         kafka::consumerConfig(s, config::MountedFiles(), randomName("kafka-source-test-"));
     EXPECT_TRUE(config.isOk()) << config.status().message();
     kafka::ConsumerConfig list = config.isOk() ? config.value() : kafka::ConsumerConfig{};
-    list.push_back({"session.timeout.ms", "3000"});
+    list.push_back({"session.timeout.ms", "6000"});
+    list.push_back({"max.poll.interval.ms", "20000"});
     list.push_back({"heartbeat.interval.ms", "300"});
     list.push_back({"topic.metadata.refresh.interval.ms", "1000"});
     list.insert(list.end(), overrides.begin(), overrides.end());

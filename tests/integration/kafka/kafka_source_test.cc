@@ -178,14 +178,14 @@ TEST_F(KafkaSourceTest, BlockedHandlerKeepsTheGroupAndLosesNothing) {
   kafka_.createTopic(topic_, 1);
   writeValues(topic_, 50);
   auto source = makeSource({topic_}, group_,
-                           {{"max.poll.interval.ms", "3000"},
+                           {{"max.poll.interval.ms", "6000"},
                             {"queued.min.messages", "5"},
                             {"queued.max.messages.kbytes", "1"}});
   AckingHandler handler;
   handler.block();
   start(*source, handler);
   ASSERT_TRUE(handler.waitUntilInHandler());
-  std::this_thread::sleep_for(4500ms);  // the test's subject: a handler blocked this long
+  std::this_thread::sleep_for(7500ms);  // the test's subject: a handler blocked this long
   EXPECT_TRUE(source->connected());
   handler.release();
   ASSERT_TRUE(handler.waitForCount(50));
