@@ -6,9 +6,9 @@
 #include <iostream>
 #include <thread>
 
-#include "connectors/registry.h"
 #include "cli/commands.h"
 #include "cli/manifest_sources.h"
+#include "connectors/registry.h"
 #include "engine/runtime/engine.h"
 #include "engine/runtime/ignored_settings.h"
 #include "engine/runtime/logging.h"
@@ -97,6 +97,11 @@ int runEngine(const RunArgs& args) {
   log->info("running {} of {} dataflow{} of profile {} as instance {}; stop with SIGINT or SIGTERM",
             running, engine->runners().size(), engine->runners().size() == 1 ? "" : "s",
             args.profile, args.instance_id);
+  const auto drain = std::chrono::milliseconds(static_cast<int64_t>(args.drain_timeout_s * 1000));
+  if (Status watched = engine->watchMountedFiles(drain); !watched.isOk()) {
+    log->warn("rotated Secrets and ConfigMaps will not be picked up until a restart: {}",
+              watched.message());
+  }
 
   // The signal thread turns SIGINT/SIGTERM into requestStop(); the main thread supervises:
   // it stops each dataflow that fails, and returns when a stop is requested or none is left.
@@ -110,7 +115,6 @@ int runEngine(const RunArgs& args) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);  // ends its sigwait
   }
   signal_thread.join();
-  const auto drain = std::chrono::milliseconds(static_cast<int64_t>(args.drain_timeout_s * 1000));
   if (outcome == runtime::Engine::Outcome::AllFailed) {
     log->error("every dataflow has failed ({}); exiting", engine->failedCount());
   } else {
@@ -139,7 +143,9 @@ Command addRunCommand(CLI::App& app) {
       "Run every enabled dataflow of a profile until SIGINT/SIGTERM. Manifests are validated "
       "first: any error exits 2 and nothing starts. A dataflow whose client can no longer work "
       "is stopped (state Failed, logged) while the others run; when every dataflow has failed "
-      "the command exits 3. Logs go to stderr, one line per event.");
+      "the command exits 3. A dataflow whose mounted Secret or ConfigMap changes reconnects "
+      "with the new content (the old connections drain first, up to --drain-timeout). Logs go "
+      "to stderr, one line per event.");
   run->add_option("-f,--file", args->sources.paths,
                   "Manifest files or folders (multi-document YAML)")
       ->required()

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <set>
 #include <sstream>
 
 namespace dataflow::config {
@@ -86,6 +88,53 @@ Result<std::string> MountedFiles::trustBundleFile(const std::string& name) const
   return Status::fatal("configmap \"" + name + "\" has several keys (" + listed +
                        ") and none named " + kTrustBundleKey +
                        "; put the CA bundle in a single key or name it " + kTrustBundleKey);
+}
+
+std::vector<std::string> MountedFiles::foldersOf(const DataflowEndpoint& endpoint) const {
+  const Authentication* authentication = nullptr;
+  const Tls* tls = nullptr;
+  if (endpoint.spec.kafka) {
+    authentication = &endpoint.spec.kafka->authentication;
+    tls = &endpoint.spec.kafka->tls;
+  } else if (endpoint.spec.mqtt) {
+    authentication = &endpoint.spec.mqtt->authentication;
+    tls = &endpoint.spec.mqtt->tls;
+  }
+  std::set<std::string> folders;
+  if (authentication && secrets_dir_) {
+    if (authentication->sasl)
+      folders.insert((fs::path(*secrets_dir_) / authentication->sasl->secret_ref).string());
+    if (authentication->x509)
+      folders.insert((fs::path(*secrets_dir_) / authentication->x509->secret_ref).string());
+  }
+  if (tls && tls->mode == OperationalMode::Enabled && tls->trusted_ca_certificate_config_map_ref &&
+      configmaps_dir_) {
+    folders.insert(
+        (fs::path(*configmaps_dir_) / *tls->trusted_ca_certificate_config_map_ref).string());
+  }
+  return {folders.begin(), folders.end()};
+}
+
+uint64_t MountedFiles::fingerprint(const std::string& folder) {
+  std::vector<fs::path> entries;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(folder, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    if (!it->path().filename().string().starts_with("..")) entries.push_back(it->path());
+  }
+  std::sort(entries.begin(), entries.end());
+  std::string all;
+  for (const fs::path& entry : entries) {
+    std::ifstream in(entry, std::ios::binary);
+    std::ostringstream content;
+    content << in.rdbuf();
+    all += entry.filename().string();
+    all += '\0';
+    all += std::to_string(content.str().size());
+    all += '\0';
+    all += content.str();
+  }
+  return std::hash<std::string>{}(all);
 }
 
 }  // namespace dataflow::config

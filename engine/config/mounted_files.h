@@ -4,10 +4,12 @@
 // Errors name the file, never its content.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/config/manifest.h"
 #include "engine/core/status.h"
 
 namespace dataflow::config {
@@ -35,6 +37,15 @@ class MountedFiles {
   // only key whatever the name, or, when it has several, the key named ca.crt (the key of AIO's
   // trust bundle and of Kubernetes' kube-root-ca.crt). Fatal otherwise, listing the keys.
   Result<std::string> trustBundleFile(const std::string& name) const;
+
+  // The folders an endpoint's connections read when they are made: the Secret of its Sasl or
+  // X509Certificate authentication and the ConfigMap of its trusted CA bundle. Only those under a
+  // given --secrets-dir / --configmaps-dir; sorted, without duplicates. Watched for rotation.
+  std::vector<std::string> foldersOf(const DataflowEndpoint& endpoint) const;
+  // A digest of what `folder` holds: the names and contents of its visible entries (symlinks
+  // followed, Kubernetes' hidden `..` plumbing skipped). It differs once the content has changed;
+  // a missing folder has a digest too.
+  static uint64_t fingerprint(const std::string& folder);
 
   const std::optional<std::string>& secretsDir() const { return secrets_dir_; }
   const std::optional<std::string>& configMapsDir() const { return configmaps_dir_; }

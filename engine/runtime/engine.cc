@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -108,18 +109,14 @@ std::unique_ptr<Engine> Engine::build(const config::Plan& plan, const EngineOpti
     }
     if (auto runner = buildRunner(planned, options, factory, files, clock, errors)) {
       engine->runners_.push_back(std::move(runner));
+      engine->planned_.push_back(&planned);
     }
   }
-  Engine* self = engine.get();
-  for (auto& runner : engine->runners_) {
-    runner->setFailureCallback([self] {
-      {
-        std::lock_guard lock(self->mutex_);
-        ++self->failures_pending_;
-      }
-      self->changed_.notify_all();
-    });
-  }
+  engine->factory_ = &factory;
+  engine->files_ = &files;
+  engine->clock_ = &clock;
+  engine->options_ = options;
+  for (auto& runner : engine->runners_) engine->watchFailures(*runner);
   engine->reaped_.assign(engine->runners_.size(), false);
   if (errors.empty() && engine->runners_.empty()) {
     errors.push_back("no enabled dataflow uses profile \"" + options.profile + "\"");
@@ -150,16 +147,119 @@ size_t Engine::reapFailed() {
   return running;
 }
 
+void Engine::watchFailures(DataflowRunner& runner) {
+  runner.setFailureCallback([this] {
+    {
+      std::lock_guard lock(mutex_);
+      ++failures_pending_;
+    }
+    changed_.notify_all();
+  });
+}
+
 Engine::Outcome Engine::supervise() {
   for (;;) {
+    std::set<std::string> changed;
+    bool recheck = false;
     {
       std::unique_lock lock(mutex_);
-      changed_.wait(lock, [&] { return stop_requested_ || failures_pending_ > 0; });
+      auto woken = [&] {
+        return stop_requested_ || failures_pending_ > 0 || !changed_folders_.empty();
+      };
+      if (watcher_) {
+        recheck = !changed_.wait_for(lock, recheck_, woken);
+      } else {
+        changed_.wait(lock, woken);
+      }
       if (stop_requested_) return Outcome::StopRequested;
       failures_pending_ = 0;
+      changed.swap(changed_folders_);
     }
+    if (!changed.empty() || recheck) rotate(changed, recheck);
     if (reapFailed() == 0) return Outcome::AllFailed;
   }
+}
+
+Status Engine::watchMountedFiles(std::chrono::milliseconds drain,
+                                 std::chrono::milliseconds recheck) {
+  rotation_drain_ = drain;
+  recheck_ = recheck;
+  folders_.clear();
+  fingerprints_.clear();
+  std::vector<std::string> all;
+  for (size_t i = 0; i < runners_.size(); ++i) {
+    std::vector<std::string> folders = files_->foldersOf(*planned_[i]->source);
+    for (std::string& f : files_->foldersOf(*planned_[i]->destination)) folders.push_back(f);
+    all.insert(all.end(), folders.begin(), folders.end());
+    folders_.push_back(std::move(folders));
+    fingerprints_.push_back(fingerprintOf(i));
+  }
+  if (all.empty()) return Status::ok();  // nothing mounted is read: nothing to watch
+  Result<std::unique_ptr<DirectoryWatcher>> watcher =
+      DirectoryWatcher::start(all, [this](const std::vector<std::string>& folders) {
+        {
+          std::lock_guard lock(mutex_);
+          changed_folders_.insert(folders.begin(), folders.end());
+        }
+        changed_.notify_all();
+      });
+  if (!watcher.isOk()) return watcher.status();
+  watcher_ = std::move(watcher).value();
+  return Status::ok();
+}
+
+uint64_t Engine::fingerprintOf(size_t index) const {
+  uint64_t combined = 0;
+  for (const std::string& folder : folders_[index]) {
+    combined = combined * 1099511628211ull ^ config::MountedFiles::fingerprint(folder);
+  }
+  return combined;
+}
+
+void Engine::rotate(const std::set<std::string>& changed, bool everything) {
+  for (size_t i = 0; i < runners_.size() && i < folders_.size(); ++i) {
+    if (runners_[i]->state() != RunnerState::Running || folders_[i].empty()) continue;
+    const bool concerned =
+        everything || std::any_of(folders_[i].begin(), folders_[i].end(),
+                                  [&](const std::string& f) { return changed.count(f) > 0; });
+    if (!concerned) continue;
+    const uint64_t fingerprint = fingerprintOf(i);
+    if (fingerprint != fingerprints_[i]) rebuild(i, fingerprint);
+  }
+}
+
+void Engine::rebuild(size_t index, uint64_t fingerprint) {
+  const std::string name = runners_[index]->name();
+  auto log = logger(name);
+  std::string folders;
+  for (const std::string& f : folders_[index]) folders += (folders.empty() ? "" : ", ") + f;
+  fingerprints_[index] = fingerprint;  // a refused change is logged once, not at every recheck
+  std::vector<std::string> errors;
+  auto fresh = buildRunner(*planned_[index], options_, *factory_, *files_, *clock_, errors);
+  if (!fresh) {
+    std::string why;
+    for (const std::string& e : errors) why += (why.empty() ? "" : "; ") + e;
+    log->error(
+        "mounted content changed ({}) but cannot be used, so the running connections keep what "
+        "they have: {}",
+        folders, why);
+    return;
+  }
+  log->info("mounted content changed ({}): reconnecting with it", folders);
+  DataflowRunner& old = *runners_[index];
+  old.stopReceiving();
+  const uint64_t lost = old.drainAndClose(rotation_drain_);
+  lost_in_rotations_ += lost;
+  RunnerCounters c = old.counters();
+  log->info(
+      "before the reconnect: received {}, delivered {}, dropped {}, expired while held {}, "
+      "refused {}, not delivered {}",
+      c.received, c.delivered, c.dropped, c.expired, c.refused, c.inFlight() + c.abandoned);
+  watchFailures(*fresh);
+  runners_[index] = std::move(fresh);
+  reaped_[index] = false;
+  ++rotations_;
+  runners_[index]->start();  // a failure is logged by the runner and reaped by supervise()
 }
 
 void Engine::requestStop() {
@@ -177,6 +277,7 @@ size_t Engine::failedCount() const {
 }
 
 uint64_t Engine::stop(std::chrono::milliseconds drain) {
+  watcher_.reset();  // no report after this point
   for (auto& runner : runners_) runner->stopReceiving();
   const auto deadline = std::chrono::steady_clock::now() + drain;
   // Every dataflow drains and closes on a thread of its own against the one deadline: closing a
@@ -203,7 +304,7 @@ uint64_t Engine::stop(std::chrono::milliseconds drain) {
             runner->state() == RunnerState::Failed ? "; it had failed: " + runner->failureReason()
                                                    : std::string());
   }
-  return lost.load();
+  return lost.load() + lost_in_rotations_;
 }
 
 }  // namespace dataflow::runtime

@@ -66,5 +66,33 @@ TEST_F(MountedFilesTest, ConfigMapFilesSortedWithoutKubernetesPlumbing) {
             "configmap \"ca\" is needed but no --configmaps-dir was given");
 }
 
+TEST_F(MountedFilesTest, FoldersOfAnEndpointAreItsSecretAndItsTrustBundle) {
+  DataflowEndpoint kafka;
+  kafka.spec.kafka.emplace();
+  kafka.spec.kafka->authentication.method = AuthMethod::Sasl;
+  kafka.spec.kafka->authentication.sasl = SaslSettings{SaslType::Plain, "sasl"};
+  kafka.spec.kafka->tls.mode = OperationalMode::Enabled;
+  kafka.spec.kafka->tls.trusted_ca_certificate_config_map_ref = "ca";
+  EXPECT_EQ(files().foldersOf(kafka),
+            (std::vector<std::string>{(root_ / "configmaps/ca").string(),
+                                      (root_ / "secrets/sasl").string()}));
+  // TLS off: the bundle is not read, so it is not watched.
+  kafka.spec.kafka->tls.mode = OperationalMode::Disabled;
+  EXPECT_EQ(files().foldersOf(kafka),
+            (std::vector<std::string>{(root_ / "secrets/sasl").string()}));
+  DataflowEndpoint anonymous;
+  anonymous.spec.mqtt.emplace();
+  EXPECT_TRUE(files().foldersOf(anonymous).empty());
+}
+
+TEST_F(MountedFilesTest, AFingerprintChangesWithTheContentNotWithKubernetesPlumbing) {
+  const std::string folder = (root_ / "configmaps/ca").string();
+  const uint64_t before = MountedFiles::fingerprint(folder);
+  write("configmaps/ca/..data/hidden", "changed plumbing");
+  EXPECT_EQ(MountedFiles::fingerprint(folder), before);
+  write("configmaps/ca/a.crt", "A2");
+  EXPECT_NE(MountedFiles::fingerprint(folder), before);
+}
+
 }  // namespace
 }  // namespace dataflow::config
