@@ -158,7 +158,8 @@ void FakeTokenServer::record(const httplib::Request& request, RecordedRequest& o
   requests_.push_back(out);
 }
 
-void FakeTokenServer::answerToken(const std::string& oid, httplib::Response& response) {
+void FakeTokenServer::answerToken(const std::string& oid, ExpiryFormat native,
+                                  httplib::Response& response) {
   if (!failures_.empty()) {
     auto [status, body] = failures_.front();
     failures_.pop_front();
@@ -171,7 +172,7 @@ void FakeTokenServer::answerToken(const std::string& oid, httplib::Response& res
   std::string token = makeTestJwt(exp, oid, static_cast<int>(tokens_.size()) + 1);
   tokens_.push_back(token);
   json body{{"access_token", token}, {"token_type", "Bearer"}};
-  switch (format_) {
+  switch (format_.value_or(native)) {
     case ExpiryFormat::ExpiresInNumber:
       body["expires_in"] = lifetime_.count();
       break;
@@ -205,7 +206,7 @@ void FakeTokenServer::handleImds(const httplib::Request& request, httplib::Respo
     return jsonError(response, 400, "invalid_request", "api-version and resource are required");
   }
   answerToken(r.query.count("client_id") ? "oid-of-" + r.query["client_id"] : "oid-system",
-              response);
+              ExpiryFormat::ExpiresInString, response);
 }
 
 void FakeTokenServer::handleArc(const httplib::Request& request, httplib::Response& response) {
@@ -224,7 +225,7 @@ void FakeTokenServer::handleArc(const httplib::Request& request, httplib::Respon
   if (r.headers["authorization"] != "Basic " + arc_key_) {
     return jsonError(response, 401, "unauthorized", "the key does not match");
   }
-  answerToken("oid-arc", response);
+  answerToken("oid-arc", ExpiryFormat::ExpiresInString, response);
 }
 
 void FakeTokenServer::handleEntra(const httplib::Request& request, httplib::Response& response) {
@@ -240,7 +241,7 @@ void FakeTokenServer::handleEntra(const httplib::Request& request, httplib::Resp
     return jsonError(response, 400, "invalid_request",
                      "AADSTS900144: The request body must contain the required parameters.");
   }
-  answerToken("oid-of-" + f["client_id"], response);
+  answerToken("oid-of-" + f["client_id"], ExpiryFormat::ExpiresInNumber, response);
 }
 
 }  // namespace dataflow::testing

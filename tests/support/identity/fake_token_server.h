@@ -16,6 +16,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,7 +56,7 @@ class FakeTokenServer {
   // Arc: the key file the challenge names and the key it then expects.
   void setArcKey(const std::string& key_file, const std::string& key);
   void setLifetime(std::chrono::seconds lifetime);
-  void setExpiryFormat(ExpiryFormat format);
+  void setExpiryFormat(ExpiryFormat format);  // for every service from now on
   void setRefreshIn(std::chrono::seconds refresh_in);  // adds refresh_in to every response
   // The next `times` token requests answer `status` with `body` (after validation passed).
   void failNext(int status, std::string body, int times = 1);
@@ -70,7 +71,7 @@ class FakeTokenServer {
   void handleEntra(const httplib::Request& request, httplib::Response& response);
   void record(const httplib::Request& request, RecordedRequest& out);
   // Either a scripted failure or a token response; called with mutex_ held.
-  void answerToken(const std::string& oid, httplib::Response& response);
+  void answerToken(const std::string& oid, ExpiryFormat native, httplib::Response& response);
 
   httplib::Server server_;
   std::thread thread_;
@@ -83,7 +84,8 @@ class FakeTokenServer {
   std::string arc_key_;                     // guarded by mutex_
   std::chrono::seconds lifetime_{3600};     // guarded by mutex_
   std::chrono::seconds refresh_in_{0};      // guarded by mutex_; 0 = not sent
-  ExpiryFormat format_ = ExpiryFormat::ExpiresInString;  // guarded by mutex_
+  // guarded by mutex_; unset: each service's own form (IMDS/Arc strings, Entra a number)
+  std::optional<ExpiryFormat> format_;
 };
 
 }  // namespace dataflow::testing
