@@ -1,6 +1,7 @@
 #include <curl/curl.h>
 #include <strings.h>
 
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 
@@ -66,9 +67,24 @@ size_t onHeader(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
+// libcurl honours http_proxy / https_proxy. Loopback and IMDS's link-local address are never
+// reached through a proxy (a proxy there would see Arc's key and every token); the user's
+// NO_PROXY / no_proxy list is kept for the rest (CURLOPT_NOPROXY replaces it otherwise).
+std::string noProxyList() {
+  std::string list = "localhost,127.0.0.0/8,::1,169.254.169.254";
+  for (const char* name : {"NO_PROXY", "no_proxy"}) {
+    if (const char* value = std::getenv(name); value != nullptr && *value != '\0') {
+      list += ',';
+      list += value;
+      break;
+    }
+  }
+  return list;
+}
+
 class CurlHttpClient final : public HttpClient {
  public:
-  explicit CurlHttpClient(CurlOptions options) : options_(options) {
+  explicit CurlHttpClient(CurlOptions options) : options_(options), no_proxy_(noProxyList()) {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   }
@@ -91,6 +107,7 @@ class CurlHttpClient final : public HttpClient {
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, no_proxy_.c_str());
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
@@ -121,6 +138,7 @@ class CurlHttpClient final : public HttpClient {
 
  private:
   const CurlOptions options_;
+  const std::string no_proxy_;
 };
 
 }  // namespace

@@ -222,6 +222,18 @@ TEST_F(TokenSourcesTest, UnreachableServerIsRetriableAndNamesTheUrlWithoutQuery)
   EXPECT_THAT(t.status().message(), HasSubstr("GET http://127.0.0.1:1/metadata/identity/oauth2/token failed"));
 }
 
+TEST_F(TokenSourcesTest, LoopbackIsNeverReachedThroughAProxy) {
+  ASSERT_EQ(::setenv("http_proxy", "http://127.0.0.1:1", 1), 0);
+  ASSERT_EQ(::setenv("NO_PROXY", "example.com", 1), 0);
+  http_ = makeCurlHttpClient();
+  std::unique_ptr<TokenSource> source = imds();
+  Result<AccessToken> t = source->fetch(kScope);
+  ::unsetenv("http_proxy");
+  ::unsetenv("NO_PROXY");
+  ASSERT_TRUE(t.isOk()) << t.status().message();
+  EXPECT_EQ(t.value().token, server_.issuedTokens().at(0));
+}
+
 TEST_F(TokenSourcesTest, CacheRefreshesAgainstTheServerAndSurvivesAnOutage) {
   ManualClock clock;
   clock.setWallMs(clock_.wallNowMs());
