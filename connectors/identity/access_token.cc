@@ -1,11 +1,10 @@
 #include "connectors/identity/access_token.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 namespace dataflow::identity {
 
@@ -77,13 +76,20 @@ std::optional<std::string> decodeBase64Url(std::string_view text) {
   int bits = 0;
   for (const char c : text) {
     int v = -1;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else if (c == '=') break;
-    else return std::nullopt;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-' || c == '+')
+      v = 62;
+    else if (c == '_' || c == '/')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return std::nullopt;
     buffer = (buffer << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -115,14 +121,17 @@ Result<AccessToken> parseTokenResponse(std::string_view body, int64_t now_ms) {
   }
   std::optional<int64_t> expires_on_s;
   if (auto in = doc.find("expires_in"); in != doc.end()) {
-    if (auto seconds = numberOrNumericString(*in)) out.expires_on_ms = now_ms + *seconds * 1000;
-    else return Status::retriable("the token response's expires_in is not a number");
+    if (auto seconds = numberOrNumericString(*in))
+      out.expires_on_ms = now_ms + *seconds * 1000;
+    else
+      return Status::retriable("the token response's expires_in is not a number");
   } else if (auto on = doc.find("expires_on"); on != doc.end()) {
     expires_on_s = numberOrNumericString(*on);
     if (!expires_on_s && on->is_string()) expires_on_s = parseHttpOrIsoTime(on->get<std::string>());
     if (!expires_on_s) {
-      return Status::retriable("the token response's expires_on is neither epoch seconds, "
-                               "RFC 3339 nor RFC 1123");
+      return Status::retriable(
+          "the token response's expires_on is neither epoch seconds, "
+          "RFC 3339 nor RFC 1123");
     }
     out.expires_on_ms = *expires_on_s * 1000;
   } else {
@@ -147,8 +156,10 @@ std::string describeErrorBody(std::string_view body) {
   };
   std::string error = text("error");
   const std::string description = text("error_description");
-  if (error.empty()) error = description;
-  else if (!description.empty()) error += ": " + description;
+  if (error.empty())
+    error = description;
+  else if (!description.empty())
+    error += ": " + description;
   if (error.size() > kLongestErrorText) error = error.substr(0, kLongestErrorText) + "...";
   return error;
 }

@@ -14,9 +14,9 @@ namespace dataflow::identity {
 // compared in a way that a log line could reveal.
 struct AccessToken {
   std::string token;
-  int64_t expires_on_ms = 0;                 // wall clock, ms since the Unix epoch
-  std::optional<int64_t> refresh_on_ms;      // the server's refresh_in hint, made absolute
-  std::string principal;                     // the JWT's oid, else sub, else kUnknownPrincipal
+  int64_t expires_on_ms = 0;             // wall clock, ms since the Unix epoch
+  std::optional<int64_t> refresh_on_ms;  // the server's refresh_in hint, made absolute
+  std::string principal;                 // the JWT's oid, else sub, else kUnknownPrincipal
 };
 
 // The principal named when a token is not a JWT or has neither oid nor sub. Never empty:

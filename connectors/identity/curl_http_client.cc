@@ -12,8 +12,7 @@ namespace dataflow::identity {
 
 const std::string* HttpResponse::header(std::string_view name) const {
   for (const HttpHeader& h : headers) {
-    if (h.name.size() == name.size() &&
-        strncasecmp(h.name.data(), name.data(), name.size()) == 0) {
+    if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0) {
       return &h.value;
     }
   }

@@ -49,8 +49,9 @@ Result<ManagedIdentity> managedIdentityOf(const config::Authentication& authenti
     case AuthMethod::UserAssignedManagedIdentity:
       if (!authentication.user_assigned || authentication.user_assigned->client_id.empty() ||
           authentication.user_assigned->tenant_id.empty()) {
-        return Status::fatal("UserAssignedManagedIdentity needs userAssignedManagedIdentitySettings "
-                             "with clientId and tenantId");
+        return Status::fatal(
+            "UserAssignedManagedIdentity needs userAssignedManagedIdentitySettings "
+            "with clientId and tenantId");
       }
       identity.kind = ManagedIdentity::Kind::UserAssigned;
       identity.client_id = authentication.user_assigned->client_id;

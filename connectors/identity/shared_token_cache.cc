@@ -5,6 +5,8 @@
 #include <map>
 #include <mutex>
 
+#include "engine/runtime/logging.h"
+
 namespace dataflow::identity {
 
 Result<std::shared_ptr<TokenCache>> sharedTokenCache(const ManagedIdentity& identity) {
@@ -20,9 +22,11 @@ Result<std::shared_ptr<TokenCache>> sharedTokenCache(const ManagedIdentity& iden
   Result<std::unique_ptr<TokenSource>> source =
       selectTokenSource(identity, processEnvironment(), dependencies);
   if (!source.isOk()) return source.status();
-  spdlog::info("managed identity {}: tokens from {}", key, source.value()->describe());
+  std::shared_ptr<spdlog::logger> logger = runtime::logger("identity");
+  logger->info("managed identity {}: tokens from {}", key, source.value()->describe());
   TokenCache::Options options;
   options.clock = &clock;
+  options.logger = std::move(logger);
   auto cache = std::make_shared<TokenCache>(std::move(source).value(), std::move(options));
   caches.emplace(key, cache);
   return cache;

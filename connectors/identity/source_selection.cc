@@ -55,10 +55,10 @@ Result<std::unique_ptr<TokenSource>> selectTokenSource(const ManagedIdentity& id
   }
   if (identity_endpoint && env("IMDS_ENDPOINT")) {
     if (identity.kind == Kind::UserAssigned) {
-      return Status::fatal("Azure Arc's identity endpoint (IDENTITY_ENDPOINT, IMDS_ENDPOINT) "
-                           "serves the machine's system-assigned identity only; " +
-                           identity.describe() +
-                           " needs workload identity (AZURE_FEDERATED_TOKEN_FILE)");
+      return Status::fatal(
+          "Azure Arc's identity endpoint (IDENTITY_ENDPOINT, IMDS_ENDPOINT) "
+          "serves the machine's system-assigned identity only; " +
+          identity.describe() + " needs workload identity (AZURE_FEDERATED_TOKEN_FILE)");
     }
     AzureArcSource::Options options;
     options.identity_endpoint = *identity_endpoint;

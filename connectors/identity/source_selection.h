@@ -41,8 +41,8 @@ using Environment = std::function<std::optional<std::string>(const char* name)>;
 Environment processEnvironment();
 
 struct SourceDependencies {
-  std::shared_ptr<HttpClient> http;  // required
-  const Clock* clock = nullptr;      // required; outlives the source
+  std::shared_ptr<HttpClient> http;                               // required
+  const Clock* clock = nullptr;                                   // required; outlives the source
   std::string arc_key_directory = std::string(kArcKeyDirectory);  // tests only change it
 };
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "engine/runtime/logging.h"
+
 namespace dataflow::identity {
 
 namespace {
@@ -13,7 +15,7 @@ constexpr int64_t kLongLivedMs = 2 * 3600 * 1000;
 TokenCache::TokenCache(std::unique_ptr<TokenSource> source, Options options)
     : source_(std::move(source)),
       options_(std::move(options)),
-      logger_(options_.logger ? options_.logger : spdlog::default_logger()) {}
+      logger_(options_.logger ? options_.logger : runtime::logger("identity")) {}
 
 int64_t TokenCache::refreshTime(const AccessToken& token, int64_t fetched_ms) const {
   if (token.refresh_on_ms) return std::min(*token.refresh_on_ms, token.expires_on_ms);
@@ -45,17 +47,16 @@ void TokenCache::fetchInto(const std::string& scope, Entry& entry,
                  source_->describe(), entry.token->principal,
                  (entry.token->expires_on_ms - at) / 1000);
   } else {
-    entry.backoff = entry.backoff.count() == 0
-                        ? options_.retry_min
-                        : std::min(options_.retry_max, entry.backoff * 2);
+    entry.backoff = entry.backoff.count() == 0 ? options_.retry_min
+                                               : std::min(options_.retry_max, entry.backoff * 2);
     entry.next_attempt_ms = at + entry.backoff.count();
     entry.last_error = fetched.status();
     const bool keeps = valid(entry);
-    logger_->warn("cannot get a token for {}: {}; {}, next attempt in {} s", scope,
-                  fetched.status().message(),
-                  keeps ? "the current token stays in use until it expires"
-                        : "no valid token is held",
-                  entry.backoff.count() / 1000);
+    logger_->warn(
+        "cannot get a token for {}: {}; {}, next attempt in {} s", scope,
+        fetched.status().message(),
+        keeps ? "the current token stays in use until it expires" : "no valid token is held",
+        entry.backoff.count() / 1000);
   }
   fetched_.notify_all();
 }

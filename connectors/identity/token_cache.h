@@ -31,8 +31,8 @@ class TokenCache {
     std::chrono::milliseconds retry_min{std::chrono::seconds(30)};
     std::chrono::milliseconds retry_max{std::chrono::minutes(5)};
     std::chrono::milliseconds early_refresh{std::chrono::minutes(5)};
-    const Clock* clock = nullptr;             // required; outlives the cache
-    std::shared_ptr<spdlog::logger> logger;  // null: spdlog's default logger
+    const Clock* clock = nullptr;            // required; outlives the cache
+    std::shared_ptr<spdlog::logger> logger;  // null: runtime::logger("identity")
   };
 
   TokenCache(std::unique_ptr<TokenSource> source, Options options);
@@ -57,9 +57,7 @@ class TokenCache {
   };
 
   int64_t now() const { return options_.clock->wallNowMs(); }
-  bool valid(const Entry& entry) const {
-    return entry.token && now() < entry.token->expires_on_ms;
-  }
+  bool valid(const Entry& entry) const { return entry.token && now() < entry.token->expires_on_ms; }
   int64_t refreshTime(const AccessToken& token, int64_t fetched_ms) const;
   // Runs one fetch with mutex_ released; records its outcome in `entry`.
   void fetchInto(const std::string& scope, Entry& entry, std::unique_lock<std::mutex>& lock);

@@ -34,12 +34,14 @@ Result<std::unique_ptr<TokenSource>> WorkloadIdentitySource::create(Options opti
   if (Status s = checkEndpoint(options.authority_host, "AZURE_AUTHORITY_HOST"); !s.isOk()) return s;
   if (!options.authority_host.ends_with("/")) options.authority_host += '/';
   if (!validTenant(options.tenant_id)) {
-    return Status::fatal("workload identity needs a tenant id of letters, digits, '-' and '.' "
-                         "(tenantId of userAssignedManagedIdentitySettings or AZURE_TENANT_ID)");
+    return Status::fatal(
+        "workload identity needs a tenant id of letters, digits, '-' and '.' "
+        "(tenantId of userAssignedManagedIdentitySettings or AZURE_TENANT_ID)");
   }
   if (options.client_id.empty()) {
-    return Status::fatal("workload identity needs a client id (clientId of "
-                         "userAssignedManagedIdentitySettings or AZURE_CLIENT_ID)");
+    return Status::fatal(
+        "workload identity needs a client id (clientId of "
+        "userAssignedManagedIdentitySettings or AZURE_CLIENT_ID)");
   }
   if (options.token_file.empty()) {
     return Status::fatal("workload identity needs AZURE_FEDERATED_TOKEN_FILE");
@@ -75,10 +77,10 @@ Result<AccessToken> WorkloadIdentitySource::fetch(const std::string& scope) {
   request.method = "POST";
   request.url = options_.authority_host + options_.tenant_id + "/oauth2/v2.0/token";
   request.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
-  request.body = "grant_type=client_credentials&client_assertion_type=" +
-                 percentEncode(kAssertionType) + "&client_id=" + percentEncode(options_.client_id) +
-                 "&scope=" + percentEncode(scope) +
-                 "&client_assertion=" + percentEncode(assertion.value());
+  request.body =
+      "grant_type=client_credentials&client_assertion_type=" + percentEncode(kAssertionType) +
+      "&client_id=" + percentEncode(options_.client_id) + "&scope=" + percentEncode(scope) +
+      "&client_assertion=" + percentEncode(assertion.value());
   Result<HttpResponse> response = options_.http->send(request);
   if (!response.isOk()) return response.status();
   return readTokenResponse(describe(), response.value(), *options_.clock);

@@ -53,8 +53,8 @@ void refreshOAuthBearerToken(rd_kafka_t* client, const OAuthBearerTokens& tokens
   // librdkafka's reason names a rule, not the token; checked anyway, since it goes to a log.
   std::string detail = error;
   if (detail.find(t.token) != std::string::npos) detail = rd_kafka_err2name(code);
-  const std::string reason = "librdkafka refused the OAUTHBEARER token from " +
-                             tokens.cache->describe() + ": " + detail;
+  const std::string reason =
+      "librdkafka refused the OAUTHBEARER token from " + tokens.cache->describe() + ": " + detail;
   logger.warn("{}", reason);
   rd_kafka_oauthbearer_set_token_failure(client, reason.c_str());
 }

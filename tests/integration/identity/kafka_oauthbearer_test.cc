@@ -27,7 +27,9 @@ using ::testing::HasSubstr;
 constexpr auto kDeadline = 30s;
 
 std::string clientInitialResponse(const std::string& token) {
-  return "n,,\x01" "auth=Bearer " + token + "\x01\x01";
+  return "n,,\x01"
+         "auth=Bearer " +
+         token + "\x01\x01";
 }
 
 class NullDelivery final : public DeliveryHandler {

@@ -14,9 +14,9 @@ namespace dataflow::testing {
 namespace {
 
 using namespace std::chrono_literals;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using ::testing::EndsWith;
 
 class TestDoublesTest : public ::testing::Test {
  protected:
@@ -48,18 +48,19 @@ TEST_F(TestDoublesTest, CurlSeesTheArcChallengeAndItsAnswer) {
   const std::string url = server_.arcEndpoint() + "?api-version=2020-06-01&resource=x";
   const std::string challenge = curl({"-H", "Metadata: true", url});
   EXPECT_THAT(challenge, StartsWith("HTTP/1.1 401"));
-  EXPECT_THAT(challenge, HasSubstr("WWW-Authenticate: Basic realm=/var/opt/azcmagent/tokens/x.key"));
+  EXPECT_THAT(challenge,
+              HasSubstr("WWW-Authenticate: Basic realm=/var/opt/azcmagent/tokens/x.key"));
   EXPECT_THAT(curl({"-H", "Metadata: true", "-H", "Authorization: Basic the-key", url}),
               StartsWith("HTTP/1.1 200"));
 }
 
 TEST_F(TestDoublesTest, CurlPostsAnEntraClientAssertionForm) {
   const std::string url = server_.baseUrl() + "/tenant-1/oauth2/v2.0/token";
-  const std::string ok = curl(
-      {"--data-urlencode", "grant_type=client_credentials", "--data-urlencode",
-       "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-       "--data-urlencode", "client_id=c", "--data-urlencode", "scope=https://x/.default",
-       "--data-urlencode", "client_assertion=a.b.c", url});
+  const std::string ok =
+      curl({"--data-urlencode", "grant_type=client_credentials", "--data-urlencode",
+            "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "--data-urlencode", "client_id=c", "--data-urlencode", "scope=https://x/.default",
+            "--data-urlencode", "client_assertion=a.b.c", url});
   EXPECT_THAT(ok, StartsWith("HTTP/1.1 200"));
   EXPECT_THAT(ok, HasSubstr("\"expires_in\":3600"));
   EXPECT_EQ(server_.requests().at(0).form.at("client_assertion"), "a.b.c");
@@ -68,14 +69,15 @@ TEST_F(TestDoublesTest, CurlPostsAnEntraClientAssertionForm) {
 
 TEST_F(TestDoublesTest, KcatAuthenticatesWithOAuthBearerAtTheCaptureListener) {
   SaslCaptureBroker broker;
-  ChildProcess kcat({"kcat", "-b", broker.bootstrap(), "-L", "-m", "5", "-X",
-                     "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=OAUTHBEARER", "-X",
-                     "enable.sasl.oauthbearer.unsecure.jwt=true", "-X",
-                     "sasl.oauthbearer.config=principal=alice"},
-                    dir_.file("kcat.log"));
+  ChildProcess kcat(
+      {"kcat", "-b", broker.bootstrap(), "-L", "-m", "5", "-X", "security.protocol=SASL_PLAINTEXT",
+       "-X", "sasl.mechanisms=OAUTHBEARER", "-X", "enable.sasl.oauthbearer.unsecure.jwt=true", "-X",
+       "sasl.oauthbearer.config=principal=alice"},
+      dir_.file("kcat.log"));
   const auto auth = broker.waitForAuthentications(1, 30s);
   ASSERT_FALSE(auth.empty()) << kcat.log();
-  EXPECT_THAT(auth[0], StartsWith(std::string("n,,\x01" "auth=Bearer ")));
+  EXPECT_THAT(auth[0], StartsWith(std::string("n,,\x01"
+                                              "auth=Bearer ")));
   EXPECT_THAT(auth[0], EndsWith(std::string("\x01\x01")));
   EXPECT_EQ(broker.mechanisms().at(0), "OAUTHBEARER");
 }

@@ -201,7 +201,8 @@ TEST_F(TokenSourcesTest, ServerErrorsAreReportedWithoutSecrets) {
 TEST_F(TokenSourcesTest, ImdsWithoutMetadataHeaderWouldBeRefused) {
   // Cross-check of the fake with an independent client: curl's own request without the header.
   HttpRequest request;
-  request.url = server_.baseUrl() + "/metadata/identity/oauth2/token?api-version=2018-02-01"
+  request.url = server_.baseUrl() +
+                "/metadata/identity/oauth2/token?api-version=2018-02-01"
                 "&resource=x";
   Result<HttpResponse> response = http_->send(request);
   ASSERT_TRUE(response.isOk());
@@ -219,7 +220,8 @@ TEST_F(TokenSourcesTest, UnreachableServerIsRetriableAndNamesTheUrlWithoutQuery)
   Result<AccessToken> t = source->fetch(kScope);
   ASSERT_FALSE(t.isOk());
   EXPECT_TRUE(t.status().isRetriable());
-  EXPECT_THAT(t.status().message(), HasSubstr("GET http://127.0.0.1:1/metadata/identity/oauth2/token failed"));
+  EXPECT_THAT(t.status().message(),
+              HasSubstr("GET http://127.0.0.1:1/metadata/identity/oauth2/token failed"));
 }
 
 TEST_F(TokenSourcesTest, LoopbackIsNeverReachedThroughAProxy) {

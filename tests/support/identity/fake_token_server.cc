@@ -1,9 +1,8 @@
 #include "tests/support/identity/fake_token_server.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cctype>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 namespace dataflow::testing {
 
@@ -83,8 +82,7 @@ std::string formatTime(int64_t epoch_s, const char* format) {
 
 std::string makeTestJwt(int64_t exp_s, const std::string& oid, int serial) {
   const std::string header = base64Url(R"({"alg":"none","typ":"JWT"})");
-  const std::string payload =
-      base64Url(json{{"oid", oid}, {"exp", exp_s}, {"n", serial}}.dump());
+  const std::string payload = base64Url(json{{"oid", oid}, {"exp", exp_s}, {"n", serial}}.dump());
   return header + "." + payload + ".c2ln";
 }
 
@@ -105,9 +103,7 @@ FakeTokenServer::~FakeTokenServer() {
   thread_.join();
 }
 
-std::string FakeTokenServer::baseUrl() const {
-  return "http://127.0.0.1:" + std::to_string(port_);
-}
+std::string FakeTokenServer::baseUrl() const { return "http://127.0.0.1:" + std::to_string(port_); }
 std::string FakeTokenServer::arcEndpoint() const { return baseUrl() + "/arc/token"; }
 
 void FakeTokenServer::setArcKey(const std::string& key_file, const std::string& key) {

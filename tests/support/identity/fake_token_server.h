@@ -1,7 +1,8 @@
 // An in-process token server on 127.0.0.1 (port 0) that speaks the three protocols the identity
 // library uses, as the real services do:
-//   IMDS      GET  /metadata/identity/oauth2/token?api-version&resource[&client_id]  (Metadata: true)
-//   Azure Arc GET  /arc/token?api-version&resource: 401 + WWW-Authenticate: Basic realm=<key file>,
+//   IMDS      GET  /metadata/identity/oauth2/token?api-version&resource[&client_id]  (Metadata:
+//   true) Azure Arc GET  /arc/token?api-version&resource: 401 + WWW-Authenticate: Basic realm=<key
+//   file>,
 //             then 200 only with Authorization: Basic <key file contents>
 //   Entra v2  POST /<tenant>/oauth2/v2.0/token, form grant_type=client_credentials,
 //             client_assertion_type=...jwt-bearer, client_id, scope, client_assertion
@@ -56,7 +57,7 @@ class FakeTokenServer {
   // Arc: the key file the challenge names and the key it then expects.
   void setArcKey(const std::string& key_file, const std::string& key);
   void setLifetime(std::chrono::seconds lifetime);
-  void setExpiryFormat(ExpiryFormat format);  // for every service from now on
+  void setExpiryFormat(ExpiryFormat format);           // for every service from now on
   void setRefreshIn(std::chrono::seconds refresh_in);  // adds refresh_in to every response
   // The next `times` token requests answer `status` with `body` (after validation passed).
   void failNext(int status, std::string body, int times = 1);
@@ -77,13 +78,13 @@ class FakeTokenServer {
   std::thread thread_;
   int port_ = 0;
   mutable std::mutex mutex_;
-  std::vector<RecordedRequest> requests_;   // guarded by mutex_
-  std::vector<std::string> tokens_;         // guarded by mutex_
+  std::vector<RecordedRequest> requests_;             // guarded by mutex_
+  std::vector<std::string> tokens_;                   // guarded by mutex_
   std::deque<std::pair<int, std::string>> failures_;  // guarded by mutex_
-  std::string arc_key_file_;                // guarded by mutex_
-  std::string arc_key_;                     // guarded by mutex_
-  std::chrono::seconds lifetime_{3600};     // guarded by mutex_
-  std::chrono::seconds refresh_in_{0};      // guarded by mutex_; 0 = not sent
+  std::string arc_key_file_;                          // guarded by mutex_
+  std::string arc_key_;                               // guarded by mutex_
+  std::chrono::seconds lifetime_{3600};               // guarded by mutex_
+  std::chrono::seconds refresh_in_{0};                // guarded by mutex_; 0 = not sent
   // guarded by mutex_; unset: each service's own form (IMDS/Arc strings, Entra a number)
   std::optional<ExpiryFormat> format_;
 };

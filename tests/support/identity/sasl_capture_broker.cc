@@ -97,8 +97,8 @@ bool sendFrame(int fd, int32_t correlation_id, const std::string& body) {
 
 // ApiVersions response in the version asked for (v3+ flexible body; header always v0).
 std::string apiVersionsBody(int16_t version) {
-  const int16_t apis[][3] = {{kApiVersions, 0, 3}, {kSaslHandshake, 0, 1},
-                             {kSaslAuthenticate, 0, 1}, {3, 0, 4}};
+  const int16_t apis[][3] = {
+      {kApiVersions, 0, 3}, {kSaslHandshake, 0, 1}, {kSaslAuthenticate, 0, 1}, {3, 0, 4}};
   Writer w;
   w.i16(0);
   if (version >= 3) {

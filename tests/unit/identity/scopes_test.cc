@@ -1,11 +1,12 @@
 // Token scopes per endpoint (AIO defaults from the product text) and source selection from the
 // environment (the Azure SDKs' order).
+#include "connectors/identity/scopes.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "connectors/identity/scopes.h"
 #include "connectors/identity/source_selection.h"
 
 namespace dataflow::identity {

@@ -1,6 +1,8 @@
 // TokenCache: refresh times, keeping the old token when a refresh fails, backoff between failed
 // attempts, per-scope entries, and log lines without tokens. A scripted source and a manual
 // clock: no network, no sleeping.
+#include "connectors/identity/token_cache.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -9,7 +11,6 @@
 #include <deque>
 #include <sstream>
 
-#include "connectors/identity/token_cache.h"
 #include "tests/support/identity/fake_token_server.h"
 
 namespace dataflow::identity {
@@ -139,7 +140,7 @@ TEST_F(TokenCacheTest, FailedRefreshKeepsTheOldTokenThenRecovers) {
   clock_.advance(seconds(29));  // within the 30 s backoff: no new attempt
   EXPECT_EQ(token(), first);
   EXPECT_EQ(source_->scopes.size(), 2u);
-  clock_.advance(seconds(1));   // 30 s: second attempt fails, backoff doubles to 60 s
+  clock_.advance(seconds(1));  // 30 s: second attempt fails, backoff doubles to 60 s
   EXPECT_EQ(token(), first);
   EXPECT_EQ(source_->scopes.size(), 3u);
   clock_.advance(seconds(59));
@@ -181,7 +182,8 @@ TEST_F(TokenCacheTest, ScopesAreCachedApart) {
   const std::string b = token("https://b/.default");
   EXPECT_NE(a, b);
   EXPECT_EQ(token("https://a/.default"), a);
-  EXPECT_EQ(source_->scopes, (std::vector<std::string>{"https://a/.default", "https://b/.default"}));
+  EXPECT_EQ(source_->scopes,
+            (std::vector<std::string>{"https://a/.default", "https://b/.default"}));
 }
 
 TEST_F(TokenCacheTest, LogLinesNeverContainATokenAndNamePrincipal) {

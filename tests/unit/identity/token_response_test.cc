@@ -27,8 +27,8 @@ std::string failure(const std::string& body) {
 }
 
 TEST(TokenResponseTest, EntraExpiresInNumber) {
-  AccessToken t = parsed(R"({"token_type":"Bearer","expires_in":3599,"access_token":")" + kToken +
-                         R"("})");
+  AccessToken t =
+      parsed(R"({"token_type":"Bearer","expires_in":3599,"access_token":")" + kToken + R"("})");
   EXPECT_EQ(t.token, kToken);
   EXPECT_EQ(t.expires_on_ms, kNowMs + 3'599'000);
   EXPECT_FALSE(t.refresh_on_ms);
@@ -36,8 +36,9 @@ TEST(TokenResponseTest, EntraExpiresInNumber) {
 }
 
 TEST(TokenResponseTest, ImdsStringsPreferExpiresIn) {
-  AccessToken t = parsed(R"({"access_token":")" + kToken +
-                         R"(","expires_in":"3599","expires_on":"1506484173","token_type":"Bearer"})");
+  AccessToken t =
+      parsed(R"({"access_token":")" + kToken +
+             R"(","expires_in":"3599","expires_on":"1506484173","token_type":"Bearer"})");
   EXPECT_EQ(t.expires_on_ms, kNowMs + 3'599'000);
 }
 
@@ -54,8 +55,8 @@ TEST(TokenResponseTest, ExpiresOnForms) {
 }
 
 TEST(TokenResponseTest, RefreshInIsKept) {
-  AccessToken t = parsed(R"({"access_token":")" + kToken +
-                         R"(","expires_in":86400,"refresh_in":"43200"})");
+  AccessToken t =
+      parsed(R"({"access_token":")" + kToken + R"(","expires_in":86400,"refresh_in":"43200"})");
   ASSERT_TRUE(t.refresh_on_ms);
   EXPECT_EQ(*t.refresh_on_ms, kNowMs + 43'200'000);
 }
