@@ -95,6 +95,9 @@ FakeTokenServer::FakeTokenServer() {
                [this](const httplib::Request& q, httplib::Response& r) { handleEntra(q, r); });
   port_ = server_.bind_to_any_port("127.0.0.1");
   thread_ = std::thread([this] { server_.listen_after_bind(); });
+  // The socket already listens, so clients may connect at once; this wait (microseconds, until
+  // the thread is inside listen_after_bind) only makes stop() in the destructor reliable:
+  // cpp-httplib 0.11's stop() does nothing before the server runs, and has no wait_until_ready.
   while (!server_.is_running()) std::this_thread::yield();
 }
 

@@ -8,8 +8,11 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <deque>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "tests/support/identity/fake_token_server.h"
 
@@ -199,6 +202,61 @@ TEST_F(TokenCacheTest, LogLinesNeverContainATokenAndNamePrincipal) {
   ASSERT_EQ(source_->issued.size(), 2u);
   for (const std::string& t : source_->issued) EXPECT_THAT(log_.str(), Not(HasSubstr(t)));
   EXPECT_THAT(log_.str(), HasSubstr("principal oid"));
+}
+
+// A source whose fetch blocks until released, to see what concurrent callers do meanwhile.
+class GatedSource final : public TokenSource {
+ public:
+  Result<AccessToken> fetch(const std::string&) override {
+    std::unique_lock lock(mutex_);
+    ++fetches_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+    AccessToken t;
+    t.token = testing::makeTestJwt(1'900'000'000, "oid", fetches_);
+    t.expires_on_ms = 1'900'000'000'000;
+    t.principal = "oid";
+    return t;
+  }
+  std::string describe() const override { return "gated source"; }
+  bool waitForFetches(int n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return fetches_ >= n; });
+  }
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  int fetches() {
+    std::lock_guard lock(mutex_);
+    return fetches_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int fetches_ = 0;
+  bool open_ = false;
+};
+
+TEST(TokenCacheConcurrencyTest, ConcurrentCallersShareOneFetch) {
+  ManualClock clock;
+  auto owned = std::make_unique<GatedSource>();
+  GatedSource* source = owned.get();
+  TokenCache::Options options;
+  options.clock = &clock;
+  TokenCache cache(std::move(owned), options);
+  std::vector<std::string> tokens(4);
+  std::vector<std::thread> callers;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    callers.emplace_back([&, i] { tokens[i] = cache.get("https://a/.default").value().token; });
+  }
+  ASSERT_TRUE(source->waitForFetches(1));
+  source->open();
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(source->fetches(), 1);
+  for (const std::string& t : tokens) EXPECT_EQ(t, tokens[0]);
 }
 
 }  // namespace
