@@ -78,6 +78,7 @@ KafkaDestination::KafkaDestination(Options options)
     : config_(std::move(options.config)),
       bootstrap_servers_(bootstrapOf(config_)),
       logger_(options.logger ? std::move(options.logger) : spdlog::default_logger()),
+      oauthbearer_(std::move(options.oauthbearer)),
       clock_(options.clock ? *options.clock : systemClock()),
       warning_sink_([logger = logger_](std::string_view line) { logger->warn("{}", line); }),
       refused_warning_(clock_, warning_sink_, kWarningInterval),
@@ -113,8 +114,12 @@ Status KafkaDestination::createProducer() {
   Result<ConfHandle> conf = makeClientConf(config_, callbacks);
   if (!conf.isOk()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf.value().get(), &KafkaDestination::onDeliveryReport);
+  if (oauthbearer_) enableOAuthBearer(conf.value().get(), &KafkaDestination::onTokenRefresh);
   Result<ClientHandle> producer = newClient(RD_KAFKA_PRODUCER, std::move(conf).value());
   if (!producer.isOk()) return producer.status();
+  if (oauthbearer_) {
+    if (Status s = startOAuthBearerRefresh(producer.value().get()); !s.isOk()) return s;
+  }
   producer_ = std::move(producer).value();
   rd_kafka_set_log_queue(producer_.get(), nullptr);
   topics_ = std::make_unique<TopicTable>(producer_.get(), clock_);
@@ -469,6 +474,12 @@ void KafkaDestination::onLog(const rd_kafka_t* producer, int level, const char* 
                              const char* line) {
   auto* self = static_cast<KafkaDestination*>(rd_kafka_opaque(producer));
   self->logger_->log(spdlogLevel(level), "librdkafka {}: {}", facility, line);
+}
+
+// librdkafka's background thread. The destination outlives its producer (close() destroys it).
+void KafkaDestination::onTokenRefresh(rd_kafka_t* producer, const char*, void* opaque) {
+  auto* self = static_cast<KafkaDestination*>(opaque);
+  refreshOAuthBearerToken(producer, *self->oauthbearer_, *self->logger_);
 }
 
 }  // namespace dataflow::kafka

@@ -56,6 +56,7 @@
 #include <vector>
 
 #include "connectors/kafka/kafka_settings.h"
+#include "connectors/kafka/oauthbearer.h"
 #include "connectors/kafka/rdkafka_handles.h"
 #include "connectors/kafka/topic_table.h"
 #include "engine/core/clock.h"
@@ -74,6 +75,8 @@ class KafkaDestination final : public Destination {
     ProducerConfig config;                   // from producerConfig(), applied in order
     std::shared_ptr<spdlog::logger> logger;  // names the dataflow; null: spdlog's default
     const Clock* clock = nullptr;            // outlives the destination; null: the system clock
+    // Managed identity: where the OAUTHBEARER refresh callback takes tokens from; null otherwise.
+    std::shared_ptr<const OAuthBearerTokens> oauthbearer;
   };
 
   explicit KafkaDestination(Options options);
@@ -140,6 +143,8 @@ class KafkaDestination final : public Destination {
                                void* opaque);
   static void onError(rd_kafka_t* producer, int error, const char* reason, void* opaque);
   static void onLog(const rd_kafka_t* producer, int level, const char* facility, const char* line);
+  // The OAUTHBEARER token refresh callback, on librdkafka's background thread (oauthbearer.h).
+  static void onTokenRefresh(rd_kafka_t* client, const char* oauthbearer_config, void* opaque);
 
   static std::string fatalReason(rd_kafka_t* producer);
   Status createProducer();
@@ -174,6 +179,7 @@ class KafkaDestination final : public Destination {
   const ProducerConfig config_;
   const std::string bootstrap_servers_;
   const std::shared_ptr<spdlog::logger> logger_;
+  const std::shared_ptr<const OAuthBearerTokens> oauthbearer_;
   const Clock& clock_;
   const WarningSink warning_sink_;
   RateLimitedWarning refused_warning_;   // permanent delivery failures

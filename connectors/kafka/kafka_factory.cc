@@ -32,9 +32,16 @@ Result<std::unique_ptr<Destination>> createDestination(const runtime::Destinatio
     return Status::fatal("endpoint \"" + context.endpoint->metadata.name +
                          "\": " + config.status().message());
   }
+  Result<std::shared_ptr<const OAuthBearerTokens>> tokens =
+      oauthBearerTokensFor(*context.endpoint->spec.kafka);
+  if (!tokens.isOk()) {
+    return Status::fatal("endpoint \"" + context.endpoint->metadata.name +
+                         "\": " + tokens.status().message());
+  }
   static const SystemClock system_clock;
   KafkaDestination::Options options{std::move(config).value(), context.logger,
-                                    context.clock ? context.clock : &system_clock};
+                                    context.clock ? context.clock : &system_clock,
+                                    std::move(tokens).value()};
   return std::unique_ptr<Destination>(std::make_unique<KafkaDestination>(std::move(options)));
 }
 
@@ -57,9 +64,16 @@ Result<std::unique_ptr<Source>> createSource(const runtime::SourceSpec& spec) {
     return Status::fatal("the Kafka source of dataflow \"" + context.dataflow_name +
                          "\" has no topics to consume");
   }
+  Result<std::shared_ptr<const OAuthBearerTokens>> tokens =
+      oauthBearerTokensFor(*context.endpoint->spec.kafka);
+  if (!tokens.isOk()) {
+    return Status::fatal("endpoint \"" + context.endpoint->metadata.name +
+                         "\": " + tokens.status().message());
+  }
   static const SystemClock system_clock;
   KafkaSource::Options options;
   options.config = std::move(config).value();
+  options.oauthbearer = std::move(tokens).value();
   options.topics = spec.topics;
   options.logger = context.logger;
   options.clock = context.clock ? context.clock : &system_clock;

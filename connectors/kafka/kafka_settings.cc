@@ -142,6 +142,9 @@ Status addAuthentication(const config::Authentication& authentication, bool tls,
       return addX509(*authentication.x509, tls, files, config);
     case AuthMethod::SystemAssignedManagedIdentity:
     case AuthMethod::UserAssignedManagedIdentity:
+      // The token itself comes from the refresh callback the clients install (oauthbearer.h).
+      set(config, "sasl.mechanisms", "OAUTHBEARER");
+      return Status::ok();
     case AuthMethod::ServiceAccountToken:
       break;
   }
@@ -241,7 +244,10 @@ Result<ClientConfig> connectionConfig(const config::KafkaSettings& settings,
                                       const config::MountedFiles& files,
                                       std::string_view client_id) {
   const bool tls = settings.tls.mode == OperationalMode::Enabled;
-  const bool sasl = settings.authentication.method == AuthMethod::Sasl;
+  const AuthMethod method = settings.authentication.method;
+  const bool sasl = method == AuthMethod::Sasl ||
+                    method == AuthMethod::SystemAssignedManagedIdentity ||
+                    method == AuthMethod::UserAssignedManagedIdentity;
   ClientConfig config;
   set(config, "client.id", std::string(client_id));
   set(config, "bootstrap.servers", settings.host);

@@ -47,6 +47,7 @@ KafkaSource::KafkaSource(Options options)
       topics_(std::move(options.topics)),
       bootstrap_servers_(bootstrapOf(config_)),
       logger_(options.logger ? std::move(options.logger) : spdlog::default_logger()),
+      oauthbearer_(std::move(options.oauthbearer)),
       clock_(options.clock ? *options.clock : systemClock()),
       commit_interval_(options.commit_interval),
       revoke_ack_wait_(options.revoke_ack_wait),
@@ -67,6 +68,7 @@ Result<ConfHandle> KafkaSource::makeConsumerConf() {
   if (!conf.isOk()) return conf.status();
   rd_kafka_conf_set_rebalance_cb(conf.value().get(), &KafkaSource::onRebalance);
   rd_kafka_conf_set_offset_commit_cb(conf.value().get(), &KafkaSource::onCommit);
+  if (oauthbearer_) enableOAuthBearer(conf.value().get(), &KafkaSource::onTokenRefresh);
   return conf;
 }
 
@@ -80,6 +82,9 @@ Status KafkaSource::start(MessageHandler& handler) {
   if (!conf.isOk()) return conf.status();
   Result<ClientHandle> consumer = newClient(RD_KAFKA_CONSUMER, std::move(conf).value());
   if (!consumer.isOk()) return consumer.status();
+  if (oauthbearer_) {
+    if (Status s = startOAuthBearerRefresh(consumer.value().get()); !s.isOk()) return s;
+  }
   consumer_ = std::move(consumer).value();
   rd_kafka_poll_set_consumer(consumer_.get());
   rd_kafka_set_log_queue(consumer_.get(), nullptr);
@@ -554,6 +559,12 @@ std::vector<TopicPartition> KafkaSource::topicPartitions(
     out.push_back({topicIndex(list.elems[i].topic), list.elems[i].partition});
   }
   return out;
+}
+
+// librdkafka's background thread. The source outlives its consumer (close() destroys it).
+void KafkaSource::onTokenRefresh(rd_kafka_t* consumer, const char*, void* opaque) {
+  auto* self = static_cast<KafkaSource*>(opaque);
+  refreshOAuthBearerToken(consumer, *self->oauthbearer_, *self->logger_);
 }
 
 }  // namespace dataflow::kafka

@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "connectors/kafka/kafka_settings.h"
+#include "connectors/kafka/oauthbearer.h"
 #include "connectors/kafka/offset_tracker.h"
 #include "connectors/kafka/rdkafka_handles.h"
 #include "engine/core/clock.h"
@@ -80,6 +81,8 @@ class KafkaSource final : public Source {
     std::vector<std::string> topics;         // names, or `^regex`
     std::shared_ptr<spdlog::logger> logger;  // names the dataflow; null: spdlog's default
     const Clock* clock = nullptr;            // outlives the source; null: the system clock
+    // Managed identity: where the OAUTHBEARER refresh callback takes tokens from; null otherwise.
+    std::shared_ptr<const OAuthBearerTokens> oauthbearer;
     // How often committable offsets are committed (asynchronously) while consuming.
     std::chrono::milliseconds commit_interval{1000};
     // How long a revoke waits for the acknowledgements of records already handed to the handler.
@@ -134,6 +137,8 @@ class KafkaSource final : public Source {
                        rd_kafka_topic_partition_list_t* offsets, void* opaque);
   static void onError(rd_kafka_t* consumer, int error, const char* reason, void* opaque);
   static void onLog(const rd_kafka_t* consumer, int level, const char* facility, const char* line);
+  // The OAUTHBEARER token refresh callback, on librdkafka's background thread (oauthbearer.h).
+  static void onTokenRefresh(rd_kafka_t* client, const char* oauthbearer_config, void* opaque);
 
   Result<ConfHandle> makeConsumerConf();
   Status subscribe();
@@ -159,6 +164,7 @@ class KafkaSource final : public Source {
   const std::vector<std::string> topics_;
   const std::string bootstrap_servers_;
   const std::shared_ptr<spdlog::logger> logger_;
+  const std::shared_ptr<const OAuthBearerTokens> oauthbearer_;
   const Clock& clock_;
   const std::chrono::milliseconds commit_interval_;
   const std::chrono::milliseconds revoke_ack_wait_;

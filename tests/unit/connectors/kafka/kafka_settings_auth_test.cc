@@ -187,16 +187,24 @@ TEST_F(KafkaSettingsTest, X509SeparateIntermediatesAreRefusedNotIgnored) {
               HasSubstr("append the intermediate certificates to client_cert.pem"));
 }
 
-TEST_F(KafkaSettingsTest, TokenBasedMethodsAreNotSupportedYet) {
+TEST_F(KafkaSettingsTest, ServiceAccountTokenIsNotSupportedForKafka) {
   config::KafkaSettings settings = load();
-  for (auto [method, name] :
-       {std::pair{config::AuthMethod::SystemAssignedManagedIdentity,
-                  "SystemAssignedManagedIdentity"},
-        std::pair{config::AuthMethod::UserAssignedManagedIdentity, "UserAssignedManagedIdentity"},
-        std::pair{config::AuthMethod::ServiceAccountToken, "ServiceAccountToken"}}) {
+  settings.authentication.method = config::AuthMethod::ServiceAccountToken;
+  EXPECT_EQ(fatal(settings),
+            "authentication method ServiceAccountToken is not supported by `dataflow run` yet");
+}
+
+// The token itself comes from the refresh callback (oauthbearer.h, kafka_oauthbearer_test).
+TEST_F(KafkaSettingsTest, ManagedIdentitiesUseSaslOAuthBearer) {
+  config::KafkaSettings settings = load();
+  for (auto method : {config::AuthMethod::SystemAssignedManagedIdentity,
+                      config::AuthMethod::UserAssignedManagedIdentity}) {
     settings.authentication.method = method;
-    EXPECT_EQ(fatal(settings), std::string("authentication method ") + name +
-                                   " is not supported by `dataflow run` yet");
+    Result<ProducerConfig> config = producerConfig(settings, {}, {}, "client");
+    ASSERT_TRUE(config.isOk()) << config.status().message();
+    EXPECT_EQ(*findProperty(config.value(), "security.protocol"), "SASL_SSL");
+    EXPECT_EQ(*findProperty(config.value(), "sasl.mechanisms"), "OAUTHBEARER");
+    EXPECT_EQ(findProperty(config.value(), "sasl.username"), nullptr);
   }
 }
 
