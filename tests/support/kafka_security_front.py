@@ -398,10 +398,93 @@ def new_mechanism(credentials, name):
 # ---------------------------------------------------------------- connections
 
 
+class PlainStream:
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+
+    async def readexactly(self, n):
+        return await self.reader.readexactly(n)
+
+    def write(self, data):
+        self.writer.write(data)
+
+    async def drain(self):
+        await self.writer.drain()
+
+    def close(self):
+        self.writer.close()
+
+
+class TlsStream:
+    """Server-side TLS over an asyncio stream through memory BIOs, rather than asyncio's own TLS,
+    because asyncio drops the TLS alert of a failed handshake: a refused client certificate must
+    reach the client as the alert a real broker sends, not as a bare end of stream."""
+
+    def __init__(self, context, reader, writer):
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        self.reader, self.writer = reader, writer
+        self.buffer = bytearray()
+
+    def flush(self):
+        data = self.outgoing.read()
+        if data:
+            self.writer.write(data)
+
+    async def receive(self):
+        self.flush()
+        await self.writer.drain()
+        data = await self.reader.read(65536)
+        if not data:
+            self.incoming.write_eof()
+            return False
+        self.incoming.write(data)
+        return True
+
+    async def handshake(self):
+        while True:
+            try:
+                self.tls.do_handshake()
+                self.flush()
+                await self.writer.drain()
+                return
+            except ssl.SSLWantReadError:
+                if not await self.receive():
+                    raise ConnectionError("the client closed the connection during the handshake")
+            except ssl.SSLError:
+                self.flush()  # the alert that tells the client why
+                await self.writer.drain()
+                raise
+
+    async def readexactly(self, n):
+        while len(self.buffer) < n:
+            try:
+                chunk = self.tls.read(65536)
+                if not chunk:
+                    raise asyncio.IncompleteReadError(bytes(self.buffer), n)
+                self.buffer += chunk
+            except ssl.SSLWantReadError:
+                if not await self.receive():
+                    raise asyncio.IncompleteReadError(bytes(self.buffer), n)
+        out = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return out
+
+    def write(self, data):
+        self.tls.write(data)
+        self.flush()
+
+    async def drain(self):
+        await self.writer.drain()
+
+    def close(self):
+        self.writer.close()
+
+
 class Connection:
-    def __init__(self, front, port, backend, client_reader, client_writer):
+    def __init__(self, front, port, backend, client):
         self.front, self.port, self.backend = front, port, backend
-        self.client_reader, self.client_writer = client_reader, client_writer
+        self.client = client  # PlainStream or TlsStream
         self.backend_reader = self.backend_writer = None
         self.pending = {}  # correlation id -> (api_key, version) of forwarded requests
         self.mechanism = None
@@ -417,7 +500,7 @@ class Connection:
             pump = asyncio.ensure_future(self.pump_responses())
             try:
                 while True:
-                    payload = await read_frame(self.client_reader)
+                    payload = await read_frame(self.client)
                     if not await self.handle_request(payload):
                         break
             finally:
@@ -425,9 +508,9 @@ class Connection:
         except (asyncio.IncompleteReadError, ConnectionError, ProtocolError, ssl.SSLError):
             pass
         finally:
-            for w in (self.client_writer, self.backend_writer):
-                if w is not None:
-                    w.close()
+            self.client.close()
+            if self.backend_writer is not None:
+                self.backend_writer.close()
 
     async def pump_responses(self):
         try:
@@ -441,10 +524,10 @@ class Connection:
                 elif api_key in MAX_REWRITTEN_VERSION and \
                         version <= MAX_REWRITTEN_VERSION[api_key]:
                     payload = self.front.brokers.rewrite(api_key, version, payload)
-                write_frame(self.client_writer, payload)
-                await self.client_writer.drain()
+                write_frame(self.client, payload)
+                await self.client.drain()
         except (asyncio.IncompleteReadError, ConnectionError, ProtocolError, ssl.SSLError):
-            self.client_writer.close()
+            self.client.close()
 
     async def forward(self, payload, api_key, version, correlation_id, body):
         if api_key != API_PRODUCE or produce_expects_response(version, body):
@@ -453,8 +536,8 @@ class Connection:
         await self.backend_writer.drain()
 
     async def reply(self, correlation_id, body):
-        write_frame(self.client_writer, response(correlation_id, body))
-        await self.client_writer.drain()
+        write_frame(self.client, response(correlation_id, body))
+        await self.client.drain()
 
     async def handle_request(self, payload):
         """False to close the connection."""
@@ -566,8 +649,7 @@ class Front:
         self.servers = []
         for node_id, backend in await self.backend_brokers():
             server = await asyncio.start_server(
-                lambda r, w, b=backend: self.accept(r, w, b), "127.0.0.1", 0,
-                ssl=self.ssl_context)
+                lambda r, w, b=backend: self.accept(r, w, b), "127.0.0.1", 0)
             port = server.sockets[0].getsockname()[1]
             self.brokers.ports[node_id] = port
             self.servers.append(server)
@@ -578,7 +660,16 @@ class Front:
 
     async def accept(self, reader, writer, backend):
         port = writer.get_extra_info("sockname")[1]
-        await Connection(self, port, backend, reader, writer).run()
+        client = PlainStream(reader, writer)
+        if self.ssl_context is not None:
+            client = TlsStream(self.ssl_context, reader, writer)
+            try:
+                await client.handshake()
+            except (ssl.SSLError, ConnectionError) as failure:
+                emit(event="tls_failed", port=port, reason=str(failure))
+                writer.close()
+                return
+        await Connection(self, port, backend, client).run()
 
     @staticmethod
     def on_loop_exception(loop, context):
