@@ -55,6 +55,7 @@
 #include <thread>
 #include <vector>
 
+#include "connectors/kafka/connection_diagnostics.h"
 #include "connectors/kafka/kafka_settings.h"
 #include "connectors/kafka/rdkafka_handles.h"
 #include "connectors/kafka/topic_table.h"
@@ -74,6 +75,7 @@ class KafkaDestination final : public Destination {
     ProducerConfig config;                   // from producerConfig(), applied in order
     std::shared_ptr<spdlog::logger> logger;  // names the dataflow; null: spdlog's default
     const Clock* clock = nullptr;            // outlives the destination; null: the system clock
+    std::string endpoint_name;  // the endpoint's name, for connection failure lines (may be empty)
   };
 
   explicit KafkaDestination(Options options);
@@ -140,6 +142,9 @@ class KafkaDestination final : public Destination {
                                void* opaque);
   static void onError(rd_kafka_t* producer, int error, const char* reason, void* opaque);
   static void onLog(const rd_kafka_t* producer, int level, const char* facility, const char* line);
+  static int onCertificate(rd_kafka_t* producer, const char* broker_name, int32_t broker_id,
+                           int* x509_error, int depth, const char* der, size_t der_size,
+                           char* errstr, size_t errstr_size, void* opaque);
 
   static std::string fatalReason(rd_kafka_t* producer);
   Status createProducer();
@@ -179,6 +184,7 @@ class KafkaDestination final : public Destination {
   RateLimitedWarning refused_warning_;   // permanent delivery failures
   RateLimitedWarning metadata_warning_;  // Static partitioning waiting for metadata
   RateLimitedWarning expired_warning_;   // messages that expired while parked
+  ConnectionDiagnostics diagnostics_;    // TLS and SASL failures; librdkafka threads use it too
 
   DeliveryHandler* handler_ = nullptr;  // set by start(); read by the delivery thread only
 

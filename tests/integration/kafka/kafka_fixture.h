@@ -117,7 +117,7 @@ class KafkaDestinationTest : public ::testing::Test {
     EXPECT_TRUE(config.isOk()) << config.status().message();
     return std::make_unique<kafka::KafkaDestination>(
         kafka::KafkaDestination::Options{std::move(config).value(), logger_,
-                                         clock ? clock : &clock_});
+                                         clock ? clock : &clock_, "kafka-test"});
   }
   std::unique_ptr<kafka::KafkaDestination> startDestination(runtime::FlightLimits limits = {}) {
     auto destination = makeDestination(settings(), limits);
