@@ -160,7 +160,7 @@ std::optional<ConnectionFailure> classifyConnectionFailure(int error, std::strin
       failure = ConnectionFailure{ConnectionFailureKind::NotTls, {},
                                   "TLS: the server closed the connection during the TLS "
                                   "handshake (is it a plaintext listener?)"};
-    } else if (contains(reason, "certificate verify failed") || x509_error != 0) {
+    } else if (contains(reason, "certificate verify failed")) {
       failure = serverCertificateFailure(x509_error, broker.substr(0, broker.rfind(':')));
     }
   } else if (code == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
@@ -195,9 +195,14 @@ ConnectionDiagnostics::ConnectionDiagnostics(std::string endpoint, const ClientC
 
 bool ConnectionDiagnostics::verifyCertificate(const char* broker, int x509_error, char* errstr,
                                               size_t errstr_size) {
-  if (x509_error == 0) return true;
+  // OpenSSL checks the chain from the top down to the server's certificate (depth 0), then the
+  // host name: the last call of a handshake says how it ended.
   {
     std::lock_guard lock(mutex_);
+    if (x509_error == 0) {
+      certificate_errors_.erase(broker ? broker : "");
+      return true;
+    }
     certificate_errors_[broker ? broker : ""] = x509_error;
   }
   std::snprintf(errstr, errstr_size, "%s", x509ErrorText(x509_error).c_str());
@@ -209,11 +214,10 @@ bool ConnectionDiagnostics::report(int error, std::string_view reason) {
   int x509_error = 0;
   {
     std::lock_guard lock(mutex_);
+    // Not erased: reports are served later than handshakes happen, so the error of a newer
+    // attempt may be recorded already (it is the same while nothing changes).
     auto it = certificate_errors_.find(broker);
-    if (it != certificate_errors_.end()) {
-      x509_error = it->second;
-      certificate_errors_.erase(it);
-    }
+    if (it != certificate_errors_.end()) x509_error = it->second;
   }
   std::optional<ConnectionFailure> failure =
       classifyConnectionFailure(error, reason, x509_error, sasl_mechanism_);

@@ -67,8 +67,9 @@ class ConnectionDiagnostics {
   ConnectionDiagnostics(const ConnectionDiagnostics&) = delete;
   ConnectionDiagnostics& operator=(const ConnectionDiagnostics&) = delete;
 
-  // librdkafka's ssl.certificate.verify_cb, on a broker thread: keeps OpenSSL's verdict
-  // (`*x509_error` == 0), records a failure for `broker` and writes its reason into `errstr`.
+  // librdkafka's ssl.certificate.verify_cb, on a broker thread, once per certificate checked:
+  // keeps OpenSSL's verdict (`x509_error` == 0), records the last failure for `broker` (a
+  // success clears it) and writes its reason into `errstr`.
   // Returns 1 to accept the certificate, 0 to refuse it.
   bool verifyCertificate(const char* broker, int x509_error, char* errstr, size_t errstr_size);
 
@@ -93,6 +94,7 @@ class ConnectionDiagnostics {
 
   mutable std::mutex mutex_;
   std::map<std::string, int> certificate_errors_;  // guarded by mutex_: broker -> X509_V_ERR_*
+                                                   // of its latest failed handshake
 };
 
 // The X509_V_ERR_* reason an operator reads ("certificate has expired"), for the codes this file

@@ -94,6 +94,12 @@ TEST(ConnectionFailure, OtherFailuresAreNotClassified) {
       "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused (after 0ms "
       "in state CONNECT)",
       0, ""));
+  // A certificate error recorded for an earlier handshake does not make a later refused TCP
+  // connection a certificate problem.
+  EXPECT_FALSE(classifyConnectionFailure(
+      RD_KAFKA_RESP_ERR__TRANSPORT,
+      "ssl://127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused",
+      X509_V_ERR_CERT_HAS_EXPIRED, ""));
   EXPECT_FALSE(
       classifyConnectionFailure(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN, "1/1 brokers are down", 0, ""));
 }
@@ -132,6 +138,8 @@ TEST(ConnectionDiagnostics, VerificationCallbackKeepsOpenSslsVerdictAndFeedsTheR
   EXPECT_FALSE(diagnostics.verifyCertificate("127.0.0.1:44933", X509_V_ERR_CERT_HAS_EXPIRED,
                                              errstr, sizeof errstr));
   EXPECT_STREQ(errstr, "certificate has expired");
+  // Reports are served after later handshakes may have happened: each still finds the reason.
+  EXPECT_TRUE(diagnostics.report(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed));
   EXPECT_TRUE(diagnostics.report(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed));
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0],
