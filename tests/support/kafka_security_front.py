@@ -5,6 +5,8 @@ credentials. Python 3 standard library only.
 
     kafka_security_front.py CONFIG.json
 
+(kafka_front_wire.py and kafka_front_sasl.py beside it hold the wire format and the mechanisms.)
+
 CONFIG.json (every key but "backend" optional):
   {
     "backend": ["127.0.0.1:PORT", ...],      # any broker(s) of the cluster; node ids and the
@@ -48,351 +50,24 @@ Protocol (Kafka wire format, what librdkafka 2.0.2 speaks):
 """
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
-import os
 import ssl
 import struct
 import sys
 import time
 
-API_PRODUCE, API_METADATA, API_FIND_COORDINATOR = 0, 3, 10
-API_SASL_HANDSHAKE, API_API_VERSIONS, API_SASL_AUTHENTICATE = 17, 18, 36
-ERR_UNSUPPORTED_SASL_MECHANISM, ERR_ILLEGAL_SASL_STATE = 33, 34
-ERR_UNSUPPORTED_VERSION, ERR_SASL_AUTHENTICATION_FAILED = 35, 58
-SCRAM_ITERATIONS = 4096
-SCRAM_HASHES = {"SCRAM-SHA-256": hashlib.sha256, "SCRAM-SHA-512": hashlib.sha512}
-# The versions whose broker addresses rewrite_brokers understands (non-flexible encodings).
-MAX_REWRITTEN_VERSION = {API_METADATA: 4, API_FIND_COORDINATOR: 2}
+from kafka_front_sasl import AuthFailed, Credentials, new_mechanism
+from kafka_front_wire import (API_API_VERSIONS, API_METADATA, API_PRODUCE, API_SASL_AUTHENTICATE,
+                              API_SASL_HANDSHAKE, ERR_SASL_AUTHENTICATION_FAILED,
+                              ERR_UNSUPPORTED_SASL_MECHANISM, ERR_UNSUPPORTED_VERSION,
+                              MAX_REWRITTEN_VERSION, BrokerMap, ProtocolError, Reader, enc_bytes,
+                              enc_string, parse_request, patch_api_versions,
+                              produce_expects_response, read_frame, response, write_frame)
 
 
 def emit(**event):
     sys.stdout.write(json.dumps(event, sort_keys=True) + "\n")
     sys.stdout.flush()
-
-
-class ProtocolError(Exception):
-    pass
-
-
-class Reader:
-    """Big-endian Kafka primitive reader over one message."""
-
-    def __init__(self, data, pos=0):
-        self.data, self.pos = data, pos
-
-    def take(self, n):
-        if self.pos + n > len(self.data):
-            raise ProtocolError("message too short")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def int16(self):
-        return struct.unpack(">h", self.take(2))[0]
-
-    def int32(self):
-        return struct.unpack(">i", self.take(4))[0]
-
-    def uvarint(self):
-        shift, value = 0, 0
-        while True:
-            b = self.take(1)[0]
-            value |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return value
-            shift += 7
-
-    def string(self):
-        n = self.int16()
-        return None if n < 0 else self.take(n).decode("utf-8")
-
-    def bytes32(self):
-        n = self.int32()
-        return b"" if n < 0 else self.take(n)
-
-    def skip_tags(self):
-        for _ in range(self.uvarint()):
-            self.uvarint()
-            self.take(self.uvarint())
-
-
-def enc_string(s):
-    if s is None:
-        return struct.pack(">h", -1)
-    b = s.encode("utf-8")
-    return struct.pack(">h", len(b)) + b
-
-
-def enc_bytes(b):
-    return struct.pack(">i", len(b)) + b
-
-
-def uvarint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def request_header_is_flexible(api_key, version):
-    # Request header v2 (tagged fields) for the flexible versions of the APIs parsed here.
-    return {API_PRODUCE: 9, API_METADATA: 9, API_FIND_COORDINATOR: 3, API_API_VERSIONS: 3,
-            API_SASL_AUTHENTICATE: 2}.get(api_key, 1 << 15) <= version
-
-
-def parse_request(payload):
-    """(api_key, api_version, correlation_id, body Reader)."""
-    r = Reader(payload)
-    api_key, version, correlation_id = r.int16(), r.int16(), r.int32()
-    r.string()  # client_id
-    if request_header_is_flexible(api_key, version):
-        r.skip_tags()
-    return api_key, version, correlation_id, r
-
-
-def produce_expects_response(version, body):
-    if version >= 3:
-        body.string()  # transactional_id
-    return body.int16() != 0  # acks
-
-
-async def read_frame(reader):
-    size = struct.unpack(">i", await reader.readexactly(4))[0]
-    if size < 0 or size > 100 * 1024 * 1024:
-        raise ProtocolError("bad frame size %d" % size)
-    return await reader.readexactly(size)
-
-
-def write_frame(writer, payload):
-    writer.write(struct.pack(">i", len(payload)) + payload)
-
-
-def response(correlation_id, body):
-    return struct.pack(">i", correlation_id) + body
-
-
-# ---------------------------------------------------------------- response rewriting
-
-
-def patch_api_versions(payload, version, sasl):
-    """ApiVersions response (header v0 at every version) with SASL keys added and the rewritten
-    APIs capped; unchanged when it carries an error (the client then retries another version)."""
-    r = Reader(payload, 4)
-    error = r.int16()
-    if error != 0:
-        return payload
-    flexible = version >= 3
-    count = (r.uvarint() - 1) if flexible else r.int32()
-    keys = {}
-    for _ in range(count):
-        key, lo, hi = r.int16(), r.int16(), r.int16()
-        if flexible:
-            r.skip_tags()
-        keys[key] = (lo, hi)
-    rest = payload[r.pos:]  # throttle_time_ms (v1+) and trailing tagged fields
-    for key, cap in MAX_REWRITTEN_VERSION.items():
-        if key in keys:
-            keys[key] = (keys[key][0], min(keys[key][1], cap))
-    if sasl:
-        keys[API_SASL_HANDSHAKE] = (0, 1)
-        keys[API_SASL_AUTHENTICATE] = (0, 1)
-    out = bytearray(payload[:4]) + struct.pack(">h", 0)
-    out += uvarint(len(keys) + 1) if flexible else struct.pack(">i", len(keys))
-    for key in sorted(keys):
-        out += struct.pack(">hhh", key, *keys[key])
-        if flexible:
-            out += b"\x00"
-    return bytes(out + rest)
-
-
-class BrokerMap:
-    """Backend node id -> this front's listener port."""
-
-    def __init__(self, advertised_host):
-        self.host = advertised_host
-        self.ports = {}
-
-    def rewrite_broker(self, r, out):
-        node_id = r.int32()
-        host = r.string()
-        port = r.int32()
-        if node_id in self.ports:
-            host, port = self.host, self.ports[node_id]
-        out += struct.pack(">i", node_id) + enc_string(host) + struct.pack(">i", port)
-        return node_id
-
-    def rewrite(self, api_key, version, payload):
-        r = Reader(payload, 4)
-        out = bytearray(payload[:4])
-        if api_key == API_METADATA:
-            if version >= 3:
-                out += r.take(4)  # throttle_time_ms
-            count = r.int32()
-            out += struct.pack(">i", count)
-            for _ in range(count):
-                self.rewrite_broker(r, out)
-                if version >= 1:
-                    out += enc_string(r.string())  # rack
-        else:  # FindCoordinator
-            if version >= 1:
-                out += r.take(4)  # throttle_time_ms
-            out += r.take(2)  # error_code
-            if version >= 1:
-                out += enc_string(r.string())  # error_message
-            self.rewrite_broker(r, out)
-        return bytes(out + payload[r.pos:])
-
-
-# ---------------------------------------------------------------- SASL mechanisms
-
-
-class Credentials:
-    def __init__(self, sasl_config):
-        self.mechanisms = list(sasl_config.get("mechanisms", []))
-        self.plain = dict(sasl_config.get("plain", {}))
-        self.tokens_file = sasl_config.get("oauthbearer_tokens_file")
-        self.scram = {}  # (mechanism, user) -> (salt, StoredKey, ServerKey)
-        for user, password in sasl_config.get("scram", {}).items():
-            for mechanism, h in SCRAM_HASHES.items():
-                salt = os.urandom(16)
-                salted = hashlib.pbkdf2_hmac(h().name, password.encode(), salt, SCRAM_ITERATIONS)
-                client_key = hmac.new(salted, b"Client Key", h).digest()
-                server_key = hmac.new(salted, b"Server Key", h).digest()
-                self.scram[(mechanism, user)] = (salt, h(client_key).digest(), server_key)
-
-    def tokens(self):
-        """{token: expiry epoch seconds or None}, read now (the file may have been rotated)."""
-        out = {}
-        if not self.tokens_file:
-            return out
-        try:
-            with open(self.tokens_file, encoding="utf-8") as f:
-                for line in f:
-                    fields = line.split()
-                    if fields:
-                        out[fields[0]] = float(fields[1]) if len(fields) > 1 else None
-        except OSError:
-            pass
-        return out
-
-
-class AuthFailed(Exception):
-    pass
-
-
-class Plain:
-    def __init__(self, credentials):
-        self.credentials, self.user = credentials, None
-
-    def step(self, data):
-        parts = data.split(b"\x00")
-        if len(parts) != 3:
-            raise AuthFailed("Authentication failed: malformed PLAIN message")
-        self.user = parts[1].decode("utf-8", "replace")
-        expected = self.credentials.plain.get(self.user)
-        if expected is None or not hmac.compare_digest(expected.encode(), parts[2]):
-            raise AuthFailed("Authentication failed: Invalid username or password")
-        return b"", True
-
-
-def scram_attributes(text):
-    out = {}
-    for part in text.split(","):
-        if len(part) >= 2 and part[1] == "=":
-            out[part[0]] = part[2:]
-    return out
-
-
-class Scram:
-    def __init__(self, credentials, mechanism):
-        self.credentials, self.mechanism = credentials, mechanism
-        self.hash = SCRAM_HASHES[mechanism]
-        self.user, self.state = None, 0
-
-    def fail(self):
-        raise AuthFailed("Authentication failed during authentication due to invalid credentials "
-                         "with SASL mechanism " + self.mechanism)
-
-    def step(self, data):
-        text = data.decode("utf-8", "replace")
-        if self.state == 0:
-            if not text.startswith("n,"):
-                raise AuthFailed("Authentication failed: invalid SCRAM client-first message")
-            self.gs2_header = text[:text.index(",", 2) + 1]
-            self.client_first_bare = text[len(self.gs2_header):]
-            attributes = scram_attributes(self.client_first_bare)
-            self.user = attributes.get("n", "").replace("=2C", ",").replace("=3D", "=")
-            self.stored = self.credentials.scram.get((self.mechanism, self.user))
-            if self.stored is None:
-                self.fail()
-            self.nonce = attributes.get("r", "") + base64.b64encode(os.urandom(18)).decode()
-            salt = base64.b64encode(self.stored[0]).decode()
-            self.server_first = "r=%s,s=%s,i=%d" % (self.nonce, salt, SCRAM_ITERATIONS)
-            self.state = 1
-            return self.server_first.encode(), False
-        if self.state == 1:
-            without_proof, _, proof = text.rpartition(",p=")
-            attributes = scram_attributes(without_proof)
-            expected_channel = base64.b64encode(self.gs2_header.encode()).decode()
-            # endsWith: librdkafka < 2.6.1 sends the client nonce twice (see module docstring).
-            if attributes.get("c") != expected_channel or \
-                    not attributes.get("r", "").endswith(self.nonce):
-                self.fail()
-            auth_message = ",".join([self.client_first_bare, self.server_first, without_proof])
-            _, stored_key, server_key = self.stored
-            signature = hmac.new(stored_key, auth_message.encode(), self.hash).digest()
-            try:
-                proof_bytes = base64.b64decode(proof, validate=True)
-            except ValueError:
-                self.fail()
-            if len(proof_bytes) != len(signature):
-                self.fail()
-            client_key = bytes(a ^ b for a, b in zip(proof_bytes, signature))
-            if not hmac.compare_digest(self.hash(client_key).digest(), stored_key):
-                self.fail()
-            server_signature = hmac.new(server_key, auth_message.encode(), self.hash).digest()
-            self.state = 2
-            return b"v=" + base64.b64encode(server_signature), True
-        raise AuthFailed("Authentication failed: unexpected SCRAM message")
-
-
-class OAuthBearer:
-    def __init__(self, credentials):
-        self.credentials, self.user, self.expiry = credentials, None, None
-        self.failure = None
-
-    def step(self, data):
-        if self.failure is not None:  # the client's 0x01 after our error status
-            raise AuthFailed(self.failure)
-        parts = data.split(b"\x01")
-        fields = dict(p.split(b"=", 1) for p in parts[1:] if b"=" in p)
-        auth = fields.get(b"auth", b"").decode("utf-8", "replace")
-        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
-        tokens = self.credentials.tokens()
-        self.user = "token#%s" % hashlib.sha256(token.encode()).hexdigest()[:8]
-        if token in tokens and (tokens[token] is None or tokens[token] > time.time()):
-            self.expiry = tokens[token]
-            return b"", True
-        self.failure = ("Authentication failed: the OAUTHBEARER token has expired"
-                        if token in tokens else
-                        "Authentication failed: the OAUTHBEARER token is not accepted")
-        return json.dumps({"status": "invalid_token"}).encode(), False
-
-
-def new_mechanism(credentials, name):
-    if name == "PLAIN":
-        return Plain(credentials)
-    if name in SCRAM_HASHES:
-        return Scram(credentials, name)
-    return OAuthBearer(credentials)
 
 
 # ---------------------------------------------------------------- connections
@@ -487,7 +162,7 @@ class Connection:
         self.client = client  # PlainStream or TlsStream
         self.backend_reader = self.backend_writer = None
         self.pending = {}  # correlation id -> (api_key, version) of forwarded requests
-        self.mechanism = None
+        self.mechanism = self.mechanism_name = None
         self.authenticated = not front.credentials.mechanisms
         self.expiry = None
         self.user = None
@@ -505,7 +180,9 @@ class Connection:
                         break
             finally:
                 pump.cancel()
-        except (asyncio.IncompleteReadError, ConnectionError, ProtocolError, ssl.SSLError):
+        except ProtocolError as error:  # e.g. a TLS ClientHello sent to a plaintext listener
+            emit(event="protocol_error", port=self.port, reason=str(error))
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass
         finally:
             self.client.close()
@@ -673,16 +350,9 @@ class Front:
 
     @staticmethod
     def on_loop_exception(loop, context):
-        exception = context.get("exception")
-        transport = context.get("transport")
-        port = None
-        if transport is not None:
-            sockname = transport.get_extra_info("sockname")
-            port = sockname[1] if sockname else None
-        if isinstance(exception, (ssl.SSLError, ConnectionError, OSError)):
-            emit(event="tls_failed", port=port, reason=str(exception))
-            return
-        emit(event="error", reason=context.get("message", ""), detail=repr(exception))
+        """Anything a connection task did not handle: reported, never fatal to the front."""
+        emit(event="error", reason=context.get("message", ""),
+             detail=repr(context.get("exception")))
 
 
 def main():
