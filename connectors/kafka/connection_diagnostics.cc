@@ -156,7 +156,11 @@ std::optional<ConnectionFailure> classifyConnectionFailure(int error, std::strin
       failure = ConnectionFailure{ConnectionFailureKind::ClientCertificateRefused, {},
                                   "TLS: the server refused this client's certificate (" +
                                       std::string(alert) + ")"};
-    } else if (contains(reason, "SSL handshake failed: Disconnected")) {
+    } else if (contains(reason, "SSL handshake failed: Disconnected") ||
+               (contains(reason, "SSL handshake failed") &&
+                contains(reason, "unexpected eof while reading"))) {
+      // OpenSSL 1.1 ("Disconnected") and 3.x (unexpected eof) for a peer that hung up on the
+      // ClientHello: typically a plaintext listener.
       failure = ConnectionFailure{ConnectionFailureKind::NotTls, {},
                                   "TLS: the server closed the connection during the TLS "
                                   "handshake (is it a plaintext listener?)"};

@@ -151,6 +151,24 @@ TEST_F(KafkaSecurityTest, WrongPasswordIsOneLineNamingTheMechanismNeverThePasswo
   EXPECT_TRUE(sink_->contains(std::string(kBroker)));
 }
 
+TEST_F(KafkaSecurityTest, MechanismTheServerDoesNotOffer) {
+  KafkaFrontOptions options;
+  options.sasl_mechanisms = {"PLAIN"};
+  options.plain_users = {{"alice", "alice-password-1"}};
+  startFront(options);
+  writeSaslSecret("alice", "alice-password-1");
+  auto destination = startDestination(settings(false, AuthMethod::Sasl, SaslType::ScramSha256));
+  expectOneClearLine("SASL SCRAM-SHA-256 is not offered by the server (it offers: PLAIN)",
+                     "auth_failed");
+}
+
+TEST_F(KafkaSecurityTest, TlsToAPlaintextListener) {
+  startFront(KafkaFrontOptions{});
+  auto destination = startDestination(settings(true, AuthMethod::Anonymous));
+  expectOneClearLine("TLS: the server closed the connection during the TLS handshake",
+                     "protocol_error");
+}
+
 TEST_F(KafkaSecurityTest, WrongPasswordOfASourceIsOneClearLineToo) {
   KafkaFrontOptions options;
   options.sasl_mechanisms = {"PLAIN"};

@@ -88,6 +88,26 @@ TEST(ConnectionFailure, SaslRefusalNamesTheMechanismAndTheServersWords) {
             "authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256)");
 }
 
+TEST(ConnectionFailure, MechanismTheServerDoesNotOffer) {
+  ConnectionFailure refused = classify(
+      RD_KAFKA_RESP_ERR__AUTHENTICATION,
+      "sasl_plaintext://127.0.0.1:39695/bootstrap: SASL SCRAM-SHA-256 mechanism handshake failed: "
+      "Broker: Unsupported SASL mechanism: broker's supported mechanisms: PLAIN (after 0ms in "
+      "state AUTH_HANDSHAKE)",
+      0, "SCRAM-SHA-256");
+  EXPECT_EQ(refused.kind, ConnectionFailureKind::SaslMechanismRefused);
+  EXPECT_EQ(refused.text, "SASL SCRAM-SHA-256 is not offered by the server (it offers: PLAIN)");
+}
+
+TEST(ConnectionFailure, TlsToAPlaintextListener) {
+  ConnectionFailure plaintext = classify(
+      RD_KAFKA_RESP_ERR__SSL,
+      "ssl://127.0.0.1:39695/bootstrap: SSL handshake failed: error:0A000126:SSL "
+      "routines::unexpected eof while reading (after 5ms in state SSL_HANDSHAKE)");
+  EXPECT_EQ(plaintext.kind, ConnectionFailureKind::NotTls);
+  EXPECT_THAT(plaintext.text, HasSubstr("plaintext listener"));
+}
+
 TEST(ConnectionFailure, OtherFailuresAreNotClassified) {
   EXPECT_FALSE(classifyConnectionFailure(
       RD_KAFKA_RESP_ERR__TRANSPORT,
