@@ -55,15 +55,18 @@ bool refusesClientCertificate(std::string_view alert) {
 std::optional<ConnectionFailure> serverCertificateFailure(int x509_error, std::string_view host) {
   switch (x509_error) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
-      return ConnectionFailure{ConnectionFailureKind::ServerCertificateExpired, {},
+      return ConnectionFailure{ConnectionFailureKind::ServerCertificateExpired,
+                               {},
                                "TLS: the server's certificate has expired"};
     case X509_V_ERR_CERT_NOT_YET_VALID:
-      return ConnectionFailure{ConnectionFailureKind::ServerCertificateExpired, {},
+      return ConnectionFailure{ConnectionFailureKind::ServerCertificateExpired,
+                               {},
                                "TLS: the server's certificate is not valid yet"};
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
       return ConnectionFailure{
-          ConnectionFailureKind::ServerHostNameMismatch, {},
+          ConnectionFailureKind::ServerHostNameMismatch,
+          {},
           "TLS: host name mismatch: the server's certificate does not name " + std::string(host)};
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -71,31 +74,36 @@ std::optional<ConnectionFailure> serverCertificateFailure(int x509_error, std::s
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_CERT_UNTRUSTED:
-      return ConnectionFailure{ConnectionFailureKind::ServerCertificateUntrusted, {},
+      return ConnectionFailure{ConnectionFailureKind::ServerCertificateUntrusted,
+                               {},
                                "TLS: the server's certificate is not signed by a trusted CA (" +
                                    x509ErrorText(x509_error) + ")"};
     case 0:
-      return ConnectionFailure{ConnectionFailureKind::ServerCertificateRefused, {},
+      return ConnectionFailure{ConnectionFailureKind::ServerCertificateRefused,
+                               {},
                                "TLS: the server's certificate could not be verified"};
     default:
       return ConnectionFailure{
-          ConnectionFailureKind::ServerCertificateRefused, {},
+          ConnectionFailureKind::ServerCertificateRefused,
+          {},
           "TLS: the server's certificate was refused (" + x509ErrorText(x509_error) + ")"};
   }
 }
 
-std::optional<ConnectionFailure> saslFailure(std::string_view reason,
-                                             std::string_view mechanism) {
-  const std::string name = mechanism.empty() ? std::string("SASL") : "SASL " + std::string(mechanism);
+std::optional<ConnectionFailure> saslFailure(std::string_view reason, std::string_view mechanism) {
+  const std::string name =
+      mechanism.empty() ? std::string("SASL") : "SASL " + std::string(mechanism);
   if (contains(reason, "SASL authentication error:")) {
     std::string_view detail = withoutTiming(between(reason, "SASL authentication error: ", "\n"));
-    return ConnectionFailure{ConnectionFailureKind::SaslLoginRefused, {},
-                             name + " login refused (the server said: " + std::string(detail) +
-                                 ")"};
+    return ConnectionFailure{
+        ConnectionFailureKind::SaslLoginRefused,
+        {},
+        name + " login refused (the server said: " + std::string(detail) + ")"};
   }
   if (contains(reason, "mechanism handshake failed")) {
     std::string_view offered = withoutTiming(between(reason, "supported mechanisms: ", "\n"));
-    return ConnectionFailure{ConnectionFailureKind::SaslMechanismRefused, {},
+    return ConnectionFailure{ConnectionFailureKind::SaslMechanismRefused,
+                             {},
                              name + " is not offered by the server (it offers: " +
                                  std::string(offered.empty() ? "nothing" : offered) + ")"};
   }
@@ -153,15 +161,17 @@ std::optional<ConnectionFailure> classifyConnectionFailure(int error, std::strin
   if (code == RD_KAFKA_RESP_ERR__SSL || code == RD_KAFKA_RESP_ERR__TRANSPORT) {
     const std::string_view alert = tlsAlert(reason);
     if (!alert.empty() && refusesClientCertificate(alert)) {
-      failure = ConnectionFailure{ConnectionFailureKind::ClientCertificateRefused, {},
-                                  "TLS: the server refused this client's certificate (" +
-                                      std::string(alert) + ")"};
+      failure = ConnectionFailure{
+          ConnectionFailureKind::ClientCertificateRefused,
+          {},
+          "TLS: the server refused this client's certificate (" + std::string(alert) + ")"};
     } else if (contains(reason, "SSL handshake failed: Disconnected") ||
                (contains(reason, "SSL handshake failed") &&
                 contains(reason, "unexpected eof while reading"))) {
       // OpenSSL 1.1 ("Disconnected") and 3.x (unexpected eof) for a peer that hung up on the
       // ClientHello: typically a plaintext listener.
-      failure = ConnectionFailure{ConnectionFailureKind::NotTls, {},
+      failure = ConnectionFailure{ConnectionFailureKind::NotTls,
+                                  {},
                                   "TLS: the server closed the connection during the TLS "
                                   "handshake (is it a plaintext listener?)"};
     } else if (contains(reason, "certificate verify failed")) {

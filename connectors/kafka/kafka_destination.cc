@@ -485,7 +485,7 @@ int KafkaDestination::onCertificate(rd_kafka_t*, const char* broker_name, int32_
                                     void* opaque) {
   auto* self = static_cast<KafkaDestination*>(opaque);
   return self->diagnostics_.verifyCertificate(broker_name, *x509_error, errstr, errstr_size) ? 1
-                                                                                              : 0;
+                                                                                             : 0;
 }
 
 }  // namespace dataflow::kafka

@@ -553,7 +553,7 @@ int KafkaSource::onCertificate(rd_kafka_t*, const char* broker_name, int32_t, in
                                void* opaque) {
   auto* self = static_cast<KafkaSource*>(opaque);
   return self->diagnostics_.verifyCertificate(broker_name, *x509_error, errstr, errstr_size) ? 1
-                                                                                              : 0;
+                                                                                             : 0;
 }
 
 int32_t KafkaSource::topicIndex(const char* name) {

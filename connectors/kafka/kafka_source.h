@@ -65,8 +65,8 @@
 #include "connectors/kafka/offset_tracker.h"
 #include "connectors/kafka/rdkafka_handles.h"
 #include "engine/core/clock.h"
-#include "engine/core/source.h"
 #include "engine/core/rate_limited_warning.h"
+#include "engine/core/source.h"
 
 namespace spdlog {
 class logger;

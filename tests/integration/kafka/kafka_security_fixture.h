@@ -192,7 +192,8 @@ class KafkaSecurityTest : public ::testing::Test {
       ASSERT_TRUE(destination->send(std::move(m)).isOk());
     }
     ASSERT_TRUE(recorder_.waitFor(3)) << "the destination did not deliver through the front";
-    for (const Delivery& d : recorder_.deliveries()) EXPECT_TRUE(d.status.isOk()) << d.status.message();
+    for (const Delivery& d : recorder_.deliveries())
+      EXPECT_TRUE(d.status.isOk()) << d.status.message();
     destination->close();
 
     AckingHandler handler;

@@ -134,9 +134,10 @@ TEST_F(KafkaSecurityTest, MissingClientCertificateIsRefused) {
   tls.client_ca = pki_->caCert();
   startFront(tlsFront(tls));
   auto destination = startDestination(settings(true, AuthMethod::Anonymous));
-  expectOneClearLine("TLS: the server refused this client's certificate (tlsv13 alert certificate "
-                     "required)",
-                     "tls_failed");
+  expectOneClearLine(
+      "TLS: the server refused this client's certificate (tlsv13 alert certificate "
+      "required)",
+      "tls_failed");
 }
 
 TEST_F(KafkaSecurityTest, WrongPasswordIsOneLineNamingTheMechanismNeverThePassword) {

@@ -61,8 +61,8 @@ KafkaSecurityFront::KafkaSecurityFront(const std::string& backend_bootstrap,
     if (!out) throw std::runtime_error("cannot write " + config_path);
   }
   process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{"python3", DATAFLOW_SOURCE_DIR "/tests/support/kafka_security_front.py",
-                               config_path},
+      std::vector<std::string>{
+          "python3", DATAFLOW_SOURCE_DIR "/tests/support/kafka_security_front.py", config_path},
       work_dir + "/kafka-front.log");
   const bool ready = waitFor(
       [&] {

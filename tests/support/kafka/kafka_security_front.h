@@ -4,10 +4,9 @@
 // Failures to start throw std::runtime_error.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,10 +22,10 @@ struct KafkaFrontOptions {
     std::optional<std::string> client_ca;  // set: verify client certificates against it
     bool require_client_cert = true;       // with client_ca: refuse a handshake without one
   };
-  std::optional<Tls> tls;                          // absent: plaintext
-  std::vector<std::string> sasl_mechanisms;        // empty: no SASL
-  std::map<std::string, std::string> plain_users;  // user -> password
-  std::map<std::string, std::string> scram_users;  // user -> password (SHA-256 and SHA-512)
+  std::optional<Tls> tls;                              // absent: plaintext
+  std::vector<std::string> sasl_mechanisms;            // empty: no SASL
+  std::map<std::string, std::string> plain_users;      // user -> password
+  std::map<std::string, std::string> scram_users;      // user -> password (SHA-256 and SHA-512)
   std::optional<std::string> oauthbearer_tokens_file;  // "TOKEN [EXPIRY_EPOCH_S]" per line
 };
 

@@ -43,21 +43,21 @@ ConnectionFailure classify(int error, const char* reason, int x509_error = 0,
 }
 
 TEST(ConnectionFailure, ServerCertificateCasesComeFromTheRecordedX509Error) {
-  ConnectionFailure expired = classify(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed,
-                                       X509_V_ERR_CERT_HAS_EXPIRED);
+  ConnectionFailure expired =
+      classify(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed, X509_V_ERR_CERT_HAS_EXPIRED);
   EXPECT_EQ(expired.kind, ConnectionFailureKind::ServerCertificateExpired);
   EXPECT_EQ(expired.broker, "127.0.0.1:44933");
   EXPECT_EQ(expired.text, "TLS: the server's certificate has expired");
 
-  ConnectionFailure host = classify(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed,
-                                    X509_V_ERR_HOSTNAME_MISMATCH);
+  ConnectionFailure host =
+      classify(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed, X509_V_ERR_HOSTNAME_MISMATCH);
   EXPECT_EQ(host.kind, ConnectionFailureKind::ServerHostNameMismatch);
   EXPECT_THAT(host.text, HasSubstr("host name mismatch"));
   EXPECT_THAT(host.text, HasSubstr("does not name 127.0.0.1"));
 
-  for (int untrusted : {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
-                        X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
-                        X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN}) {
+  for (int untrusted :
+       {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+        X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN}) {
     ConnectionFailure other_ca = classify(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed, untrusted);
     EXPECT_EQ(other_ca.kind, ConnectionFailureKind::ServerCertificateUntrusted);
     EXPECT_THAT(other_ca.text, HasSubstr("not signed by a trusted CA"));
@@ -100,10 +100,10 @@ TEST(ConnectionFailure, MechanismTheServerDoesNotOffer) {
 }
 
 TEST(ConnectionFailure, TlsToAPlaintextListener) {
-  ConnectionFailure plaintext = classify(
-      RD_KAFKA_RESP_ERR__SSL,
-      "ssl://127.0.0.1:39695/bootstrap: SSL handshake failed: error:0A000126:SSL "
-      "routines::unexpected eof while reading (after 5ms in state SSL_HANDSHAKE)");
+  ConnectionFailure plaintext =
+      classify(RD_KAFKA_RESP_ERR__SSL,
+               "ssl://127.0.0.1:39695/bootstrap: SSL handshake failed: error:0A000126:SSL "
+               "routines::unexpected eof while reading (after 5ms in state SSL_HANDSHAKE)");
   EXPECT_EQ(plaintext.kind, ConnectionFailureKind::NotTls);
   EXPECT_THAT(plaintext.text, HasSubstr("plaintext listener"));
 }
@@ -120,8 +120,8 @@ TEST(ConnectionFailure, OtherFailuresAreNotClassified) {
       RD_KAFKA_RESP_ERR__TRANSPORT,
       "ssl://127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused",
       X509_V_ERR_CERT_HAS_EXPIRED, ""));
-  EXPECT_FALSE(
-      classifyConnectionFailure(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN, "1/1 brokers are down", 0, ""));
+  EXPECT_FALSE(classifyConnectionFailure(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
+                                         "1/1 brokers are down", 0, ""));
 }
 
 TEST(ConnectionDiagnostics, OneLinePerKindNamingEndpointAndBrokerWithoutTheSecret) {
@@ -155,8 +155,8 @@ TEST(ConnectionDiagnostics, VerificationCallbackKeepsOpenSslsVerdictAndFeedsTheR
                                     [&](std::string_view line) { lines.emplace_back(line); });
   char errstr[128] = "";
   EXPECT_TRUE(diagnostics.verifyCertificate("127.0.0.1:44933", 0, errstr, sizeof errstr));
-  EXPECT_FALSE(diagnostics.verifyCertificate("127.0.0.1:44933", X509_V_ERR_CERT_HAS_EXPIRED,
-                                             errstr, sizeof errstr));
+  EXPECT_FALSE(diagnostics.verifyCertificate("127.0.0.1:44933", X509_V_ERR_CERT_HAS_EXPIRED, errstr,
+                                             sizeof errstr));
   EXPECT_STREQ(errstr, "certificate has expired");
   // Reports are served after later handshakes may have happened: each still finds the reason.
   EXPECT_TRUE(diagnostics.report(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed));
