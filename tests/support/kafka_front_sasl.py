@@ -57,6 +57,9 @@ class Plain:
         if len(parts) != 3:
             raise AuthFailed("Authentication failed: malformed PLAIN message")
         self.user = parts[1].decode("utf-8", "replace")
+        if parts[0] and parts[0] != parts[1]:  # Kafka: the authorization id is empty or the user
+            raise AuthFailed("Authentication failed: Client requested an authorization id that "
+                             "is different from username")
         expected = self.credentials.plain.get(self.user)
         if expected is None or not hmac.compare_digest(expected.encode(), parts[2]):
             raise AuthFailed("Authentication failed: Invalid username or password")

@@ -39,8 +39,9 @@ Protocol (Kafka wire format, what librdkafka 2.0.2 speaks):
     listener of the same node id, so clients never reach the plaintext cluster directly.
   - ApiVersions is forwarded and its answer patched: Metadata capped at v4, FindCoordinator at v2
     (the versions rewritten here) and, with SASL, SaslHandshake {0,1} and SaslAuthenticate {0,1}.
-  - With SASL, only ApiVersions, SaslHandshake v1 and SaslAuthenticate v0/v1 are served before
-    authentication; any other request closes the connection (as Kafka does).
+  - With SASL, only ApiVersions, SaslHandshake v0/v1 and SaslAuthenticate v0/v1 are served before
+    authentication (after SaslHandshake v0 the tokens come as bare size-prefixed frames, as
+    kafka-python 2.0.2 sends them); any other request closes the connection (as Kafka does).
   - PLAIN (RFC 4616); SCRAM-SHA-256/512 (RFC 5802: real proof check and server signature; the
     client-final nonce is checked with endsWith, as Kafka 3.8.1-3.9 do, because librdkafka < 2.6.1
     repeats the client nonce); OAUTHBEARER (RFC 7628 with the failure round trip: error 0 with a
@@ -163,6 +164,7 @@ class Connection:
         self.backend_reader = self.backend_writer = None
         self.pending = {}  # correlation id -> (api_key, version) of forwarded requests
         self.mechanism = self.mechanism_name = None
+        self.legacy_sasl = False
         self.authenticated = not front.credentials.mechanisms
         self.expiry = None
         self.user = None
@@ -218,6 +220,8 @@ class Connection:
 
     async def handle_request(self, payload):
         """False to close the connection."""
+        if self.legacy_sasl and not self.authenticated:
+            return await self.legacy_step(payload)
         api_key, version, correlation_id, body = parse_request(payload)
         if self.authenticated:
             if self.expiry is not None and time.time() >= self.expiry:
@@ -238,9 +242,12 @@ class Connection:
     async def handshake(self, version, correlation_id, body):
         mechanisms = self.front.credentials.mechanisms
         listed = struct.pack(">i", len(mechanisms)) + b"".join(enc_string(m) for m in mechanisms)
-        if version != 1:  # v0 means unframed SASL tokens, which this front does not speak
+        if version > 1:
             await self.reply(correlation_id, struct.pack(">h", ERR_UNSUPPORTED_VERSION) + listed)
             return False
+        # v0 (Kafka < 1.0 clients, e.g. kafka-python 2.0.2): the SASL tokens follow as bare
+        # size-prefixed frames instead of SaslAuthenticate requests.
+        self.legacy_sasl = version == 0
         name = body.string()
         if name not in mechanisms:
             emit(event="auth_failed", mechanism=name, user=None, port=self.port,
@@ -251,6 +258,29 @@ class Connection:
         self.mechanism = new_mechanism(self.front.credentials, name)
         self.mechanism_name = name
         await self.reply(correlation_id, struct.pack(">h", 0) + listed)
+        return True
+
+    def logged_in(self):
+        self.authenticated = True
+        self.user = self.mechanism.user
+        self.expiry = getattr(self.mechanism, "expiry", None)
+        emit(event="authenticated", mechanism=self.mechanism_name, user=self.user, port=self.port)
+
+    async def legacy_step(self, data):
+        """One bare SASL token after SaslHandshake v0. A refusal closes the connection, which is
+        how Kafka tells such a client."""
+        if self.mechanism is None:
+            return False
+        try:
+            answer, done = self.mechanism.step(data)
+        except AuthFailed as failure:
+            emit(event="auth_failed", mechanism=self.mechanism_name, user=self.mechanism.user,
+                 port=self.port, reason=str(failure))
+            return False
+        if done:
+            self.logged_in()
+        write_frame(self.client, answer)
+        await self.client.drain()
         return True
 
     async def authenticate(self, version, correlation_id, body):
@@ -270,14 +300,10 @@ class Connection:
                              enc_string(str(failure)) + enc_bytes(b"") + lifetime)
             return False
         if done:
-            self.authenticated = True
-            self.user = self.mechanism.user
-            self.expiry = getattr(self.mechanism, "expiry", None)
+            self.logged_in()
             if version == 1 and self.expiry is not None:
                 remaining_ms = max(0, int((self.expiry - time.time()) * 1000))
                 lifetime = struct.pack(">q", remaining_ms)
-            emit(event="authenticated", mechanism=self.mechanism_name, user=self.user,
-                 port=self.port)
         await self.reply(correlation_id, struct.pack(">h", 0) + enc_string(None) +
                          enc_bytes(answer) + lifetime)
         return True

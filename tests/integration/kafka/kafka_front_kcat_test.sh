@@ -2,7 +2,8 @@
 # Cross-checks the TLS/SASL test front (tests/support/kafka_security_front.py) with an
 # independent client: kcat lists the brokers, produces and consumes through the front over
 # SASL_SSL with PLAIN and SCRAM-SHA-512, sees only the front's listeners in the metadata (never
-# the plaintext mock behind it), and is refused with a wrong password or without trusting the CA.
+# the plaintext mock behind it), and is refused with a wrong password or without trusting the CA;
+# kafka-python produces and consumes with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512.
 #
 #   kafka_front_kcat_test.sh DATAFLOW_BINARY SOURCE_DIR
 set -euo pipefail
@@ -45,7 +46,7 @@ backend=${backend#bootstrap.servers=}
 cat > front.json <<EOF
 {"backend": ["${backend%%,*}"],
  "tls": {"cert": "$work/server.pem", "key": "$work/server.key"},
- "sasl": {"mechanisms": ["PLAIN", "SCRAM-SHA-512"],
+ "sasl": {"mechanisms": ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
           "plain": {"alice": "alice-pw-kcat"}, "scram": {"bob": "bob-pw-kcat"}}}
 EOF
 python3 "$source_dir/tests/support/kafka_security_front.py" front.json > front.log 2>&1 &
@@ -86,6 +87,41 @@ for login in "PLAIN alice alice-pw-kcat" "SCRAM-SHA-512 bob bob-pw-kcat"; do
     fail "$mechanism: the front saw no $mechanism login"
   echo "ok: $mechanism produce + consume through the front"
 done
+
+# kafka-python (python3-kafka) as a second independent client: it speaks SaslHandshake v0 with
+# bare SASL frames and has its own SCRAM; produce and consume with every mechanism.
+kafka_python=""
+for candidate in python3 /usr/bin/python3; do
+  if "$candidate" -c 'import kafka' 2>/dev/null; then kafka_python=$candidate; break; fi
+done
+[[ -n "$kafka_python" ]] ||
+  fail "no python3 with the kafka module (scripts/install-deps.sh installs python3-kafka)"
+cat > kafka_python_check.py <<'PY'
+import sys
+import kafka
+broker, ca = sys.argv[1], sys.argv[2]
+for mechanism, user, password in [("PLAIN", "alice", "alice-pw-kcat"),
+                                  ("SCRAM-SHA-256", "bob", "bob-pw-kcat"),
+                                  ("SCRAM-SHA-512", "bob", "bob-pw-kcat")]:
+    common = dict(bootstrap_servers=broker, security_protocol="SASL_SSL", ssl_cafile=ca,
+                  sasl_mechanism=mechanism, sasl_plain_username=user,
+                  sasl_plain_password=password)
+    topic = "kafka-python-" + mechanism.lower()
+    producer = kafka.KafkaProducer(**common)
+    for i in range(3):
+        producer.send(topic, key=b"k%d" % i, value=b"v%d" % i, partition=0).get(timeout=30)
+    producer.close()
+    consumer = kafka.KafkaConsumer(**common, auto_offset_reset="earliest",
+                                   consumer_timeout_ms=15000)
+    consumer.assign([kafka.TopicPartition(topic, 0)])
+    got = [(m.key, m.value) for m in consumer]
+    consumer.close()
+    assert got == [(b"k0", b"v0"), (b"k1", b"v1"), (b"k2", b"v2")], (mechanism, got)
+    print("ok: kafka-python", mechanism, "produce + consume through the front")
+PY
+timeout 120 "$kafka_python" kafka_python_check.py "$first" "$work/ca.pem" > kafka-python.log 2>&1 ||
+  fail "kafka-python through the front: $(cat kafka-python.log)"
+grep "^ok" kafka-python.log
 
 # Refusals: a wrong password (error 58), an untrusted server certificate.
 if kcat_as SCRAM-SHA-512 bob wrong-password ca.pem -L -m 3 > refused.log 2>&1; then
