@@ -46,12 +46,14 @@ Protocol (Kafka wire format, what librdkafka 2.0.2 speaks):
     client-final nonce is checked with endsWith, as Kafka 3.8.1-3.9 do, because librdkafka < 2.6.1
     repeats the client nonce); OAUTHBEARER (RFC 7628 with the failure round trip: error 0 with a
     JSON status, the client's 0x01, then error 58). Bad credentials: error 58 with a message.
+  - The front exits when its parent process does.
   - An OAUTHBEARER token with an expiry: the first request at or after it closes the connection
     (Kafka's behaviour for clients that do not re-authenticate; librdkafka 2.0.2 does not).
 """
 
 import asyncio
 import json
+import os
 import ssl
 import struct
 import sys
@@ -359,7 +361,16 @@ class Front:
             listeners.append({"node_id": node_id, "port": port, "backend": backend})
         emit(event="ready", listeners=listeners,
              bootstrap=",".join("127.0.0.1:%d" % l["port"] for l in listeners))
-        await asyncio.gather(*(s.serve_forever() for s in self.servers))
+        await asyncio.gather(self.watch_parent(), *(s.serve_forever() for s in self.servers))
+
+    @staticmethod
+    async def watch_parent():
+        """Ends the front when the process that started it is gone (a test that crashed), so no
+        front outlives its test."""
+        parent = os.getppid()
+        while os.getppid() == parent:
+            await asyncio.sleep(0.5)
+        os._exit(0)
 
     async def accept(self, reader, writer, backend):
         port = writer.get_extra_info("sockname")[1]
