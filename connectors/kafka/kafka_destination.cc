@@ -84,6 +84,7 @@ KafkaDestination::KafkaDestination(Options options)
       refused_warning_(clock_, warning_sink_, kWarningInterval),
       metadata_warning_(clock_, warning_sink_, kWarningInterval),
       expired_warning_(clock_, warning_sink_, kWarningInterval),
+      diagnostics_(std::move(options.endpoint_name), config_, clock_, warning_sink_),
       max_in_flight_messages_(integerProperty(config_, "queue.buffering.max.messages", 100'000)),
       max_in_flight_bytes_(1024 *
                            integerProperty(config_, "queue.buffering.max.kbytes", 1'048'576)) {}
@@ -111,6 +112,7 @@ Status KafkaDestination::createProducer() {
   callbacks.opaque = this;
   callbacks.on_error = &KafkaDestination::onError;
   callbacks.on_log = &KafkaDestination::onLog;
+  callbacks.on_certificate = &KafkaDestination::onCertificate;
   Result<ConfHandle> conf = makeClientConf(config_, callbacks);
   if (!conf.isOk()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf.value().get(), &KafkaDestination::onDeliveryReport);
@@ -464,16 +466,31 @@ void KafkaDestination::clientError(rd_kafka_t* producer, int error, const char* 
       requestRestart(fatalReason(producer));
       return;
     default:
-      // Broker disconnects, authentication failures, ...: librdkafka logs them itself (onLog).
+      // TLS and SASL failures: one clear line per kind. Other broker failures (disconnects, ...):
+      // librdkafka logs them itself (onLog).
+      if (diagnostics_.report(error, reason)) return;
       logger_->debug("librdkafka error {}: {}",
-                     rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(error)), reason);
+                     rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(error)),
+                     diagnostics_.scrub(reason));
   }
 }
 
 void KafkaDestination::onLog(const rd_kafka_t* producer, int level, const char* facility,
                              const char* line) {
   auto* self = static_cast<KafkaDestination*>(rd_kafka_opaque(producer));
-  self->logger_->log(spdlogLevel(level), "librdkafka {}: {}", facility, line);
+  // A line that repeats a TLS or SASL failure clientError reports clearly stays at debug.
+  self->logger_->log(
+      self->diagnostics_.repeatsReport(facility, line) ? spdlog::level::debug : spdlogLevel(level),
+      "librdkafka {}: {}", facility, self->diagnostics_.scrub(line));
+}
+
+// A librdkafka broker thread, during a TLS handshake.
+int KafkaDestination::onCertificate(rd_kafka_t*, const char* broker_name, int32_t, int* x509_error,
+                                    int, const char*, size_t, char* errstr, size_t errstr_size,
+                                    void* opaque) {
+  auto* self = static_cast<KafkaDestination*>(opaque);
+  return self->diagnostics_.verifyCertificate(broker_name, *x509_error, errstr, errstr_size) ? 1
+                                                                                             : 0;
 }
 
 // librdkafka's background thread. The destination outlives its producer (close() destroys it).

@@ -55,6 +55,7 @@
 #include <thread>
 #include <vector>
 
+#include "connectors/kafka/connection_diagnostics.h"
 #include "connectors/kafka/kafka_settings.h"
 #include "connectors/kafka/oauthbearer.h"
 #include "connectors/kafka/rdkafka_handles.h"
@@ -75,6 +76,7 @@ class KafkaDestination final : public Destination {
     ProducerConfig config;                   // from producerConfig(), applied in order
     std::shared_ptr<spdlog::logger> logger;  // names the dataflow; null: spdlog's default
     const Clock* clock = nullptr;            // outlives the destination; null: the system clock
+    std::string endpoint_name;  // the endpoint's name, for connection failure lines (may be empty)
     // Managed identity: where the OAUTHBEARER refresh callback takes tokens from; null otherwise.
     std::shared_ptr<const OAuthBearerTokens> oauthbearer;
   };
@@ -143,6 +145,9 @@ class KafkaDestination final : public Destination {
                                void* opaque);
   static void onError(rd_kafka_t* producer, int error, const char* reason, void* opaque);
   static void onLog(const rd_kafka_t* producer, int level, const char* facility, const char* line);
+  static int onCertificate(rd_kafka_t* producer, const char* broker_name, int32_t broker_id,
+                           int* x509_error, int depth, const char* der, size_t der_size,
+                           char* errstr, size_t errstr_size, void* opaque);
   // The OAUTHBEARER token refresh callback, on librdkafka's background thread (oauthbearer.h).
   static void onTokenRefresh(rd_kafka_t* client, const char* oauthbearer_config, void* opaque);
 
@@ -185,6 +190,7 @@ class KafkaDestination final : public Destination {
   RateLimitedWarning refused_warning_;   // permanent delivery failures
   RateLimitedWarning metadata_warning_;  // Static partitioning waiting for metadata
   RateLimitedWarning expired_warning_;   // messages that expired while parked
+  ConnectionDiagnostics diagnostics_;    // TLS and SASL failures; librdkafka threads use it too
 
   DeliveryHandler* handler_ = nullptr;  // set by start(); read by the delivery thread only
 

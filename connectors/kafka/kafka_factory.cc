@@ -41,7 +41,7 @@ Result<std::unique_ptr<Destination>> createDestination(const runtime::Destinatio
   static const SystemClock system_clock;
   KafkaDestination::Options options{std::move(config).value(), context.logger,
                                     context.clock ? context.clock : &system_clock,
-                                    std::move(tokens).value()};
+                                    context.endpoint->metadata.name, std::move(tokens).value()};
   return std::unique_ptr<Destination>(std::make_unique<KafkaDestination>(std::move(options)));
 }
 
@@ -77,6 +77,7 @@ Result<std::unique_ptr<Source>> createSource(const runtime::SourceSpec& spec) {
   options.topics = spec.topics;
   options.logger = context.logger;
   options.clock = context.clock ? context.clock : &system_clock;
+  options.endpoint_name = context.endpoint->metadata.name;
   return std::unique_ptr<Source>(std::make_unique<KafkaSource>(std::move(options)));
 }
 

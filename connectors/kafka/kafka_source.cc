@@ -53,7 +53,8 @@ KafkaSource::KafkaSource(Options options)
       revoke_ack_wait_(options.revoke_ack_wait),
       warning_sink_([logger = logger_](std::string_view line) { logger->warn("{}", line); }),
       error_warning_(clock_, warning_sink_, kWarningInterval),
-      ignored_warning_(clock_, warning_sink_, kWarningInterval) {}
+      ignored_warning_(clock_, warning_sink_, kWarningInterval),
+      diagnostics_(std::move(options.endpoint_name), config_, clock_, warning_sink_) {}
 
 KafkaSource::~KafkaSource() { close(); }
 
@@ -64,6 +65,7 @@ Result<ConfHandle> KafkaSource::makeConsumerConf() {
   callbacks.opaque = this;
   callbacks.on_error = &KafkaSource::onError;
   callbacks.on_log = &KafkaSource::onLog;
+  callbacks.on_certificate = &KafkaSource::onCertificate;
   Result<ConfHandle> conf = makeClientConf(config_, callbacks);
   if (!conf.isOk()) return conf.status();
   rd_kafka_conf_set_rebalance_cb(conf.value().get(), &KafkaSource::onRebalance);
@@ -532,16 +534,31 @@ void KafkaSource::onError(rd_kafka_t* consumer, int error, const char* reason, v
       return;
     }
     default:
-      // Broker disconnects, authentication failures, ...: librdkafka logs them itself (onLog).
+      // TLS and SASL failures: one clear line per kind. Other broker failures (disconnects, ...):
+      // librdkafka logs them itself (onLog).
+      if (self->diagnostics_.report(error, reason)) return;
       self->logger_->debug("librdkafka error {}: {}",
-                           rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(error)), reason);
+                           rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(error)),
+                           self->diagnostics_.scrub(reason));
   }
 }
 
 void KafkaSource::onLog(const rd_kafka_t* consumer, int level, const char* facility,
                         const char* line) {
   auto* self = static_cast<KafkaSource*>(rd_kafka_opaque(consumer));
-  self->logger_->log(spdlogLevel(level), "librdkafka {}: {}", facility, line);
+  // A line that repeats a TLS or SASL failure onError reports clearly stays at debug.
+  self->logger_->log(
+      self->diagnostics_.repeatsReport(facility, line) ? spdlog::level::debug : spdlogLevel(level),
+      "librdkafka {}: {}", facility, self->diagnostics_.scrub(line));
+}
+
+// A librdkafka broker thread, during a TLS handshake.
+int KafkaSource::onCertificate(rd_kafka_t*, const char* broker_name, int32_t, int* x509_error, int,
+                               const char*, size_t, char* errstr, size_t errstr_size,
+                               void* opaque) {
+  auto* self = static_cast<KafkaSource*>(opaque);
+  return self->diagnostics_.verifyCertificate(broker_name, *x509_error, errstr, errstr_size) ? 1
+                                                                                             : 0;
 }
 
 int32_t KafkaSource::topicIndex(const char* name) {

@@ -60,13 +60,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "connectors/kafka/connection_diagnostics.h"
 #include "connectors/kafka/kafka_settings.h"
 #include "connectors/kafka/oauthbearer.h"
 #include "connectors/kafka/offset_tracker.h"
 #include "connectors/kafka/rdkafka_handles.h"
 #include "engine/core/clock.h"
-#include "engine/core/source.h"
 #include "engine/core/rate_limited_warning.h"
+#include "engine/core/source.h"
 
 namespace spdlog {
 class logger;
@@ -89,6 +90,7 @@ class KafkaSource final : public Source {
     // Longer than a healthy destination needs; short enough that the rest of the group is not
     // held up for long when the destination is down (the records are then replayed).
     std::chrono::milliseconds revoke_ack_wait{10'000};
+    std::string endpoint_name;  // the endpoint's name, for connection failure lines (may be empty)
   };
 
   explicit KafkaSource(Options options);
@@ -137,6 +139,9 @@ class KafkaSource final : public Source {
                        rd_kafka_topic_partition_list_t* offsets, void* opaque);
   static void onError(rd_kafka_t* consumer, int error, const char* reason, void* opaque);
   static void onLog(const rd_kafka_t* consumer, int level, const char* facility, const char* line);
+  static int onCertificate(rd_kafka_t* consumer, const char* broker_name, int32_t broker_id,
+                           int* x509_error, int depth, const char* der, size_t der_size,
+                           char* errstr, size_t errstr_size, void* opaque);
   // The OAUTHBEARER token refresh callback, on librdkafka's background thread (oauthbearer.h).
   static void onTokenRefresh(rd_kafka_t* client, const char* oauthbearer_config, void* opaque);
 
@@ -171,6 +176,7 @@ class KafkaSource final : public Source {
   const WarningSink warning_sink_;
   RateLimitedWarning error_warning_;    // consumer errors
   RateLimitedWarning ignored_warning_;  // acknowledgements of an old generation
+  ConnectionDiagnostics diagnostics_;   // TLS and SASL failures; librdkafka threads use it too
 
   MessageHandler* handler_ = nullptr;  // set by start()
 

@@ -27,6 +27,13 @@ Result<ConfHandle> makeClientConf(const ProducerConfig& config, const ClientCall
   rd_kafka_conf_set_opaque(conf.value().get(), callbacks.opaque);
   if (callbacks.on_error) rd_kafka_conf_set_error_cb(conf.value().get(), callbacks.on_error);
   if (callbacks.on_log) rd_kafka_conf_set_log_cb(conf.value().get(), callbacks.on_log);
+  const std::string* protocol = findProperty(config, "security.protocol");
+  const bool tls = protocol && (*protocol == "SSL" || *protocol == "SASL_SSL");
+  if (callbacks.on_certificate && tls &&
+      rd_kafka_conf_set_ssl_cert_verify_cb(conf.value().get(), callbacks.on_certificate) !=
+          RD_KAFKA_CONF_OK) {
+    return Status::fatal("librdkafka refused ssl.certificate.verify_cb (built without TLS?)");
+  }
   return conf;
 }
 

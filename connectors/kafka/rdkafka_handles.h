@@ -60,6 +60,10 @@ struct ClientCallbacks {
   void* opaque = nullptr;  // rd_kafka_opaque(): the connector object
   void (*on_error)(rd_kafka_t*, int error, const char* reason, void* opaque) = nullptr;
   void (*on_log)(const rd_kafka_t*, int level, const char* facility, const char* line) = nullptr;
+  // librdkafka's ssl.certificate.verify_cb, installed when security.protocol is SSL or SASL_SSL.
+  int (*on_certificate)(rd_kafka_t*, const char* broker_name, int32_t broker_id, int* x509_error,
+                        int depth, const char* der, size_t der_size, char* errstr,
+                        size_t errstr_size, void* opaque) = nullptr;
 };
 
 // makeConf(`config`) plus what every client sets: log lines go to the main queue (so the thread

@@ -107,7 +107,7 @@ TEST_F(KafkaOAuthBearerTest, ProducerSendsTheTokenFromTheTokenServer) {
   Result<ProducerConfig> config = producerConfig(settings_, {}, {}, "oauth-producer");
   ASSERT_TRUE(config.isOk()) << config.status().message();
   NullDelivery handler;
-  KafkaDestination destination({std::move(config).value(), logger_, nullptr, tokens()});
+  KafkaDestination destination({std::move(config).value(), logger_, nullptr, "event-hubs", tokens()});
   ASSERT_TRUE(destination.start(handler).isOk());
   const auto auth = broker_.waitForAuthentications(1, kDeadline);
   ASSERT_FALSE(auth.empty());
@@ -144,7 +144,7 @@ TEST_F(KafkaOAuthBearerTest, FailedFetchIsReportedThenRecovers) {
   Result<ProducerConfig> config = producerConfig(settings_, {}, {}, "oauth-retry");
   ASSERT_TRUE(config.isOk());
   NullDelivery handler;
-  KafkaDestination destination({std::move(config).value(), logger_, nullptr, tokens(100ms)});
+  KafkaDestination destination({std::move(config).value(), logger_, nullptr, "event-hubs", tokens(100ms)});
   ASSERT_TRUE(destination.start(handler).isOk());
   // librdkafka asks again 10 s after rd_kafka_oauthbearer_set_token_failure.
   const auto auth = broker_.waitForAuthentications(1, kDeadline);

@@ -115,9 +115,8 @@ class KafkaDestinationTest : public ::testing::Test {
     Result<kafka::ProducerConfig> config =
         kafka::producerConfig(s, config::MountedFiles(), limits, "kafka-destination-test");
     EXPECT_TRUE(config.isOk()) << config.status().message();
-    return std::make_unique<kafka::KafkaDestination>(
-        kafka::KafkaDestination::Options{std::move(config).value(), logger_,
-                                         clock ? clock : &clock_, nullptr});
+    return std::make_unique<kafka::KafkaDestination>(kafka::KafkaDestination::Options{
+        std::move(config).value(), logger_, clock ? clock : &clock_, "kafka-test", nullptr});
   }
   std::unique_ptr<kafka::KafkaDestination> startDestination(runtime::FlightLimits limits = {}) {
     auto destination = makeDestination(settings(), limits);
