@@ -1,0 +1,220 @@
+// `dataflow run` against a Kafka that checks credentials for real (the TLS/SASL front before the
+// mock cluster), at debug level, as an operator runs it with mounted Secrets and ConfigMaps:
+// - SASL PLAIN over TLS (CA from a ConfigMap) whose Secret Kubernetes rotates mid-stream: the
+//   dataflow reconnects with the new login, every message arrives, and no secret value appears
+//   anywhere in the engine's output;
+// - a managed identity (IMDS at an overridden address, served by the fake token server) whose
+//   token the front checks in SASL/OAUTHBEARER: messages arrive and the token is never printed.
+#include <gmock/gmock.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/identity/fake_token_server.h"
+#include "tests/support/kafka/kafka_security_front.h"
+#include "tests/support/kafka/kafka_test_support.h"
+#include "tests/support/kubernetes_mount.h"
+#include "tests/support/mosquitto.h"
+#include "tests/support/mqtt_client.h"
+#include "tests/support/process.h"
+#include "tests/support/random_name.h"
+#include "tests/support/test_pki.h"
+#include "tests/support/wait.h"
+
+namespace dataflow::testing {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::string readWholeFile(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class SecurityE2E : public ::testing::Test {
+ protected:
+  SecurityE2E() : kafka_(1), topic_(randomName("secure-")) { kafka_.createTopic(topic_, 1); }
+
+  // The manifests: MQTT (anonymous, plaintext) -> Kafka at `kafka_host` with `kafka_auth_and_tls`
+  // (YAML indented under kafkaSettings).
+  void writeManifests(const std::string& kafka_host, const std::string& kafka_auth_and_tls) {
+    std::ofstream(dir_.file("flow.yaml"))
+        << "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+           "metadata:\n  name: mqtt\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+           "    host: "
+        << mosquitto_.address()
+        << "\n    authentication:\n      method: Anonymous\n    tls:\n      mode: Disabled\n"
+           "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+           "metadata:\n  name: kafka\nspec:\n  endpointType: Kafka\n  kafkaSettings:\n"
+           "    host: "
+        << kafka_host << "\n"
+        << kafka_auth_and_tls
+        << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+           "metadata:\n  name: flow\nspec:\n  operations:\n"
+           "  - operationType: Source\n    sourceSettings:\n      endpointRef: mqtt\n"
+           "      dataSources: ['plant/+/data']\n"
+           "  - operationType: Destination\n    destinationSettings:\n      endpointRef: kafka\n"
+           "      dataDestination: '"
+        << topic_ << "'\n";
+  }
+
+  void startEngine(std::vector<std::string> env = {}) {
+    engine_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{DATAFLOW_EXE, "run", "-f", dir_.file("flow.yaml"), "--secrets-dir",
+                                 dir_.file("secrets"), "--configmaps-dir", dir_.file("configmaps"),
+                                 "--log-level", "debug", "--drain-timeout", "5"},
+        dir_.file("engine.log"), std::move(env));
+    ASSERT_TRUE(waitFor(
+        [&] {
+          return engine_->log().find("subscribed") != std::string::npos || !engine_->running();
+        },
+        30s))
+        << engine_->log();
+    ASSERT_TRUE(engine_->running()) << engine_->log();
+  }
+
+  // Publishes "m<first>".."m<first+count-1>" at QoS 1.
+  void publish(MqttTestClient& client, int first, int count) {
+    for (int i = first; i < first + count; ++i) {
+      client.publish("plant/m1/data", "m" + std::to_string(i), 1);
+    }
+  }
+
+  // The payloads of topic_ once `count` records have arrived (fewer on timeout).
+  std::set<std::string> received(size_t count) {
+    if (!reader_) reader_ = std::make_unique<KafkaReader>(kafka_.bootstrapServers(), topic_);
+    for (const KafkaRecord& r : reader_->readAtLeast(count - payloads_.size(), 60s)) {
+      payloads_.insert(r.value);
+    }
+    return payloads_;
+  }
+
+  // Every line of the engine's output that contains one of `secrets`.
+  std::vector<std::string> linesWithAnyOf(const std::vector<std::string>& secrets) {
+    std::vector<std::string> hits;
+    std::istringstream lines(engine_->log());
+    for (std::string line; std::getline(lines, line);) {
+      for (const std::string& s : secrets) {
+        if (!s.empty() && line.find(s) != std::string::npos) hits.push_back(line);
+      }
+    }
+    return hits;
+  }
+
+  TempDir dir_{"security-e2e"};
+  Mosquitto mosquitto_;
+  MockKafka kafka_;
+  std::string topic_;
+  std::unique_ptr<ChildProcess> engine_;
+  std::unique_ptr<KafkaReader> reader_;
+  std::set<std::string> payloads_;
+};
+
+TEST_F(SecurityE2E, RotatedSaslSecretOverTlsReconnectsLosesNothingAndLeaksNothing) {
+  fs::create_directories(dir_.file("pki"));
+  TestPki pki(dir_.file("pki"), "e2e");
+  const TestCertificate server = pki.server();
+  const std::string first_password = randomName("first-password-");
+  const std::string second_password = randomName("second-password-");
+  KafkaFrontOptions options;
+  options.tls = KafkaFrontOptions::Tls{server.chain, server.key, std::nullopt, false};
+  options.sasl_mechanisms = {"PLAIN"};
+  options.plain_users = {{"alice", first_password}, {"bob", second_password}};
+  KafkaSecurityFront front(kafka_.bootstrapServers(), options, dir_.path());
+  writeKubernetesMount(dir_.file("secrets/creds"),
+                       {{"username", "alice"}, {"password", first_password}});
+  writeKubernetesMount(dir_.file("configmaps/kafka-ca"), {{"ca.crt", readWholeFile(pki.caCert())}});
+  writeManifests(
+      front.bootstrapServers(),
+      "    authentication:\n      method: Sasl\n      saslSettings:\n"
+      "        saslType: Plain\n        secretRef: creds\n"
+      "    tls:\n      mode: Enabled\n      trustedCaCertificateConfigMapRef: kafka-ca\n");
+  startEngine();
+  MqttTestClient client(mosquitto_.address(), randomName("pub-"));
+  publish(client, 0, 50);
+  ASSERT_EQ(received(50).size(), 50u) << engine_->log();
+
+  // Kubernetes rotates the Secret while messages keep coming.
+  std::atomic<bool> publishing{true};
+  std::thread publisher([&] {
+    MqttTestClient during(mosquitto_.address(), randomName("pub-during-"));
+    publish(during, 50, 100);
+    publishing = false;
+  });
+  writeKubernetesMount(dir_.file("secrets/creds"),
+                       {{"username", "bob"}, {"password", second_password}});
+  publisher.join();
+  ASSERT_TRUE(waitFor(
+      [&] {
+        for (const auto& e : front.events("authenticated")) {
+          if (e.value("user", "") == "bob") return true;
+        }
+        return false;
+      },
+      60s))
+      << engine_->log();
+  publish(client, 150, 50);
+  const std::set<std::string> all = received(200);
+  EXPECT_EQ(all.size(), 200u) << engine_->log();
+  EXPECT_THAT(engine_->log(), ::testing::HasSubstr("mounted content changed"));
+
+  engine_->signal(SIGTERM);
+  EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
+  EXPECT_THAT(linesWithAnyOf({first_password, second_password, readWholeFile(server.key)}),
+              ::testing::IsEmpty());
+}
+
+TEST_F(SecurityE2E, ManagedIdentityTokenIsCheckedByTheBrokerAndNeverPrinted) {
+  FakeTokenServer tokens;
+  // The front accepts exactly the tokens the token server has issued: a thread copies them into
+  // the file the front reads at every login. A login that comes before the copy is refused and
+  // retried by librdkafka, so delivery below is what proves the accepted handshake.
+  const std::string tokens_file = dir_.file("tokens.txt");
+  std::ofstream(tokens_file) << "";
+  std::atomic<bool> copying{true};
+  std::thread copier([&] {
+    size_t copied = 0;
+    while (copying) {
+      const std::vector<std::string> issued = tokens.issuedTokens();
+      if (issued.size() > copied) {
+        std::ofstream out(tokens_file + ".tmp");
+        for (const std::string& t : issued) out << t << "\n";
+        out.close();
+        fs::rename(tokens_file + ".tmp", tokens_file);
+        copied = issued.size();
+      }
+      std::this_thread::sleep_for(10ms);  // polling the fake server, not synchronising a test
+    }
+  });
+  KafkaFrontOptions options;
+  options.sasl_mechanisms = {"OAUTHBEARER"};
+  options.oauthbearer_tokens_file = tokens_file;
+  KafkaSecurityFront front(kafka_.bootstrapServers(), options, dir_.path());
+  fs::create_directories(dir_.file("secrets"));
+  fs::create_directories(dir_.file("configmaps"));
+  writeManifests(front.bootstrapServers(),
+                 "    authentication:\n      method: SystemAssignedManagedIdentity\n"
+                 "      systemAssignedManagedIdentitySettings:\n"
+                 "        audience: https://ns.servicebus.windows.net\n"
+                 "    tls:\n      mode: Disabled\n");
+  startEngine({"AZURE_POD_IDENTITY_AUTHORITY_HOST=" + tokens.baseUrl()});
+  MqttTestClient client(mosquitto_.address(), randomName("pub-"));
+  publish(client, 0, 20);
+  EXPECT_EQ(received(20).size(), 20u) << engine_->log() << front.log();
+  EXPECT_FALSE(front.events("authenticated").empty());
+  engine_->signal(SIGTERM);
+  EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
+  copying = false;
+  copier.join();
+  EXPECT_THAT(linesWithAnyOf(tokens.issuedTokens()), ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace dataflow::testing
