@@ -15,14 +15,6 @@ namespace {
 constexpr uint32_t kEvents = IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF |
                              IN_MOVE_SELF;
 
-// Closes a file descriptor when it goes out of scope.
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 DirectoryWatch::DirectoryWatch(std::string directory, std::function<void()> changed)
@@ -30,6 +22,14 @@ DirectoryWatch::DirectoryWatch(std::string directory, std::function<void()> chan
   if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) {
     throw std::system_error(errno, std::generic_category(), "pipe2 for a directory watch");
   }
+  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotify_fd_ < 0) {
+    const int error = errno;
+    ::close(stop_pipe_[0]);
+    ::close(stop_pipe_[1]);
+    throw std::system_error(error, std::generic_category(), "inotify_init1");
+  }
+  watching_ = addWatch();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -37,33 +37,35 @@ DirectoryWatch::~DirectoryWatch() {
   const char stop = 's';
   [[maybe_unused]] ssize_t written = ::write(stop_pipe_[1], &stop, 1);
   if (thread_.joinable()) thread_.join();
+  ::close(inotify_fd_);
   ::close(stop_pipe_[0]);
   ::close(stop_pipe_[1]);
 }
 
+bool DirectoryWatch::addWatch() {
+  return ::inotify_add_watch(inotify_fd_, directory_.c_str(), kEvents) >= 0;
+}
+
 void DirectoryWatch::run() {
-  bool watched_before = false;
   while (true) {
-    const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    FdCloser closer{fd};
-    const bool added = fd >= 0 && ::inotify_add_watch(fd, directory_.c_str(), kEvents) >= 0;
-    if (added) {
-      // A directory that appeared (or came back) may hold a new file already.
-      if (watched_before) changed_();
-      watched_before = true;
-      if (!watchOnce(fd)) return;
-      continue;  // the directory went away: watch it again once it is back
+    if (watching_) {
+      if (!watchUntilGone()) return;
+      watching_ = false;
+      continue;
     }
     pollfd stop{stop_pipe_[0], POLLIN, 0};
     if (::poll(&stop, 1, static_cast<int>(kRetryInterval.count())) > 0) return;
-    watched_before = true;
+    if (addWatch()) {
+      watching_ = true;
+      changed_();  // the directory (re)appeared, perhaps with a new file in it
+    }
   }
 }
 
-bool DirectoryWatch::watchOnce(int inotify_fd) {
+bool DirectoryWatch::watchUntilGone() {
   alignas(inotify_event) char buffer[4096];
   while (true) {
-    pollfd fds[2] = {{stop_pipe_[0], POLLIN, 0}, {inotify_fd, POLLIN, 0}};
+    pollfd fds[2] = {{stop_pipe_[0], POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return false;
@@ -72,7 +74,7 @@ bool DirectoryWatch::watchOnce(int inotify_fd) {
     bool gone = false;
     bool any = false;
     ssize_t n;
-    while ((n = ::read(inotify_fd, buffer, sizeof buffer)) > 0) {
+    while ((n = ::read(inotify_fd_, buffer, sizeof buffer)) > 0) {
       for (char* p = buffer; p < buffer + n;) {
         const auto* event = reinterpret_cast<const inotify_event*>(p);
         if (event->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) gone = true;

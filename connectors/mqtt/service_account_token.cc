@@ -109,9 +109,15 @@ Result<Credential> ServiceAccountTokenSource::fetch() {
   return credential;
 }
 
-void ServiceAccountTokenSource::watch(std::function<void()> changed) {
+Status ServiceAccountTokenSource::watch(std::function<void()> changed) {
   watch_.reset();
-  if (changed) watch_ = std::make_unique<DirectoryWatch>(directory_, std::move(changed));
+  if (!changed) return Status::ok();
+  try {
+    watch_ = std::make_unique<DirectoryWatch>(directory_, std::move(changed));
+  } catch (const std::exception& e) {
+    return Status::retriable("cannot watch " + directory_ + " for rotated tokens: " + e.what());
+  }
+  return Status::ok();
 }
 
 std::string ServiceAccountTokenSource::describe() const {

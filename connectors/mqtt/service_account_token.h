@@ -37,7 +37,7 @@ class ServiceAccountTokenSource final : public CredentialSource {
   // Retriable when the file is missing, unreadable or empty (Kubernetes may not have projected
   // it yet); the message names the path, never the token.
   Result<Credential> fetch() override;
-  void watch(std::function<void()> changed) override;
+  Status watch(std::function<void()> changed) override;
   std::string describe() const override;
 
   const std::string& path() const { return path_; }
