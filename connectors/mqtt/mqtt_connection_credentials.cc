@@ -33,6 +33,8 @@ Status MqttConnection::prepareConnect() {
   connect_options_.set_properties(connectProperties(settings_, &credential.value()));
   credential_data_ = std::move(credential.value().data);
   renew_at_ = credential.value().renew_at;
+  // A renewal time already past would reconnect at once, again and again: ignored.
+  if (renew_at_ && *renew_at_ <= std::chrono::system_clock::now()) renew_at_.reset();
   return Status::ok();
 }
 

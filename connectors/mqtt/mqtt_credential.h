@@ -21,6 +21,7 @@ struct Credential {
   std::string method;  // Authentication Method, e.g. "K8S-SAT", "OAUTH2-JWT"
   std::string data;    // Authentication Data: a secret, never logged
   // Reconnect with a fresh credential by then; absent: only when the source says it changed.
+  // A time already past when fetched is ignored (renewing again at once would not help).
   std::optional<std::chrono::system_clock::time_point> renew_at;
 };
 
