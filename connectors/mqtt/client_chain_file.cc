@@ -27,8 +27,8 @@ Result<std::string> readFile(const std::string& path) {
 
 Result<std::unique_ptr<ClientChainFile>> ClientChainFile::create() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                        "/dataflow-mqtt-chain-XXXXXX";
+  std::string pattern =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/dataflow-mqtt-chain-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {  // mode 0700
     return Status::fatal("cannot create a private directory for the client certificate chain (" +
                          pattern + "): " + std::strerror(errno));

@@ -12,8 +12,8 @@ namespace dataflow::mqtt {
 
 namespace {
 
-constexpr uint32_t kEvents = IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF |
-                             IN_MOVE_SELF;
+constexpr uint32_t kEvents =
+    IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
 
 }  // namespace
 

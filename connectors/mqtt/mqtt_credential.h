@@ -37,7 +37,8 @@ class CredentialSource {
   // Starts watching for a new credential; `changed` may be called from any thread, must not
   // block, and may fire without a real change (the connection compares). An empty `changed`
   // stops watching and returns after any callback in progress. Default: no watching. An error
-  // (e.g. out of inotify watches) leaves the source usable, renewed only by renew_at and reconnects.
+  // (e.g. out of inotify watches) leaves the source usable, renewed only by renew_at and
+  // reconnects.
   virtual Status watch(std::function<void()> changed) {
     (void)changed;
     return Status::ok();

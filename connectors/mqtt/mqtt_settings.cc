@@ -1,13 +1,13 @@
 #include "connectors/mqtt/mqtt_settings.h"
 
-#include "connectors/mqtt/service_account_token.h"
-
 #include <mqtt/properties.h>
 #include <mqtt/ssl_options.h>
 
 #include <filesystem>
 #include <utility>
 #include <vector>
+
+#include "connectors/mqtt/service_account_token.h"
 
 namespace dataflow::mqtt {
 
@@ -75,8 +75,8 @@ Status x509Files(const config::Authentication& auth, const config::MountedFiles&
   return Status::ok();
 }
 
-Result<std::shared_ptr<CredentialSource>> serviceAccountToken(
-    const config::Authentication& auth, const config::MountedFiles& files) {
+Result<std::shared_ptr<CredentialSource>> serviceAccountToken(const config::Authentication& auth,
+                                                              const config::MountedFiles& files) {
   if (!auth.service_account_token) {
     return Status::fatal(
         "authentication method ServiceAccountToken needs serviceAccountTokenSettings");
@@ -147,8 +147,7 @@ Result<ClientSettings> mapSettings(const config::MqttSettings& settings,
   return out;
 }
 
-::mqtt::properties connectProperties(const ClientSettings& settings,
-                                     const Credential* credential) {
+::mqtt::properties connectProperties(const ClientSettings& settings, const Credential* credential) {
   ::mqtt::properties properties;
   properties.add(::mqtt::property(::mqtt::property::SESSION_EXPIRY_INTERVAL,
                                   static_cast<int32_t>(settings.session_expiry_seconds)));

@@ -12,20 +12,25 @@ namespace {
 
 using std::chrono::system_clock;
 
-// Decodes base64url without padding; nullopt on a character outside the alphabet.
+// The 6-bit value of a base64url (or base64) character; -1 for padding, -2 for anything else.
+int sextet(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-' || c == '+') return 62;
+  if (c == '_' || c == '/') return 63;
+  return c == '=' ? -1 : -2;
+}
+
+// Decodes base64url, padded or not; nullopt on a character outside the alphabet.
 std::optional<std::string> base64UrlDecode(std::string_view in) {
   std::string out;
   uint32_t buffer = 0;
   int bits = 0;
   for (char c : in) {
-    int value;
-    if (c >= 'A' && c <= 'Z') value = c - 'A';
-    else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') value = c - '0' + 52;
-    else if (c == '-' || c == '+') value = 62;
-    else if (c == '_' || c == '/') value = 63;
-    else if (c == '=') break;
-    else return std::nullopt;
+    const int value = sextet(c);
+    if (value == -1) break;
+    if (value == -2) return std::nullopt;
     buffer = (buffer << 6) | static_cast<uint32_t>(value);
     bits += 6;
     if (bits >= 8) {
@@ -57,7 +62,7 @@ std::optional<int64_t> expClaim(const std::string& json) {
 // that is sooner. None when there is no expiry, or less than kMinimumLife is left (a reconnect
 // takes about a second; the file watch still applies).
 std::optional<system_clock::time_point> renewalTime(std::optional<system_clock::time_point> exp,
-                                                   std::chrono::seconds margin) {
+                                                    std::chrono::seconds margin) {
   constexpr std::chrono::seconds kMinimumLife{4};
   const system_clock::time_point now = system_clock::now();
   if (!exp || *exp - now < kMinimumLife) return std::nullopt;
@@ -95,8 +100,8 @@ Result<Credential> ServiceAccountTokenSource::fetch() {
   std::ostringstream content;
   content << in.rdbuf();
   std::string token = std::move(content).str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' ||
-                            token.back() == ' ' || token.back() == '\t')) {
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ' ||
+                            token.back() == '\t')) {
     token.pop_back();
   }
   if (token.empty()) {

@@ -77,8 +77,8 @@ std::string verifyCause(long result, const std::string& host, const TlsFiles& tl
       return "the broker's certificate is not valid yet (" + detail + ")";
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
-      return "host-name mismatch: the broker's certificate does not name " + host + " (" +
-             detail + ")";
+      return "host-name mismatch: the broker's certificate does not name " + host + " (" + detail +
+             ")";
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
@@ -88,8 +88,7 @@ std::string verifyCause(long result, const std::string& host, const TlsFiles& tl
       return "untrusted CA: the broker's certificate is not signed by a CA in " + trust + " (" +
              detail + ")";
     default:
-      return "the broker's certificate failed verification against " + trust + " (" + detail +
-             ")";
+      return "the broker's certificate failed verification against " + trust + " (" + detail + ")";
   }
 }
 
@@ -98,12 +97,13 @@ std::string verifyCause(long result, const std::string& host, const TlsFiles& tl
 std::unique_ptr<SSL_CTX, SslCtxFree> clientContext(const TlsFiles& tls, std::string& error) {
   std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return nullptr;
-  const int loaded = tls.trust_store
-                         ? SSL_CTX_load_verify_locations(ctx.get(), tls.trust_store->c_str(), nullptr)
-                         : SSL_CTX_set_default_verify_paths(ctx.get());
+  const int loaded =
+      tls.trust_store ? SSL_CTX_load_verify_locations(ctx.get(), tls.trust_store->c_str(), nullptr)
+                      : SSL_CTX_set_default_verify_paths(ctx.get());
   if (loaded != 1) {
-    error = "cannot load " + (tls.trust_store ? "the CA bundle " + *tls.trust_store
-                                              : std::string("the system trust store")) +
+    error = "cannot load " +
+            (tls.trust_store ? "the CA bundle " + *tls.trust_store
+                             : std::string("the system trust store")) +
             ": " + opensslErrors();
     return nullptr;
   }
@@ -111,8 +111,8 @@ std::unique_ptr<SSL_CTX, SslCtxFree> clientContext(const TlsFiles& tls, std::str
       (SSL_CTX_use_certificate_chain_file(ctx.get(), tls.client_certificate->c_str()) != 1 ||
        SSL_CTX_use_PrivateKey_file(ctx.get(), tls.client_key.value_or("").c_str(),
                                    SSL_FILETYPE_PEM) != 1)) {
-    error = "cannot use the client certificate " + *tls.client_certificate + " and its key: " +
-            opensslErrors();
+    error = "cannot use the client certificate " + *tls.client_certificate +
+            " and its key: " + opensslErrors();
     return nullptr;
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
@@ -131,7 +131,8 @@ bool tlsHostPort(const std::string& server_uri, std::string& host, int& port) {
     return false;
   }
   const size_t end = server_uri.find('/', start);
-  const std::string authority = server_uri.substr(start, end == std::string::npos ? end : end - start);
+  const std::string authority =
+      server_uri.substr(start, end == std::string::npos ? end : end - start);
   const size_t colon = authority.rfind(':');
   if (colon == std::string::npos || colon + 1 == authority.size()) return false;
   host = authority.substr(0, colon);

@@ -151,9 +151,10 @@ TEST_F(Cli, ServiceAccountTokensAreReadFromTheSatTokenDir) {
                    dir_.path() + "/run.log");
   EXPECT_TRUE(waitFor(
       [&] {
-        return run.log().find("endpoint \"mqtt\" (ssl://127.0.0.1:1): cannot read the service "
-                              "account token file " +
-                              tokens + "/aio-internal") != std::string::npos;
+        return run.log().find(
+                   "endpoint \"mqtt\" (ssl://127.0.0.1:1): cannot read the service "
+                   "account token file " +
+                   tokens + "/aio-internal") != std::string::npos;
       },
       30s))
       << run.log();

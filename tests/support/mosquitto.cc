@@ -75,8 +75,7 @@ void Mosquitto::writeConfig() const {
         << "cafile " << options_.tls->cafile << "\n"
         << "certfile " << options_.tls->certfile << "\n"
         << "keyfile " << options_.tls->keyfile << "\n"
-        << "require_certificate " << (options_.tls->require_certificate ? "true" : "false")
-        << "\n";
+        << "require_certificate " << (options_.tls->require_certificate ? "true" : "false") << "\n";
   }
   out << options_.extra_config << "\n";
   if (!out) throw std::runtime_error("cannot write " + dir_.file("mosquitto.conf"));

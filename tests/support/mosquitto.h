@@ -30,11 +30,12 @@ struct MosquittoOptions {
   std::optional<MosquittoTls> tls;
 };
 
-// The generated configuration: `listener PORT 127.0.0.1` (and a TLS listener when asked), `allow_anonymous true`,
-// `max_queued_messages 0` (no cap on the QoS 1 messages queued for an offline or backpressured
-// session: mosquitto's default of 1000 would silently drop the rest, and a test must not lose
-// messages to that by accident), persistence when asked, the broker's log to logPath(). Runs
-// /usr/sbin/mosquitto as the current user. Not thread-safe: one test thread drives it.
+// The generated configuration: `listener PORT 127.0.0.1` (and a TLS listener when asked),
+// `allow_anonymous true`, `max_queued_messages 0` (no cap on the QoS 1 messages queued for an
+// offline or backpressured session: mosquitto's default of 1000 would silently drop the rest, and a
+// test must not lose messages to that by accident), persistence when asked, the broker's log to
+// logPath(). Runs /usr/sbin/mosquitto as the current user. Not thread-safe: one test thread drives
+// it.
 class Mosquitto {
  public:
   using Options = MosquittoOptions;

@@ -45,9 +45,9 @@ std::string member(const std::string& line, const std::string& name) {
 WebSocketProxy::WebSocketProxy(int upstream_port, const std::string& certificate,
                                const std::string& key)
     : dir_("ws-proxy"), port_(freeTcpPort()) {
-  std::vector<std::string> argv{kPython, script("ws_proxy.py"), "--port",
-                                std::to_string(port_), "--upstream-port",
-                                std::to_string(upstream_port)};
+  std::vector<std::string> argv{kPython,           script("ws_proxy.py"),
+                                "--port",          std::to_string(port_),
+                                "--upstream-port", std::to_string(upstream_port)};
   if (!certificate.empty()) {
     argv.insert(argv.end(), {"--certfile", certificate, "--keyfile", key});
   }

@@ -27,14 +27,12 @@ constexpr const char* kAudience = "aio-internal";
 constexpr std::chrono::milliseconds kRetryWait = 40s;
 
 double unixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // base64url without padding, for building unsigned JWTs in the tests.
 std::string base64Url(const std::string& in) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   uint32_t buffer = 0;
   int bits = 0;
@@ -165,9 +163,10 @@ TEST_F(MqttSatTest, ARotatedTokenRenewsTheConnectionsAndNothingIsLost) {
       projectToken(kAudience, new_token);
     }
   }
-  ASSERT_TRUE(waitFor([&] {
-    return acceptedFor(source_id, "new") >= 1 && acceptedFor(destination_id, "new") >= 1;
-  }, kWait)) << "the connections did not renew";
+  ASSERT_TRUE(waitFor(
+      [&] { return acceptedFor(source_id, "new") >= 1 && acceptedFor(destination_id, "new") >= 1; },
+      kWait))
+      << "the connections did not renew";
   front_.setTokens({{"new", new_token}});  // the old token is revoked
 
   auto distinct = [&] {

@@ -25,8 +25,8 @@ class MqttTlsTest : public MqttSecurityTest {
   std::unique_ptr<Mosquitto> tlsBroker(const CertificateFiles& server,
                                        bool require_certificate = false) {
     Mosquitto::Options options;
-    options.tls = MosquittoTls{pki_.caCertificate(), server.certificate, server.key,
-                               require_certificate};
+    options.tls =
+        MosquittoTls{pki_.caCertificate(), server.certificate, server.key, require_certificate};
     return std::make_unique<Mosquitto>(options);
   }
 
@@ -67,7 +67,8 @@ class MqttTlsTest : public MqttSecurityTest {
     auto connections = [&] {
       size_t n = 0;
       const std::string log = broker.log();
-      for (size_t at = 0; (at = log.find("New connection from", at)) != std::string::npos; ++at) ++n;
+      for (size_t at = 0; (at = log.find("New connection from", at)) != std::string::npos; ++at)
+        ++n;
       return n;
     };
     EXPECT_TRUE(waitFor([&] { return connections() >= 3; }, kWait)) << broker.log();
@@ -174,9 +175,21 @@ TEST_F(MqttTlsTest, TheTlsBrokerSetUpAgreesWithMosquittoPub) {
   std::unique_ptr<Mosquitto> broker = tlsBroker(pki_.server(), /*require_certificate=*/true);
   TempDir dir("mosquitto-pub");
   auto publish = [&](bool with_certificate) {
-    std::vector<std::string> argv{"mosquitto_pub", "-V", "5", "-h", "127.0.0.1", "-p",
-                                  std::to_string(broker->tlsPort()), "--cafile",
-                                  pki_.caCertificate(), "-t", topic_, "-m", "x", "-q", "1"};
+    std::vector<std::string> argv{"mosquitto_pub",
+                                  "-V",
+                                  "5",
+                                  "-h",
+                                  "127.0.0.1",
+                                  "-p",
+                                  std::to_string(broker->tlsPort()),
+                                  "--cafile",
+                                  pki_.caCertificate(),
+                                  "-t",
+                                  topic_,
+                                  "-m",
+                                  "x",
+                                  "-q",
+                                  "1"};
     if (with_certificate) {
       argv.insert(argv.end(), {"--cert", pki_.client().certificate, "--key", pki_.client().key});
     }

@@ -44,9 +44,8 @@ class MqttWebSocketsTest : public MqttSecurityTest {
     publisher.publish(topic_ + "/in", "from a tcp client", 1);
     EXPECT_TRUE(waitFor([&] { return handler.count() == 51; }, kWait)) << handler.count();
     EXPECT_TRUE(waitFor([&] { return delivery.ok() == 50; }, kWait));
-    EXPECT_TRUE(sink_->contains(endpoint.spec.mqtt->tls.mode == config::OperationalMode::Enabled
-                                    ? "wss://"
-                                    : "ws://"));
+    EXPECT_TRUE(sink_->contains(
+        endpoint.spec.mqtt->tls.mode == config::OperationalMode::Enabled ? "wss://" : "ws://"));
     destination->close();
     source->close();
   }

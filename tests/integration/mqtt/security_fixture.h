@@ -75,13 +75,15 @@ class MqttSecurityTest : public MqttDestinationTest {
     std::ofstream(dir / stamp / audience) << token;
     fs::create_symlink(stamp, dir / "..data_tmp");
     fs::rename(dir / "..data_tmp", dir / "..data");
-    if (!fs::is_symlink(dir / audience)) fs::create_symlink(fs::path("..data") / audience, dir / audience);
+    if (!fs::is_symlink(dir / audience))
+      fs::create_symlink(fs::path("..data") / audience, dir / audience);
   }
 
   // The endpoint's TLS: Enabled with the CA ConfigMap (empty: the system trust store).
   static void enableTls(config::DataflowEndpoint& endpoint, const std::string& config_map) {
     endpoint.spec.mqtt->tls.mode = config::OperationalMode::Enabled;
-    if (!config_map.empty()) endpoint.spec.mqtt->tls.trusted_ca_certificate_config_map_ref = config_map;
+    if (!config_map.empty())
+      endpoint.spec.mqtt->tls.trusted_ca_certificate_config_map_ref = config_map;
   }
   static void useX509(config::DataflowEndpoint& endpoint, const std::string& secret) {
     endpoint.spec.mqtt->authentication.method = config::AuthMethod::X509Certificate;

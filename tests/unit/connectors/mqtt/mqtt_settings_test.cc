@@ -191,10 +191,10 @@ TEST_F(MqttSettingsTest, X509WithoutTlsIsRefused) {
 TEST_F(MqttSettingsTest, ServiceAccountTokenIsAK8sSatCredentialFromTheTokenDirectory) {
   config::MountedFiles mounted = files();
   mounted.setTokenDirectory(dir_.path() + "/tokens");
-  Result<ClientSettings> r = mapSettings(
-      load("    authentication:\n      method: ServiceAccountToken\n"
-           "      serviceAccountTokenSettings:\n        audience: aio-internal\n"),
-      mounted, "id");
+  Result<ClientSettings> r =
+      mapSettings(load("    authentication:\n      method: ServiceAccountToken\n"
+                       "      serviceAccountTokenSettings:\n        audience: aio-internal\n"),
+                  mounted, "id");
   ASSERT_TRUE(r.isOk()) << r.status().message();
   ASSERT_NE(r.value().credentials, nullptr);
   EXPECT_EQ(r.value().credentials->describe(),

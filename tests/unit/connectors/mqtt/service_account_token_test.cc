@@ -23,8 +23,7 @@ using ::testing::Not;
 
 // base64url of `json`, unpadded.
 std::string encode(const std::string& json) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   uint32_t buffer = 0;
   int bits = 0;
@@ -46,8 +45,7 @@ std::string jwt(int64_t exp) {
 }
 
 int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -61,9 +59,7 @@ TEST(JwtExpiry, ReadsTheExpClaimOfAJwtAndNothingElse) {
 
 class ServiceAccountTokenTest : public ::testing::Test {
  protected:
-  void write(const std::string& content) {
-    std::ofstream(dir_.file("aud")) << content;
-  }
+  void write(const std::string& content) { std::ofstream(dir_.file("aud")) << content; }
   testing::TempDir dir_{"sat"};
   ServiceAccountTokenSource source_{dir_.path(), "aud", std::chrono::seconds(60)};
 };
@@ -124,8 +120,8 @@ TEST_F(ServiceAccountTokenTest, TheWatchSeesTheKubeletSwappingTheDataSymlink) {
   const int before = changes.load();
   fs::create_symlink("..2026_02", dir_.file("..data_tmp"));
   fs::rename(dir_.file("..data_tmp"), dir_.file("..data"));
-  EXPECT_TRUE(testing::waitFor([&] { return changes.load() > before; },
-                               std::chrono::milliseconds(5000)));
+  EXPECT_TRUE(
+      testing::waitFor([&] { return changes.load() > before; }, std::chrono::milliseconds(5000)));
   EXPECT_EQ(source_.fetch().value().data, "second");
   EXPECT_TRUE(source_.watch(nullptr).isOk());  // stops; no callback after this returns
 }
@@ -136,8 +132,8 @@ TEST_F(ServiceAccountTokenTest, ADirectoryThatAppearsLaterIsWatchedOnceItExists)
   ASSERT_TRUE(later.watch([&] { ++changes; }).isOk());
   fs::create_directories(dir_.file("later"));
   std::ofstream(dir_.file("later/aud")) << "token";
-  EXPECT_TRUE(testing::waitFor([&] { return changes.load() > 0; },
-                               std::chrono::milliseconds(5000)));
+  EXPECT_TRUE(
+      testing::waitFor([&] { return changes.load() > 0; }, std::chrono::milliseconds(5000)));
   EXPECT_EQ(later.fetch().value().data, "token");
   EXPECT_THAT(later.describe(), Not(HasSubstr("token\"")));
 }

@@ -27,9 +27,9 @@ TEST(TlsHostPort, TakesHostAndPortOfTlsUrisOnly) {
 }
 
 TEST(DiagnoseTls, NothingListeningGivesNoCause) {
-  EXPECT_EQ(diagnoseTls("127.0.0.1", testing::freeTcpPort(), TlsFiles{},
-                        std::chrono::milliseconds(500)),
-            "");
+  EXPECT_EQ(
+      diagnoseTls("127.0.0.1", testing::freeTcpPort(), TlsFiles{}, std::chrono::milliseconds(500)),
+      "");
 }
 
 TEST(DiagnoseTls, AnUnreadableCaBundleIsNamed) {
