@@ -25,8 +25,20 @@ void ManifestSources::addMountOptions(CLI::App& command) {
       ->check(CLI::ExistingDirectory);
 }
 
+void ManifestSources::addTokenDirOption(CLI::App& command) {
+  command
+      .add_option("--sat-token-dir", sat_token_dir,
+                  "Folder of projected Kubernetes service account tokens, DIR/<audience>: an MQTT "
+                  "endpoint with authentication ServiceAccountToken connects with K8S-SAT and the "
+                  "token of its audience, re-read at every connect; the folder is watched and a "
+                  "rotated token renews the connection")
+      ->capture_default_str();
+}
+
 config::MountedFiles ManifestSources::mountedFiles() const {
-  return config::MountedFiles(given(secrets_dir), given(configmaps_dir));
+  config::MountedFiles files(given(secrets_dir), given(configmaps_dir));
+  files.setTokenDirectory(sat_token_dir);
+  return files;
 }
 
 config::Plan ManifestSources::loadPlan(config::Diagnostics& diagnostics) const {

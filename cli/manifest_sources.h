@@ -16,9 +16,12 @@ struct ManifestSources {
   std::vector<std::string> paths;
   std::string secrets_dir;     // empty: not given
   std::string configmaps_dir;  // empty: not given
+  std::string sat_token_dir = config::kDefaultTokenDirectory;
 
   // Registers --secrets-dir and --configmaps-dir on `command`.
   void addMountOptions(CLI::App& command);
+  // Registers --sat-token-dir (only `run` reads tokens; they are read at each connect).
+  void addTokenDirOption(CLI::App& command);
   config::MountedFiles mountedFiles() const;
   // Loads every path and validates the result; `diagnostics` gets every problem, sorted.
   config::Plan loadPlan(config::Diagnostics& diagnostics) const;

@@ -151,6 +151,7 @@ Command addRunCommand(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingPath);
   args->sources.addMountOptions(*run);
+  args->sources.addTokenDirOption(*run);
   run->add_option("--profile", args->profile, "DataflowProfile whose dataflows to run")
       ->capture_default_str();
   run->add_option("--instance-id", args->instance_id,

@@ -30,12 +30,14 @@ class FailureLog {
  public:
   FailureLog(spdlog::logger& logger, const std::string& role) : logger_(logger), role_(role) {}
 
-  void failed(const std::string& what) {
+  // `describe` composes the failure text; called only when a line is written.
+  template <class Describe>
+  void failed(Describe&& describe) {
     ++attempts_;
     const steady_clock::time_point now = steady_clock::now();
     if (attempts_ > 1 && now - last_logged_ < kFailureLogInterval) return;
     last_logged_ = now;
-    logger_.warn("MQTT {}: {} (attempt {}; retrying with backoff up to {} s)", role_, what,
+    logger_.warn("MQTT {}: {} (attempt {}; retrying with backoff up to {} s)", role_, describe(),
                  attempts_, kMaxBackoff.count() / 1000);
   }
   void succeeded() {
@@ -85,21 +87,30 @@ Result<std::unique_ptr<MqttConnection>> MqttConnection::create(
     ClientSettings settings, std::string role, const Clock& clock,
     std::shared_ptr<spdlog::logger> logger) {
   if (!logger) logger = spdlog::default_logger();
+  std::unique_ptr<ClientChainFile> chain_file;
+  if (settings.tls && settings.tls->intermediate_certificates) {
+    Result<std::unique_ptr<ClientChainFile>> created = ClientChainFile::create();
+    if (!created.isOk()) return created.status();
+    chain_file = std::move(created).value();
+  }
   try {
-    return std::unique_ptr<MqttConnection>(
-        new MqttConnection(std::move(settings), std::move(role), clock, std::move(logger)));
+    return std::unique_ptr<MqttConnection>(new MqttConnection(
+        std::move(settings), std::move(role), clock, std::move(logger), std::move(chain_file)));
   } catch (const ::mqtt::exception& e) {
     return Status::fatal(std::string("cannot create the MQTT client: ") + e.what());
   }
 }
 
 MqttConnection::MqttConnection(ClientSettings settings, std::string role, const Clock& clock,
-                               std::shared_ptr<spdlog::logger> logger)
+                               std::shared_ptr<spdlog::logger> logger,
+                               std::unique_ptr<ClientChainFile> chain_file)
     : settings_(std::move(settings)),
       role_(std::move(role)),
+      chain_file_(std::move(chain_file)),
       // Built in place: copying or moving a paho.mqtt.cpp 1.2 connect_options with properties
       // leaves its C struct pointing into the source object (a crash at the next connect).
-      connect_options_(toConnectOptions(settings_)),
+      connect_options_(toConnectOptions(
+          settings_, chain_file_ ? std::optional<std::string>(chain_file_->path()) : std::nullopt)),
       logger_(std::move(logger)),
       warning_sink_([logger = logger_](std::string_view line) { logger->warn("{}", line); }),
       loss_warning_(clock, warning_sink_, kLossLogInterval) {
@@ -125,6 +136,19 @@ Status MqttConnection::start(AfterConnect after_connect, OnLost on_lost, OnFailu
   after_connect_ = std::move(after_connect);
   on_lost_ = std::move(on_lost);
   on_failure_ = std::move(on_failure);
+  if (settings_.credentials) {
+    const Status watching = settings_.credentials->watch([this] {
+      {
+        std::lock_guard lock(mutex_);
+        credential_changed_ = true;
+      }
+      changed_.notify_all();
+    });
+    if (!watching.isOk()) {
+      logger_->warn("MQTT {}: {}: {}; the credential is renewed only when it is due or after a "
+                    "reconnect", role_, label(), watching.message());
+    }
+  }
   connection_thread_ = std::thread([this] {
     try {
       run();
@@ -150,7 +174,7 @@ void MqttConnection::run() {
     if (status.isOk()) {
       failures.succeeded();
       backoff.reset();
-      const Wake wake = waitForLossPauseOrStop();
+      const Wake wake = waitWhileUp();
       wentDown();
       if (wake == Wake::Stop) return;  // stop() sends the DISCONNECT
       if (wake == Wake::Pause) {
@@ -158,8 +182,15 @@ void MqttConnection::run() {
         if (!awaitPauseDisconnect(deadline)) disconnect(deadline, nullptr);
         continue;  // reconnects as soon as resume() was called (perhaps already)
       }
+      if (wake == Wake::CredentialChanged || wake == Wake::RenewDue) {
+        logger_->info("MQTT {}: {}: reconnecting to renew the credential ({})", role_, label(),
+                      wake == Wake::RenewDue ? "it is due for renewal before it expires"
+                                             : settings_.credentials->describe() + " changed");
+        disconnect(steady_clock::now() + kStopBudget, nullptr);
+        continue;  // at once: the session is kept, in-flight messages are resent
+      }
     } else if (!status.message().empty()) {
-      failures.failed(status.message());
+      failures.failed([&] { return withDiagnosis(status.message()); });
     }
     if (!sleepUnlessStopped(backoff.next())) return;
   }
@@ -168,6 +199,8 @@ void MqttConnection::run() {
 // Ok: connected and AfterConnect said Ok. Retriable with an empty message: stop requested or
 // the connection dropped meanwhile.
 Status MqttConnection::connectOnce() {
+  last_connect_without_connack_ = false;
+  if (Status prepared = prepareConnect(); !prepared.isOk()) return prepared;
   const uint64_t operation = beginOperation(1, /*new_connection=*/true);
   try {
     client_->connect(connect_options_, toContext(operation), *listener_);
@@ -178,7 +211,8 @@ Status MqttConnection::connectOnce() {
   const std::optional<Outcome> connect = waitForOutcome();
   if (!connect) return Status::retriable("");
   if (!connect->ok) {
-    return Status::retriable("cannot connect to " + settings_.server_uri + ": " + connect->error);
+    last_connect_without_connack_ = connect->no_connack;
+    return Status::retriable(label() + ": cannot connect: " + connect->error);
   }
   logger_->info("MQTT {}: connected to {} as client id {} (session {})", role_,
                 settings_.server_uri, settings_.client_id,
@@ -237,11 +271,20 @@ std::optional<MqttConnection::Outcome> MqttConnection::waitForOutcome() {
 
 MqttConnection::Wake MqttConnection::waitForLossPauseOrStop() {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return stop_ || lost_ || pause_requested_; });
+  const auto woken = [&] { return stop_ || lost_ || pause_requested_ || credential_changed_; };
+  if (renew_at_) {
+    if (!changed_.wait_until(lock, *renew_at_, woken)) return Wake::RenewDue;
+  } else {
+    changed_.wait(lock, woken);
+  }
   if (stop_) return Wake::Stop;
   if (lost_) return Wake::Lost;
-  pause_requested_ = false;  // handled now, even if resume() already came
-  return Wake::Pause;
+  if (pause_requested_) {
+    pause_requested_ = false;  // handled now, even if resume() already came
+    return Wake::Pause;
+  }
+  credential_changed_ = false;
+  return Wake::CredentialChanged;
 }
 
 // Waits while paused; false when stop was requested.
@@ -335,8 +378,14 @@ MqttConnection::Outcome MqttConnection::answerOf(const ::mqtt::token& token, boo
     answer.error =
         (filter.empty() ? "" : filter + ": ") +
         ::mqtt::exception::printable_error(token.get_return_code(), token.get_reason_code());
-    if (token.get_type() == ::mqtt::token::Type::CONNECT &&
-        token.get_reason_code() == ::mqtt::ReasonCode::SUCCESS) {
+    const bool connack_refusal = token.get_return_code() >= ::mqtt::ReasonCode::UNSPECIFIED_ERROR;
+    if (token.get_type() == ::mqtt::token::Type::CONNECT && connack_refusal) {
+      // Paho gives a CONNACK's v5 reason code (e.g. 0x87 Not authorized) as the return code.
+      answer.error = "the broker refused the connection: " +
+                     ::mqtt::exception::reason_code_str(token.get_return_code());
+    } else if (token.get_type() == ::mqtt::token::Type::CONNECT &&
+               token.get_reason_code() == ::mqtt::ReasonCode::SUCCESS) {
+      answer.no_connack = true;
       answer.error +=
           " (no CONNACK: the broker is unreachable, or the TCP, TLS or WebSockets "
           "handshake failed)";
@@ -366,7 +415,10 @@ void MqttConnection::onOperationDone(const ::mqtt::token& token, bool ok) noexce
       std::lock_guard lock(mutex_);
       if (fromContext(token.get_user_context()) != operation_) return;  // stale
       ++answers_;
-      if (token.get_type() == ::mqtt::token::Type::CONNECT) outcome_.connack = answer.connack;
+      if (token.get_type() == ::mqtt::token::Type::CONNECT) {
+        outcome_.connack = answer.connack;
+        outcome_.no_connack = answer.no_connack;
+      }
       if (!answer.ok) {
         outcome_.ok = false;
         outcome_.error += (outcome_.error.empty() ? "" : "; ") + answer.error;
@@ -438,6 +490,8 @@ void MqttConnection::close() {
   std::lock_guard close_lock(close_mutex_);
   stop();
   if (connection_thread_.joinable()) connection_thread_.join();
+  // Ends the watch (joining a callback in progress) while every member it touches is alive.
+  if (settings_.credentials) settings_.credentials->watch(nullptr);
 }
 
 }  // namespace dataflow::mqtt

@@ -14,6 +14,16 @@
 // reset after each connection that came up. Connect failures are logged on the first attempt and
 // then at most once a minute with the attempt count; losses at most once per kLossLogInterval.
 //
+// Credentials (ClientSettings::credentials): fetched before every CONNECT and sent as its
+// Authentication Method and Data. The connection renews them by a graceful reconnect (DISCONNECT,
+// CONNECT at once, session kept; paho cannot send AUTH): when the source reports a change and
+// fetch() returns different data, or at the credential's renew_at. Failing to fetch is a connect
+// failure like any other (logged, retried with backoff).
+//
+// TLS failures: a connect that got no CONNACK over TLS is diagnosed (tls_diagnosis.h) when it is
+// logged, so the one line names the endpoint and the cause (untrusted CA, expired certificate,
+// host-name mismatch, client certificate refused).
+//
 // Pause: pause() asks the connection thread to DISCONNECT (the broker keeps the session and
 // queues QoS 1 messages) and to stay away until resume(); this is the only backpressure paho
 // allows without blocking its one callback thread. Resuming reconnects at once, without backoff.
@@ -41,6 +51,7 @@
 #include <string>
 #include <thread>
 
+#include "connectors/mqtt/client_chain_file.h"
 #include "connectors/mqtt/mqtt_settings.h"
 #include "engine/core/clock.h"
 #include "engine/core/status.h"
@@ -118,17 +129,24 @@ class MqttConnection {
   class Listener;
   struct Outcome {
     bool ok = true;
+    bool no_connack = false;  // a CONNECT failed before any CONNACK (TCP, TLS, WebSockets)
     std::string error;
     ConnackInfo connack;
   };
-  enum class Wake { Lost, Pause, Stop };
+  enum class Wake { Lost, Pause, Stop, CredentialChanged, RenewDue };
 
   MqttConnection(ClientSettings settings, std::string role, const Clock& clock,
-                 std::shared_ptr<spdlog::logger> logger);
+                 std::shared_ptr<spdlog::logger> logger,
+                 std::unique_ptr<ClientChainFile> chain_file);
 
   // Connection thread.
   void run();
   Status connectOnce();
+  Status prepareConnect();
+  bool credentialDiffers();
+  Wake waitWhileUp();
+  std::string withDiagnosis(const std::string& failure) const;
+  std::string label() const;  // endpoint "name" (uri)
   uint64_t beginOperation(size_t answers, bool new_connection);
   std::optional<Outcome> waitForOutcome();
   Wake waitForLossPauseOrStop();
@@ -145,7 +163,12 @@ class MqttConnection {
 
   const ClientSettings settings_;
   const std::string role_;
-  const ::mqtt::connect_options connect_options_;
+  const std::unique_ptr<ClientChainFile> chain_file_;  // null unless there are intermediates
+  // Connection thread (after construction): its properties are replaced before each CONNECT.
+  ::mqtt::connect_options connect_options_;
+  std::optional<std::string> credential_data_;  // connection thread: what the last CONNECT sent
+  std::optional<std::chrono::system_clock::time_point> renew_at_;  // connection thread
+  bool last_connect_without_connack_ = false;                      // connection thread
   const std::shared_ptr<spdlog::logger> logger_;
   const WarningSink warning_sink_;
   RateLimitedWarning loss_warning_;
@@ -163,6 +186,7 @@ class MqttConnection {
   bool pause_token_ready_ = false;      // guarded by mutex_: pause_token_ is set (maybe null)
   ::mqtt::token_ptr pause_token_;       // guarded by mutex_: that DISCONNECT's token
   bool lost_ = false;                   // guarded by mutex_: the connection dropped
+  bool credential_changed_ = false;     // guarded by mutex_: the credential source said so
   bool thread_done_ = true;             // guarded by mutex_: no connection thread running
   bool started_ = false;                // guarded by mutex_
   uint64_t operation_ = 0;              // guarded by mutex_: id of the pending operation

@@ -26,7 +26,9 @@ Result<ClientSettings> clientSettings(const runtime::ConnectorContext& context, 
     return Status::fatal("endpoint \"" + context.endpoint->metadata.name +
                          "\": " + settings.status().message());
   }
-  return settings;
+  ClientSettings out = std::move(settings).value();
+  out.endpoint = context.endpoint->metadata.name;
+  return out;
 }
 
 }  // namespace

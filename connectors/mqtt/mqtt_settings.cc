@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/mqtt/service_account_token.h"
+
 namespace dataflow::mqtt {
 
 namespace {
@@ -62,10 +64,7 @@ Status x509Files(const config::Authentication& auth, const config::MountedFiles&
   }
   const std::string& secret = auth.x509->secret_ref;
   if (files.hasSecretKey(secret, kIntermediateCertificatesKey)) {
-    return Status::fatal("secret \"" + secret + "\" has " + kIntermediateCertificatesKey +
-                         ", which `dataflow run` does not send yet; append the intermediate "
-                         "certificates to " +
-                         kClientCertificateKey + " instead");
+    tls.intermediate_certificates = files.secretPath(secret, kIntermediateCertificatesKey).value();
   }
   Result<std::string> certificate = files.secretPath(secret, kClientCertificateKey);
   if (!certificate.isOk()) return certificate.status();
@@ -76,8 +75,25 @@ Status x509Files(const config::Authentication& auth, const config::MountedFiles&
   return Status::ok();
 }
 
+Result<std::shared_ptr<CredentialSource>> serviceAccountToken(const config::Authentication& auth,
+                                                              const config::MountedFiles& files) {
+  if (!auth.service_account_token) {
+    return Status::fatal(
+        "authentication method ServiceAccountToken needs serviceAccountTokenSettings");
+  }
+  const std::string& audience = auth.service_account_token->audience;
+  if (audience.empty() || audience.find('/') != std::string::npos || audience.front() == '.') {
+    return Status::fatal("serviceAccountTokenSettings.audience \"" + audience +
+                         "\" cannot name the token file in --sat-token-dir (it must be non-empty, "
+                         "without \"/\" and not start with \".\")");
+  }
+  return std::shared_ptr<CredentialSource>(
+      std::make_shared<ServiceAccountTokenSource>(files.tokenDirectory(), audience));
+}
+
 Status authentication(const config::Authentication& auth, const config::MountedFiles& files,
-                      std::optional<TlsFiles>& tls) {
+                      ClientSettings& out) {
+  std::optional<TlsFiles>& tls = out.tls;
   switch (auth.method) {
     case AuthMethod::Anonymous:
       return Status::ok();
@@ -89,14 +105,19 @@ Status authentication(const config::Authentication& auth, const config::MountedF
       return x509Files(auth, files, *tls);
     case AuthMethod::Sasl:
       return Status::fatal("authentication method Sasl is a Kafka mechanism, not allowed for MQTT");
-    case AuthMethod::ServiceAccountToken:
+    case AuthMethod::ServiceAccountToken: {
+      Result<std::shared_ptr<CredentialSource>> source = serviceAccountToken(auth, files);
+      if (!source.isOk()) return source.status();
+      out.credentials = std::move(source).value();
+      return Status::ok();
+    }
     case AuthMethod::SystemAssignedManagedIdentity:
     case AuthMethod::UserAssignedManagedIdentity:
       break;
   }
   return Status::fatal(std::string("authentication method ") + config::toString(auth.method) +
-                       " is not supported by `dataflow run` yet; use Anonymous or "
-                       "X509Certificate");
+                       " is not supported by `dataflow run` yet; use Anonymous, X509Certificate "
+                       "or ServiceAccountToken");
 }
 
 }  // namespace
@@ -116,7 +137,7 @@ Result<ClientSettings> mapSettings(const config::MqttSettings& settings,
     out.tls.emplace();
     out.tls->trust_store = std::move(trust).value();
   }
-  if (Status auth = authentication(settings.authentication, files, out.tls); !auth.isOk()) {
+  if (Status auth = authentication(settings.authentication, files, out); !auth.isOk()) {
     return auth;
   }
   out.keep_alive = std::chrono::seconds(settings.keep_alive_seconds);
@@ -126,7 +147,22 @@ Result<ClientSettings> mapSettings(const config::MqttSettings& settings,
   return out;
 }
 
-::mqtt::connect_options toConnectOptions(const ClientSettings& settings) {
+::mqtt::properties connectProperties(const ClientSettings& settings, const Credential* credential) {
+  ::mqtt::properties properties;
+  properties.add(::mqtt::property(::mqtt::property::SESSION_EXPIRY_INTERVAL,
+                                  static_cast<int32_t>(settings.session_expiry_seconds)));
+  properties.add(::mqtt::property(::mqtt::property::RECEIVE_MAXIMUM,
+                                  static_cast<int32_t>(settings.receive_maximum)));
+  if (credential != nullptr) {
+    properties.add(::mqtt::property(::mqtt::property::AUTHENTICATION_METHOD, credential->method));
+    properties.add(::mqtt::property(::mqtt::property::AUTHENTICATION_DATA,
+                                    ::mqtt::binary_ref(credential->data)));
+  }
+  return properties;
+}
+
+::mqtt::connect_options toConnectOptions(const ClientSettings& settings,
+                                         const std::optional<std::string>& key_store) {
   ::mqtt::connect_options options;
   // Clean Session must be 0 for a v5 connect (paho refuses the options otherwise); Clean Start 0
   // resumes the broker's session so that QoS 1 messages queued while away are delivered.
@@ -136,18 +172,16 @@ Result<ClientSettings> mapSettings(const config::MqttSettings& settings,
   options.set_keep_alive_interval(settings.keep_alive);
   options.set_connect_timeout(kConnectTimeout);
   options.set_automatic_reconnect(false);
-
-  ::mqtt::properties properties;
-  properties.add(::mqtt::property(::mqtt::property::SESSION_EXPIRY_INTERVAL,
-                                  static_cast<int32_t>(settings.session_expiry_seconds)));
-  properties.add(::mqtt::property(::mqtt::property::RECEIVE_MAXIMUM,
-                                  static_cast<int32_t>(settings.receive_maximum)));
-  options.set_properties(std::move(properties));
+  options.set_properties(connectProperties(settings, nullptr));
 
   if (settings.tls) {
     ::mqtt::ssl_options ssl;
     if (settings.tls->trust_store) ssl.set_trust_store(*settings.tls->trust_store);
-    if (settings.tls->client_certificate) ssl.set_key_store(*settings.tls->client_certificate);
+    if (key_store) {
+      ssl.set_key_store(*key_store);
+    } else if (settings.tls->client_certificate) {
+      ssl.set_key_store(*settings.tls->client_certificate);
+    }
     if (settings.tls->client_key) ssl.set_private_key(*settings.tls->client_key);
     ssl.set_enable_server_cert_auth(true);
     ssl.set_verify(true);  // also check that the certificate names the host

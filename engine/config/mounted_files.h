@@ -15,6 +15,9 @@
 namespace dataflow::config {
 
 inline constexpr const char* kTrustBundleKey = "ca.crt";
+// Where Kubernetes service account tokens are projected, one file per audience
+// (`dataflow run --sat-token-dir`; the Helm chart projects them here).
+inline constexpr const char* kDefaultTokenDirectory = "/var/run/secrets/tokens";
 
 class MountedFiles {
  public:
@@ -50,9 +53,15 @@ class MountedFiles {
   const std::optional<std::string>& secretsDir() const { return secrets_dir_; }
   const std::optional<std::string>& configMapsDir() const { return configmaps_dir_; }
 
+  // The folder of projected service account tokens, DIR/<audience>. Read by the connectors at
+  // every connect, so it is not checked here.
+  const std::string& tokenDirectory() const { return token_dir_; }
+  void setTokenDirectory(std::string dir) { token_dir_ = std::move(dir); }
+
  private:
   std::optional<std::string> secrets_dir_;
   std::optional<std::string> configmaps_dir_;
+  std::string token_dir_ = kDefaultTokenDirectory;
 };
 
 }  // namespace dataflow::config

@@ -42,9 +42,8 @@ spec:
   mqttSettings:
     host: 127.0.0.1:1
     authentication:
-      method: ServiceAccountToken
-      serviceAccountTokenSettings:
-        audience: aio-internal
+      method: SystemAssignedManagedIdentity
+      systemAssignedManagedIdentitySettings: {}
 ---
 apiVersion: connectivity.iotoperations.azure.com/v1
 kind: DataflowEndpoint
@@ -98,18 +97,17 @@ TEST_F(Cli, AuthenticationThisBuildCannotPerformIsRefusedBeforeStarting) {
   std::string output;
   EXPECT_EQ(dataflow({"run", "-f", write("flow.yaml", kEndpoints)}, output), 2);
   EXPECT_THAT(output, HasSubstr("error: dataflow flow: endpoint \"mqtt\": authentication method "
-                                "ServiceAccountToken is not supported by `dataflow run` yet"));
+                                "SystemAssignedManagedIdentity is not supported by `dataflow run` "
+                                "yet"));
   EXPECT_THAT(output, HasSubstr("nothing started"));
 }
 
 // kEndpoints with the MQTT endpoint's service account token replaced by anonymous access.
 std::string anonymousEndpoints() {
   std::string manifests = kEndpoints;
-  manifests.replace(manifests.find("method: ServiceAccountToken"),
-                    std::string("method: ServiceAccountToken\n      serviceAccountTokenSettings:\n"
-                                "        audience: aio-internal")
-                        .size(),
-                    "method: Anonymous");
+  const std::string identity =
+      "method: SystemAssignedManagedIdentity\n      systemAssignedManagedIdentitySettings: {}";
+  manifests.replace(manifests.find(identity), identity.size(), "method: Anonymous");
   return manifests;
 }
 
@@ -138,6 +136,34 @@ TEST_F(Cli, ASettingWithNoEffectIsWarnedAtStart) {
       << run.log();
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(30s), 0) << run.log();
+}
+
+// --sat-token-dir reaches the MQTT endpoint: a ServiceAccountToken endpoint is accepted, and the
+// missing token file is named (folder and audience) in the retried connect failure.
+TEST_F(Cli, ServiceAccountTokensAreReadFromTheSatTokenDir) {
+  std::string manifests = anonymousEndpoints();
+  manifests.replace(manifests.find("method: Anonymous"), std::string("method: Anonymous").size(),
+                    "method: ServiceAccountToken\n      serviceAccountTokenSettings:\n"
+                    "        audience: aio-internal");
+  const std::string tokens = dir_.path() + "/tokens";
+  ChildProcess run({DATAFLOW_EXE, "run", "-f", write("flow.yaml", manifests), "--sat-token-dir",
+                    tokens, "--drain-timeout", "0"},
+                   dir_.path() + "/run.log");
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return run.log().find(
+                   "endpoint \"mqtt\" (ssl://127.0.0.1:1): cannot read the service "
+                   "account token file " +
+                   tokens + "/aio-internal") != std::string::npos;
+      },
+      30s))
+      << run.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(30s), 0) << run.log();
+  std::string help;
+  EXPECT_EQ(dataflow({"run", "--help"}, help), 0);
+  EXPECT_THAT(help, HasSubstr("--sat-token-dir"));
+  EXPECT_THAT(help, HasSubstr("/var/run/secrets/tokens"));
 }
 
 TEST_F(Cli, DevKafkaPrintsBootstrapServersAndStopsOnSigterm) {

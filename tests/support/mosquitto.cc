@@ -31,6 +31,11 @@ Mosquitto::Mosquitto(Options options)
     : options_(std::move(options)),
       dir_("mosquitto"),
       port_(options_.port != 0 ? options_.port : freeTcpPort()) {
+  if (options_.tls) {
+    do {
+      tls_port_ = freeTcpPort();
+    } while (tls_port_ == port_);
+  }
   writeConfig();
   start();
 }
@@ -65,6 +70,13 @@ void Mosquitto::writeConfig() const {
     out << "persistence true\n"
         << "persistence_location " << dir_.path() << "/\n";
   }
+  if (options_.tls) {
+    out << "listener " << tls_port_ << " 127.0.0.1\n"
+        << "cafile " << options_.tls->cafile << "\n"
+        << "certfile " << options_.tls->certfile << "\n"
+        << "keyfile " << options_.tls->keyfile << "\n"
+        << "require_certificate " << (options_.tls->require_certificate ? "true" : "false") << "\n";
+  }
   out << options_.extra_config << "\n";
   if (!out) throw std::runtime_error("cannot write " + dir_.file("mosquitto.conf"));
 }
@@ -73,8 +85,12 @@ void Mosquitto::start() {
   if (running()) return;
   process_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{kBinary, "-c", dir_.file("mosquitto.conf")}, logPath());
-  const bool up = waitFor([&] { return acceptsTcp(port_) || !process_->running(); },
-                          std::chrono::duration_cast<std::chrono::milliseconds>(kStartTimeout));
+  const bool up = waitFor(
+      [&] {
+        return (acceptsTcp(port_) && (tls_port_ == 0 || acceptsTcp(tls_port_))) ||
+               !process_->running();
+      },
+      std::chrono::duration_cast<std::chrono::milliseconds>(kStartTimeout));
   if (!up || !process_->running()) {
     throw std::runtime_error("mosquitto did not start on port " + std::to_string(port_) +
                              "; its log:\n" + log());

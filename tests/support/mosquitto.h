@@ -2,12 +2,21 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "tests/support/process.h"
 
 namespace dataflow::testing {
+
+// A second listener that speaks TLS, on 127.0.0.1 too.
+struct MosquittoTls {
+  std::string cafile;    // CA bundle for client certificates (required by mosquitto)
+  std::string certfile;  // the broker's certificate (chain)
+  std::string keyfile;
+  bool require_certificate = false;  // refuse clients without a certificate from cafile
+};
 
 struct MosquittoOptions {
   // The port to listen on; 0 picks a free one (freeTcpPort()).
@@ -17,13 +26,16 @@ struct MosquittoOptions {
   bool persistence = false;
   // Appended to the generated mosquitto.conf.
   std::string extra_config;
+  // Absent: plaintext only.
+  std::optional<MosquittoTls> tls;
 };
 
-// The generated configuration: `listener PORT 127.0.0.1`, `allow_anonymous true`,
-// `max_queued_messages 0` (no cap on the QoS 1 messages queued for an offline or backpressured
-// session: mosquitto's default of 1000 would silently drop the rest, and a test must not lose
-// messages to that by accident), persistence when asked, the broker's log to logPath(). Runs
-// /usr/sbin/mosquitto as the current user. Not thread-safe: one test thread drives it.
+// The generated configuration: `listener PORT 127.0.0.1` (and a TLS listener when asked),
+// `allow_anonymous true`, `max_queued_messages 0` (no cap on the QoS 1 messages queued for an
+// offline or backpressured session: mosquitto's default of 1000 would silently drop the rest, and a
+// test must not lose messages to that by accident), persistence when asked, the broker's log to
+// logPath(). Runs /usr/sbin/mosquitto as the current user. Not thread-safe: one test thread drives
+// it.
 class Mosquitto {
  public:
   using Options = MosquittoOptions;
@@ -36,6 +48,8 @@ class Mosquitto {
 
   int port() const { return port_; }
   std::string address() const;  // "127.0.0.1:PORT"
+  // The TLS listener's port (Options::tls), 0 without one.
+  int tlsPort() const { return tls_port_; }
   // SIGTERM and wait for the exit (persistence writes its database).
   void stop();
   // SIGKILL and wait for the exit.
@@ -57,6 +71,7 @@ class Mosquitto {
   Options options_;
   TempDir dir_;
   int port_;
+  int tls_port_ = 0;
   std::unique_ptr<ChildProcess> process_;
 };
 

@@ -106,7 +106,7 @@ class MqttSourceTest : public ::testing::Test {
 
   // An MQTT endpoint the fixture keeps alive: Anonymous, TLS off, keep alive 60 s, session
   // expiry 600 s, for the broker at `address`.
-  const config::DataflowEndpoint& addEndpoint(const std::string& name, const std::string& address,
+  config::DataflowEndpoint& addEndpoint(const std::string& name, const std::string& address,
                                               int64_t qos, int64_t max_inflight) {
     auto endpoint = std::make_unique<config::DataflowEndpoint>();
     endpoint->metadata.name = name;

@@ -172,11 +172,13 @@ TEST_F(MqttSettingsTest, X509WithoutTheKeyIsRefused) {
   EXPECT_THAT(error(kX509), HasSubstr("client_key.pem"));
 }
 
-TEST_F(MqttSettingsTest, X509WithIntermediateCertificatesIsRefusedWithTheWorkaround) {
+TEST_F(MqttSettingsTest, X509IntermediateCertificatesAreTakenFromTheSecret) {
   mount("secrets", "client-tls", "client_cert.pem");
   mount("secrets", "client-tls", "client_key.pem");
-  mount("secrets", "client-tls", "client_intermediate_certs.pem");
-  EXPECT_THAT(error(kX509), HasSubstr("append the intermediate certificates to client_cert.pem"));
+  const std::string intermediates = mount("secrets", "client-tls", "client_intermediate_certs.pem");
+  Result<ClientSettings> r = mapSettings(load(kX509), files(), "id");
+  ASSERT_TRUE(r.isOk()) << r.status().message();
+  EXPECT_EQ(r.value().tls->intermediate_certificates, intermediates);
 }
 
 TEST_F(MqttSettingsTest, X509WithoutTlsIsRefused) {
@@ -186,9 +188,35 @@ TEST_F(MqttSettingsTest, X509WithoutTlsIsRefused) {
               HasSubstr("needs TLS"));
 }
 
-TEST_F(MqttSettingsTest, TokenMethodsAreRefusedAsUnfinished) {
+TEST_F(MqttSettingsTest, ServiceAccountTokenIsAK8sSatCredentialFromTheTokenDirectory) {
+  config::MountedFiles mounted = files();
+  mounted.setTokenDirectory(dir_.path() + "/tokens");
+  Result<ClientSettings> r =
+      mapSettings(load("    authentication:\n      method: ServiceAccountToken\n"
+                       "      serviceAccountTokenSettings:\n        audience: aio-internal\n"),
+                  mounted, "id");
+  ASSERT_TRUE(r.isOk()) << r.status().message();
+  ASSERT_NE(r.value().credentials, nullptr);
+  EXPECT_EQ(r.value().credentials->describe(),
+            "service account token file " + dir_.path() + "/tokens/aio-internal");
+  // The file is read at connect time; missing now is a retriable connect failure.
+  Result<Credential> credential = r.value().credentials->fetch();
+  ASSERT_FALSE(credential.isOk());
+  EXPECT_TRUE(credential.status().isRetriable());
+  EXPECT_THAT(credential.status().message(), HasSubstr(dir_.path() + "/tokens/aio-internal"));
+}
+
+TEST_F(MqttSettingsTest, ServiceAccountTokenAudienceMustNameAFile) {
+  for (const char* audience : {"api://x", "..", ".hidden"}) {
+    EXPECT_THAT(error(std::string("    authentication:\n      method: ServiceAccountToken\n"
+                                  "      serviceAccountTokenSettings:\n        audience: \"") +
+                      audience + "\"\n"),
+                HasSubstr("cannot name the token file in --sat-token-dir"));
+  }
+}
+
+TEST_F(MqttSettingsTest, ManagedIdentitiesAreRefusedAsUnfinished) {
   const std::vector<std::pair<std::string, std::string>> methods = {
-      {"ServiceAccountToken", "      serviceAccountTokenSettings:\n        audience: aio\n"},
       {"SystemAssignedManagedIdentity", "      systemAssignedManagedIdentitySettings: {}\n"},
       {"UserAssignedManagedIdentity",
        "      userAssignedManagedIdentitySettings:\n        clientId: c\n        tenantId: t\n"},
@@ -196,7 +224,8 @@ TEST_F(MqttSettingsTest, TokenMethodsAreRefusedAsUnfinished) {
   for (const auto& [method, settings] : methods) {
     EXPECT_EQ(error("    authentication:\n      method: " + method + "\n" + settings),
               "authentication method " + method +
-                  " is not supported by `dataflow run` yet; use Anonymous or X509Certificate");
+                  " is not supported by `dataflow run` yet; use Anonymous, X509Certificate or "
+                  "ServiceAccountToken");
   }
 }
 
