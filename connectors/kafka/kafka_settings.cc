@@ -150,7 +150,8 @@ Status addAuthentication(const config::Authentication& authentication, bool tls,
   }
   return Status::fatal(std::string("authentication method ") +
                        config::toString(authentication.method) +
-                       " is not supported by `dataflow run` yet");
+                       " is for MQTT endpoints (the AIO broker's K8S-SAT); a Kafka endpoint does "
+                       "not accept it");
 }
 
 const char* acks(config::KafkaAcks acks) {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/mqtt/managed_identity_credential.h"
 #include "connectors/mqtt/service_account_token.h"
 
 namespace dataflow::mqtt {
@@ -112,12 +113,15 @@ Status authentication(const config::Authentication& auth, const config::MountedF
       return Status::ok();
     }
     case AuthMethod::SystemAssignedManagedIdentity:
-    case AuthMethod::UserAssignedManagedIdentity:
-      break;
+    case AuthMethod::UserAssignedManagedIdentity: {
+      Result<std::shared_ptr<CredentialSource>> source = managedIdentityCredentials(auth);
+      if (!source.isOk()) return source.status();
+      out.credentials = std::move(source).value();
+      return Status::ok();
+    }
   }
-  return Status::fatal(std::string("authentication method ") + config::toString(auth.method) +
-                       " is not supported by `dataflow run` yet; use Anonymous, X509Certificate "
-                       "or ServiceAccountToken");
+  return Status::fatal(std::string("unknown authentication method ") +
+                       config::toString(auth.method));
 }
 
 }  // namespace

@@ -117,11 +117,13 @@ Result<Credential> ServiceAccountTokenSource::fetch() {
 Status ServiceAccountTokenSource::watch(std::function<void()> changed) {
   watch_.reset();
   if (!changed) return Status::ok();
-  try {
-    watch_ = std::make_unique<DirectoryWatch>(directory_, std::move(changed));
-  } catch (const std::exception& e) {
-    return Status::retriable("cannot watch " + directory_ + " for rotated tokens: " + e.what());
+  Result<std::unique_ptr<DirectoryWatcher>> watcher = DirectoryWatcher::start(
+      {directory_}, [changed = std::move(changed)](const std::vector<std::string>&) { changed(); });
+  if (!watcher.isOk()) {
+    return Status::retriable("cannot watch " + directory_ +
+                             " for rotated tokens: " + watcher.status().message());
   }
+  watch_ = std::move(watcher).value();
   return Status::ok();
 }
 

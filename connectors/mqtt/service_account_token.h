@@ -4,7 +4,8 @@
 // where the Helm chart projects it).
 //
 // The file is read again for every CONNECT, never cached. The directory is watched
-// (DirectoryWatch): when Kubernetes rotates the token (at 80% of its life, by swapping the
+// (engine/core/directory_watcher.h): when Kubernetes rotates the token (at 80% of its life, by
+// swapping the
 // `..data` symlink) the connection reconnects with the new one. When the token is a JWT with an
 // `exp` claim, the credential also asks to be renewed `renew_margin` before it expires (or at half
 // its remaining life, if that is sooner), in case the rotation was missed.
@@ -16,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "connectors/mqtt/directory_watch.h"
 #include "connectors/mqtt/mqtt_credential.h"
+#include "engine/core/directory_watcher.h"
 
 namespace dataflow::mqtt {
 
@@ -46,7 +47,7 @@ class ServiceAccountTokenSource final : public CredentialSource {
   const std::string directory_;
   const std::string path_;
   const std::chrono::seconds renew_margin_;
-  std::unique_ptr<DirectoryWatch> watch_;
+  std::unique_ptr<DirectoryWatcher> watch_;
 };
 
 }  // namespace dataflow::mqtt

@@ -2,6 +2,7 @@
 // and that nothing starts when the manifests are wrong.
 #include <gmock/gmock.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "tests/support/process.h"
@@ -93,22 +94,34 @@ spec:
   EXPECT_THAT(output, HasSubstr("nothing started"));
 }
 
-TEST_F(Cli, AuthenticationThisBuildCannotPerformIsRefusedBeforeStarting) {
-  std::string output;
-  EXPECT_EQ(dataflow({"run", "-f", write("flow.yaml", kEndpoints)}, output), 2);
-  EXPECT_THAT(output, HasSubstr("error: dataflow flow: endpoint \"mqtt\": authentication method "
-                                "SystemAssignedManagedIdentity is not supported by `dataflow run` "
-                                "yet"));
-  EXPECT_THAT(output, HasSubstr("nothing started"));
-}
-
-// kEndpoints with the MQTT endpoint's service account token replaced by anonymous access.
+// kEndpoints with the MQTT endpoint's managed identity replaced by anonymous access.
 std::string anonymousEndpoints() {
   std::string manifests = kEndpoints;
   const std::string identity =
       "method: SystemAssignedManagedIdentity\n      systemAssignedManagedIdentitySettings: {}";
   manifests.replace(manifests.find(identity), identity.size(), "method: Anonymous");
   return manifests;
+}
+
+// Kafka's client certificate comes from one file (librdkafka reads the chain from it), so a
+// secret that keeps the intermediates under a key of their own is refused, not half used.
+TEST_F(Cli, ASettingThisBuildCannotPerformIsRefusedBeforeStarting) {
+  std::string manifests = anonymousEndpoints();
+  const std::string kafka_auth = "      method: Anonymous\n---\napiVersion";
+  manifests.replace(manifests.rfind(kafka_auth), kafka_auth.size(),
+                    "      method: X509Certificate\n      x509CertificateSettings:\n"
+                    "        secretRef: cert\n    tls:\n      mode: Enabled\n---\napiVersion");
+  const std::string secrets = dir_.path() + "/secrets";
+  std::filesystem::create_directories(secrets + "/cert");
+  for (const char* key : {"client_cert.pem", "client_key.pem", "client_intermediate_certs.pem"}) {
+    std::ofstream(secrets + "/cert/" + key) << "PEM";
+  }
+  std::string output;
+  EXPECT_EQ(
+      dataflow({"run", "-f", write("flow.yaml", manifests), "--secrets-dir", secrets}, output), 2);
+  EXPECT_THAT(output, HasSubstr("key client_intermediate_certs.pem is not supported by the Kafka "
+                                "connector yet"));
+  EXPECT_THAT(output, HasSubstr("nothing started"));
 }
 
 TEST_F(Cli, InstanceIdOutOfRangeIsRefused) {

@@ -7,8 +7,13 @@
 
 #include <mutex>
 
+#include "connectors/identity/http_client.h"
+#include "connectors/identity/imds_source.h"
+#include "connectors/identity/scopes.h"
+#include "connectors/mqtt/managed_identity_credential.h"
 #include "connectors/mqtt/mqtt_source.h"
 #include "tests/integration/mqtt/security_fixture.h"
+#include "tests/support/identity/fake_token_server.h"
 #include "tests/support/protocol_fronts.h"
 
 namespace dataflow::mqtt::testing {
@@ -70,13 +75,14 @@ class MqttCredentialSourceTest : public MqttSecurityTest {
   MqttCredentialSourceTest()
       : front_(broker_.port(), "OAUTH2-JWT"), credentials_(std::make_shared<TestCredentials>()) {}
 
-  std::unique_ptr<MqttSource> source(const std::string& client_id) {
+  std::unique_ptr<MqttSource> source(const std::string& client_id,
+                                     std::shared_ptr<CredentialSource> credentials = nullptr) {
     ClientSettings settings;
     settings.endpoint = "event-grid";
     settings.server_uri = "tcp://" + front_.address();
     settings.client_id = client_id;
     settings.session_expiry_seconds = 600;
-    settings.credentials = credentials_;
+    settings.credentials = credentials ? std::move(credentials) : credentials_;
     Result<std::unique_ptr<MqttSource>> created =
         MqttSource::create(std::move(settings), {topic_}, clock_, logger_);
     EXPECT_TRUE(created.isOk()) << created.status().message();
@@ -130,6 +136,48 @@ TEST_F(MqttCredentialSourceTest, AFailingSourceIsLoggedWithTheEndpointAndRetried
   credentials_->set("jwt-a");
   EXPECT_TRUE(waitFor([&] { return mqtt->connected(); }, 40s));
   mqtt->close();
+}
+
+// The managed-identity credential end to end below the engine: tokens from IMDS (the fake token
+// server) through the shared cache, OAUTH2-JWT checked by the auth front. The token lives 20 s, so
+// the connection renews at half its life with the token the cache has refreshed meanwhile.
+TEST_F(MqttCredentialSourceTest, AManagedIdentityConnectsWithItsTokenAndRenewsBeforeItExpires) {
+  dataflow::testing::FakeTokenServer server;
+  server.setLifetime(20s);
+  identity::ImdsSource::Options imds;
+  imds.base_url = server.baseUrl();
+  imds.http = identity::makeCurlHttpClient();
+  imds.clock = &clock_;
+  identity::TokenCache::Options options;
+  options.clock = &clock_;
+  options.retry_min = 100ms;
+  auto cache = std::make_shared<identity::TokenCache>(
+      std::move(identity::ImdsSource::create(std::move(imds))).value(), options);
+  const std::string scope(identity::kEventGridScope);
+  // The front accepts what the token server has issued so far (first the token fetched here).
+  ASSERT_TRUE(cache->get(scope).isOk());
+  auto accept_issued = [&] {
+    std::vector<MqttAuthFront::Token> tokens;
+    for (const std::string& t : server.issuedTokens()) {
+      tokens.push_back({"t" + std::to_string(tokens.size() + 1), t});
+    }
+    front_.setTokens(tokens);
+  };
+  accept_issued();
+  RecordingHandler handler;
+  std::unique_ptr<MqttSource> mqtt =
+      source(randomName("eg-"), std::make_shared<ManagedIdentityCredentialSource>(cache, scope));
+  ASSERT_NE(mqtt, nullptr);
+  startAndWait(*mqtt, handler);
+  EXPECT_EQ(accepted("t1"), 1u);
+  // At half the token's life the connection asks again; the cache fetches a second token.
+  ASSERT_TRUE(waitFor([&] { return server.issuedTokens().size() >= 2; }, 40s));
+  accept_issued();
+  ASSERT_TRUE(waitFor([&] { return accepted("t2") >= 1; }, 40s)) << sink_->lines().size();
+  EXPECT_TRUE(waitFor([&] { return mqtt->connected(); }, kWait));
+  EXPECT_EQ(server.requests().at(0).query.at("resource"), "https://eventgrid.azure.net");
+  mqtt->close();
+  for (const std::string& t : server.issuedTokens()) expectNotLogged(t);
 }
 
 }  // namespace

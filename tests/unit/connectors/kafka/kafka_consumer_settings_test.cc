@@ -128,8 +128,10 @@ TEST_F(KafkaConsumerSettingsTest, RefusalsAreTheProducers) {
   EXPECT_THAT(consumerFatal(load(sasl("Plain", "absent"), kGroup)), HasSubstr("absent"));
   config::KafkaSettings token = load(kAnonymous, kGroup);
   token.authentication.method = config::AuthMethod::ServiceAccountToken;
-  EXPECT_EQ(consumerFatal(token),
-            "authentication method ServiceAccountToken is not supported by `dataflow run` yet");
+  EXPECT_EQ(
+      consumerFatal(token),
+      "authentication method ServiceAccountToken is for MQTT endpoints (the AIO broker's K8S-SAT); "
+      "a Kafka endpoint does not accept it");
   EXPECT_THAT(consumerFatal(load(kAnonymous, std::string(kGroup) +
                                                  "    tls:\n      trustedCaCertificateConfigMapRef:"
                                                  " nowhere\n")),

@@ -190,8 +190,10 @@ TEST_F(KafkaSettingsTest, X509SeparateIntermediatesAreRefusedNotIgnored) {
 TEST_F(KafkaSettingsTest, ServiceAccountTokenIsNotSupportedForKafka) {
   config::KafkaSettings settings = load();
   settings.authentication.method = config::AuthMethod::ServiceAccountToken;
-  EXPECT_EQ(fatal(settings),
-            "authentication method ServiceAccountToken is not supported by `dataflow run` yet");
+  EXPECT_EQ(
+      fatal(settings),
+      "authentication method ServiceAccountToken is for MQTT endpoints (the AIO broker's K8S-SAT); "
+      "a Kafka endpoint does not accept it");
 }
 
 // The token itself comes from the refresh callback (oauthbearer.h, kafka_oauthbearer_test).

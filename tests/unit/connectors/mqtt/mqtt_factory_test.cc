@@ -51,13 +51,13 @@ TEST_F(MqttFactoryTest, BuildsAnUnconnectedDestination) {
 TEST_F(MqttFactoryTest, DestinationRefusesWhatTheSourceRefuses) {
   runtime::DestinationSpec spec;
   spec.context = spec_.context;
-  endpoint_.spec.mqtt->authentication.method = config::AuthMethod::SystemAssignedManagedIdentity;
+  endpoint_.spec.mqtt->authentication.method = config::AuthMethod::UserAssignedManagedIdentity;
   Result<std::unique_ptr<Destination>> destination = createDestination(spec);
   ASSERT_FALSE(destination.isOk());
   EXPECT_TRUE(destination.status().isFatal());
   EXPECT_THAT(destination.status().message(),
-              HasSubstr("endpoint \"broker\": authentication method "
-                        "SystemAssignedManagedIdentity is not supported"));
+              HasSubstr("endpoint \"broker\": UserAssignedManagedIdentity needs "
+                        "userAssignedManagedIdentitySettings"));
   EXPECT_THAT(createDestination(runtime::DestinationSpec{}).status().message(),
               HasSubstr("not an MQTT endpoint"));
 }
@@ -74,8 +74,9 @@ TEST_F(MqttFactoryTest, RefusedSettingsNameTheEndpoint) {
   Result<std::unique_ptr<Source>> source = createSource(spec_);
   ASSERT_FALSE(source.isOk());
   EXPECT_TRUE(source.status().isFatal());
-  EXPECT_THAT(source.status().message(), HasSubstr("endpoint \"broker\": authentication method "
-                                                   "UserAssignedManagedIdentity is not supported"));
+  EXPECT_THAT(source.status().message(),
+              HasSubstr("endpoint \"broker\": UserAssignedManagedIdentity needs "
+                        "userAssignedManagedIdentitySettings with clientId and tenantId"));
 }
 
 TEST_F(MqttFactoryTest, NoTopicsOrNoMqttSettingsAreRefused) {

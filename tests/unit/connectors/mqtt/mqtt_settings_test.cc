@@ -215,17 +215,19 @@ TEST_F(MqttSettingsTest, ServiceAccountTokenAudienceMustNameAFile) {
   }
 }
 
-TEST_F(MqttSettingsTest, ManagedIdentitiesAreRefusedAsUnfinished) {
+TEST_F(MqttSettingsTest, ManagedIdentitiesAuthenticateWithAnOAuth2JwtCredential) {
   const std::vector<std::pair<std::string, std::string>> methods = {
       {"SystemAssignedManagedIdentity", "      systemAssignedManagedIdentitySettings: {}\n"},
       {"UserAssignedManagedIdentity",
        "      userAssignedManagedIdentitySettings:\n        clientId: c\n        tenantId: t\n"},
   };
   for (const auto& [method, settings] : methods) {
-    EXPECT_EQ(error("    authentication:\n      method: " + method + "\n" + settings),
-              "authentication method " + method +
-                  " is not supported by `dataflow run` yet; use Anonymous, X509Certificate or "
-                  "ServiceAccountToken");
+    config::MqttSettings s = load("    authentication:\n      method: " + method + "\n" + settings);
+    Result<ClientSettings> mapped = mapSettings(s, files(), "id");
+    ASSERT_TRUE(mapped.isOk()) << method << ": " << mapped.status().message();
+    ASSERT_TRUE(mapped.value().credentials) << method;
+    EXPECT_THAT(mapped.value().credentials->describe(),
+                HasSubstr("https://eventgrid.azure.net/.default"));
   }
 }
 

@@ -1,4 +1,4 @@
-// ServiceAccountTokenSource and DirectoryWatch without a broker: what a fetch returns, the JWT
+// ServiceAccountTokenSource and its directory watch without a broker: what a fetch returns, the JWT
 // expiry and the renewal time it gives, errors that name the file and never the token, and the
 // directory watch seeing the kubelet's `..data` swap.
 #include "connectors/mqtt/service_account_token.h"
