@@ -1,8 +1,9 @@
 // Every folder of examples/ starts under `dataflow run`: no authentication method, TLS setting or
 // Kafka feature of the product documentation is refused as unsupported. Each example is copied
 // with every `host:` pointed at a closed loopback port (the examples name real clusters; tests
-// stay on loopback), its secrets and ConfigMaps mounted, a service account token for every
-// audience, and the managed-identity endpoints overridden to loopback. "Starts" means every
+// stay on loopback), its secrets and ConfigMaps mounted (the placeholder CA bundles replaced by a
+// real CA), a service account token for every audience, and the managed-identity environment a
+// workload-identity pod has, with every token endpoint on loopback. "Starts" means every
 // dataflow runs (connecting, with retries) until SIGTERM, which exits 0.
 #include <gmock/gmock.h>
 
@@ -13,6 +14,7 @@
 #include <sstream>
 
 #include "tests/support/process.h"
+#include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
 
 namespace dataflow::testing {
@@ -25,7 +27,8 @@ using namespace std::chrono_literals;
 
 std::vector<std::string> exampleFolders() {
   std::vector<std::string> names;
-  for (const fs::directory_entry& e : fs::directory_iterator(fs::path(DATAFLOW_SOURCE_DIR) / "examples")) {
+  for (const fs::directory_entry& e :
+       fs::directory_iterator(fs::path(DATAFLOW_SOURCE_DIR) / "examples")) {
     if (e.is_directory()) names.push_back(e.path().filename().string());
   }
   std::sort(names.begin(), names.end());
@@ -55,7 +58,7 @@ void copyManifests(const fs::path& from, const fs::path& to, std::set<std::strin
     }
     std::smatch match;
     if (std::regex_search(text, match, profile_name)) profile = match[1].str();
-    std::ofstream(to / e.path().filename()) << std::regex_replace(text, host, "$1127.0.0.1:1");
+    std::ofstream(to / e.path().filename()) << std::regex_replace(text, host, "$01127.0.0.1:1");
   }
 }
 
@@ -72,14 +75,30 @@ TEST_P(Examples, StartsUnderDataflowRunAndStopsCleanly) {
   for (const std::string& a : audiences) std::ofstream(root / "tokens" / a) << "header.payload.sig";
   std::ofstream(root / "federated-token") << "header.payload.sig";
 
-  std::vector<std::string> args = {DATAFLOW_EXE, "run", "-f", (root / "manifests").string(),
-                                   "--sat-token-dir", (root / "tokens").string(),
-                                   "--drain-timeout", "1"};
-  for (const char* mount : {"secrets", "configmaps"}) {
-    if (fs::exists(source / mount)) {
-      args.push_back(std::string("--") + mount + "-dir");
-      args.push_back((source / mount).string());
+  std::vector<std::string> args = {DATAFLOW_EXE,
+                                   "run",
+                                   "-f",
+                                   (root / "manifests").string(),
+                                   "--sat-token-dir",
+                                   (root / "tokens").string(),
+                                   "--drain-timeout",
+                                   "1"};
+  if (fs::exists(source / "secrets")) {
+    args.push_back("--secrets-dir");
+    args.push_back((source / "secrets").string());
+  }
+  // The examples' CA ConfigMaps are placeholders (AIO or the user supplies the real bundle):
+  // every file of the copy holds a real CA, so a Kafka client can load it.
+  if (fs::exists(source / "configmaps")) {
+    fs::copy(source / "configmaps", root / "configmaps", fs::copy_options::recursive);
+    fs::create_directories(root / "pki");
+    TestPki pki((root / "pki").string(), "examples");
+    const std::string ca = readFile(pki.caCert());
+    for (const fs::directory_entry& e : fs::recursive_directory_iterator(root / "configmaps")) {
+      if (e.is_regular_file()) std::ofstream(e.path()) << ca;
     }
+    args.push_back("--configmaps-dir");
+    args.push_back((root / "configmaps").string());
   }
   if (!profile.empty()) {
     args.push_back("--profile");
@@ -89,6 +108,8 @@ TEST_P(Examples, StartsUnderDataflowRunAndStopsCleanly) {
                    {"AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:1",
                     "AZURE_AUTHORITY_HOST=http://127.0.0.1:1/",
                     "AZURE_FEDERATED_TOKEN_FILE=" + (root / "federated-token").string(),
+                    "AZURE_TENANT_ID=00000000-0000-0000-0000-000000000001",
+                    "AZURE_CLIENT_ID=00000000-0000-0000-0000-000000000002",
                     "IDENTITY_ENDPOINT=", "IMDS_ENDPOINT="});
   const std::regex running(R"(running (\d+) of (\d+) dataflow)");
   std::smatch counts;
