@@ -2,8 +2,13 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <utility>
+
+#include "connectors/common/client_chain_file.h"
 
 namespace dataflow::kafka {
 
@@ -102,10 +107,30 @@ Status addSasl(const config::SaslSettings& sasl, const config::MountedFiles& fil
   return Status::ok();
 }
 
+// The chain file of Secret `secret`: client_cert.pem followed by client_intermediate_certs.pem,
+// one private file per secret for the process's lifetime, rewritten (atomically) every time a
+// client's configuration is made, so a rotated secret reaches the next client. Certificates are
+// public; the key stays where it is mounted.
+Result<std::string> clientChainFile(const std::string& secret, const std::string& certificate,
+                                    const std::string& intermediates) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<ClientChainFile>> files;  // guarded by mutex
+  std::lock_guard lock(mutex);
+  std::unique_ptr<ClientChainFile>& file = files[secret];
+  if (!file) {
+    Result<std::unique_ptr<ClientChainFile>> created = ClientChainFile::create();
+    if (!created.isOk()) return created.status();
+    file = std::move(created).value();
+  }
+  if (Status written = file->write(certificate, intermediates); !written.isOk()) return written;
+  return file->path();
+}
+
 // Mutual TLS from the secret's PEM files, passed by path. librdkafka 2.0.2 loads
-// ssl.certificate.location with SSL_CTX_use_certificate_chain_file, so intermediates appended
-// to client_cert.pem are sent; a separate client_intermediate_certs.pem key cannot be passed
-// (its ssl.certificate.pem reads only the first certificate) and is refused rather than ignored.
+// ssl.certificate.location with SSL_CTX_use_certificate_chain_file, so every certificate of that
+// file is sent as the chain; a separate client_intermediate_certs.pem key (its
+// ssl.certificate.pem would send only the first certificate) goes into a chain file with the
+// certificate.
 Status addX509(const config::X509CertificateSettings& x509, bool tls,
                const config::MountedFiles& files, ClientConfig& config) {
   if (!tls) {
@@ -113,15 +138,19 @@ Status addX509(const config::X509CertificateSettings& x509, bool tls,
         "X509Certificate authentication needs tls.mode Enabled: a client certificate is only "
         "presented in a TLS handshake");
   }
-  if (files.hasSecretKey(x509.secret_ref, "client_intermediate_certs.pem")) {
-    return Status::fatal("secret \"" + x509.secret_ref +
-                         "\": key client_intermediate_certs.pem is not supported by the Kafka "
-                         "connector yet; append the intermediate certificates to client_cert.pem");
-  }
   Result<std::string> certificate = files.secretPath(x509.secret_ref, "client_cert.pem");
   if (!certificate.isOk()) return certificate.status();
   Result<std::string> key = files.secretPath(x509.secret_ref, "client_key.pem");
   if (!key.isOk()) return key.status();
+  if (files.hasSecretKey(x509.secret_ref, "client_intermediate_certs.pem")) {
+    Result<std::string> intermediates =
+        files.secretPath(x509.secret_ref, "client_intermediate_certs.pem");
+    if (!intermediates.isOk()) return intermediates.status();
+    Result<std::string> chain =
+        clientChainFile(x509.secret_ref, certificate.value(), intermediates.value());
+    if (!chain.isOk()) return chain.status();
+    certificate = std::move(chain);
+  }
   set(config, "ssl.certificate.location", std::move(certificate).value());
   set(config, "ssl.key.location", std::move(key).value());
   return Status::ok();

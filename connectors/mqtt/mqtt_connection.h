@@ -51,7 +51,7 @@
 #include <string>
 #include <thread>
 
-#include "connectors/mqtt/client_chain_file.h"
+#include "connectors/common/client_chain_file.h"
 #include "connectors/mqtt/mqtt_settings.h"
 #include "engine/core/clock.h"
 #include "engine/core/status.h"

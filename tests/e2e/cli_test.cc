@@ -103,9 +103,9 @@ std::string anonymousEndpoints() {
   return manifests;
 }
 
-// Kafka's client certificate comes from one file (librdkafka reads the chain from it), so a
-// secret that keeps the intermediates under a key of their own is refused, not half used.
-TEST_F(Cli, ASettingThisBuildCannotPerformIsRefusedBeforeStarting) {
+// A secret key the endpoint needs is missing: refused before anything starts, naming the file,
+// the YAML path, the secret and the keys.
+TEST_F(Cli, AnEndpointWhoseSecretLacksAKeyIsRefusedBeforeStarting) {
   std::string manifests = anonymousEndpoints();
   const std::string kafka_auth = "      method: Anonymous\n---\napiVersion";
   manifests.replace(manifests.rfind(kafka_auth), kafka_auth.size(),
@@ -113,14 +113,12 @@ TEST_F(Cli, ASettingThisBuildCannotPerformIsRefusedBeforeStarting) {
                     "        secretRef: cert\n    tls:\n      mode: Enabled\n---\napiVersion");
   const std::string secrets = dir_.path() + "/secrets";
   std::filesystem::create_directories(secrets + "/cert");
-  for (const char* key : {"client_cert.pem", "client_key.pem", "client_intermediate_certs.pem"}) {
-    std::ofstream(secrets + "/cert/" + key) << "PEM";
-  }
+  std::ofstream(secrets + "/cert/client_cert.pem") << "PEM";
   std::string output;
   EXPECT_EQ(
       dataflow({"run", "-f", write("flow.yaml", manifests), "--secrets-dir", secrets}, output), 2);
-  EXPECT_THAT(output, HasSubstr("key client_intermediate_certs.pem is not supported by the Kafka "
-                                "connector yet"));
+  EXPECT_THAT(output, HasSubstr("x509CertificateSettings.secretRef: secret \"cert\" lacks the keys "
+                                "it needs: client_cert.pem and client_key.pem"));
   EXPECT_THAT(output, HasSubstr("nothing started"));
 }
 

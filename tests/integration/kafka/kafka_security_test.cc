@@ -31,6 +31,22 @@ TEST_F(KafkaSecurityTest, MutualTlsWithAClientCertificateTheServerRequires) {
   expectRoundTrip(settings(true, AuthMethod::X509Certificate));
 }
 
+// The secret keeps the intermediate CA under client_intermediate_certs.pem, apart from the leaf;
+// the front trusts only the root, so the handshake succeeds only if the chain is sent.
+TEST_F(KafkaSecurityTest, MutualTlsSendsTheIntermediatesOfTheirOwnSecretKey) {
+  KafkaFrontOptions::Tls tls = frontTls(pki_->server());
+  tls.client_ca = pki_->caCert();
+  startFront(tlsFront(tls));
+  const TestCertificate client =
+      pki_->issue("client-via-intermediate",
+                  TestPki::Leaf{"test-client", {}, {}, TestPki::Usage::Client, false, true});
+  writeSecret(kClientCertSecret, "client_cert.pem", readWholeFile(client.cert));
+  writeSecret(kClientCertSecret, "client_intermediate_certs.pem",
+              readWholeFile(pki_->intermediateCert()));
+  writeSecret(kClientCertSecret, "client_key.pem", readWholeFile(client.key));
+  expectRoundTrip(settings(true, AuthMethod::X509Certificate));
+}
+
 struct SaslCase {
   const char* name;
   SaslType type;

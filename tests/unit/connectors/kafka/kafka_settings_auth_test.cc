@@ -1,5 +1,8 @@
 // kafkaSettings -> librdkafka: bootstrap servers, TLS and the CA, and every authentication method,
 // with secrets read from a temporary mounted-secrets folder.
+#include <fstream>
+#include <sstream>
+
 #include "tests/unit/connectors/kafka/kafka_settings_fixture.h"
 
 namespace dataflow::kafka::settings_test {
@@ -179,12 +182,23 @@ TEST_F(KafkaSettingsTest, X509WithTlsDisabledIsFatal) {
               HasSubstr("X509Certificate authentication needs tls.mode Enabled"));
 }
 
-TEST_F(KafkaSettingsTest, X509SeparateIntermediatesAreRefusedNotIgnored) {
-  write("secrets/client/client_cert.pem", "CERT");
+TEST_F(KafkaSettingsTest, X509SeparateIntermediatesAreSentInAChainFileWithTheCertificate) {
+  write("secrets/client/client_cert.pem", "CERT\n");
   write("secrets/client/client_key.pem", "KEY");
-  write("secrets/client/client_intermediate_certs.pem", "INTERMEDIATE");
-  EXPECT_THAT(fatal(load(x509())),
-              HasSubstr("append the intermediate certificates to client_cert.pem"));
+  write("secrets/client/client_intermediate_certs.pem", "INTERMEDIATE\n");
+  auto chainOf = [](const ProducerConfig& config) {
+    std::ifstream in(get(config, "ssl.certificate.location"));
+    std::ostringstream content;
+    content << in.rdbuf();
+    return content.str();
+  };
+  const ProducerConfig config = mapOk(load(x509()));
+  EXPECT_EQ(chainOf(config), "CERT\nINTERMEDIATE\n");
+  EXPECT_NE(get(config, "ssl.certificate.location").find("dataflow-chain-"), std::string::npos);
+  EXPECT_EQ(get(config, "ssl.key.location"), path("secrets/client/client_key.pem"));
+  // A rotated secret is in the next client's chain.
+  write("secrets/client/client_intermediate_certs.pem", "ROTATED\n");
+  EXPECT_EQ(chainOf(mapOk(load(x509()))), "CERT\nROTATED\n");
 }
 
 TEST_F(KafkaSettingsTest, ServiceAccountTokenIsNotSupportedForKafka) {

@@ -1,4 +1,4 @@
-#include "connectors/mqtt/client_chain_file.h"
+#include "connectors/common/client_chain_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace dataflow::mqtt {
+namespace dataflow {
 
 namespace {
 
@@ -28,7 +28,7 @@ Result<std::string> readFile(const std::string& path) {
 Result<std::unique_ptr<ClientChainFile>> ClientChainFile::create() {
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/dataflow-mqtt-chain-XXXXXX";
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/dataflow-chain-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {  // mode 0700
     return Status::fatal("cannot create a private directory for the client certificate chain (" +
                          pattern + "): " + std::strerror(errno));
@@ -75,4 +75,4 @@ Status ClientChainFile::write(const std::string& certificate_path,
   return Status::ok();
 }
 
-}  // namespace dataflow::mqtt
+}  // namespace dataflow

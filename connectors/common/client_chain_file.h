@@ -1,9 +1,10 @@
 // The client certificate followed by its intermediate CA certificates, in one private file: paho
-// takes a single PEM file as its key store and OpenSSL sends every certificate in it as the chain
-// (SSL_CTX_use_certificate_chain_file), while an X509Certificate secret keeps the intermediates
-// under a key of their own. The file lives in a directory only this user can read (0700, file
-// 0600), is rewritten from the mounted secret before every connect (so a rotated secret is picked
-// up), and is removed with this object.
+// (its key store) and librdkafka 2.0.2 (ssl.certificate.location; its ssl.certificate.pem sends
+// the first certificate only) each take a single PEM file, and OpenSSL sends every certificate in
+// it as the chain (SSL_CTX_use_certificate_chain_file), while an X509Certificate secret keeps the
+// intermediates under a key of their own. The file lives in a directory only this user can read
+// (0700, file 0600), is rewritten from the mounted secret before every connect (so a rotated secret
+// is picked up), and is removed with this object.
 #pragma once
 
 #include <memory>
@@ -11,7 +12,7 @@
 
 #include "engine/core/status.h"
 
-namespace dataflow::mqtt {
+namespace dataflow {
 
 class ClientChainFile {
  public:
@@ -33,4 +34,4 @@ class ClientChainFile {
   const std::string path_;
 };
 
-}  // namespace dataflow::mqtt
+}  // namespace dataflow
