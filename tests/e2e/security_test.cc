@@ -4,7 +4,10 @@
 //   dataflow reconnects with the new login, every message arrives, and no secret value appears
 //   anywhere in the engine's output;
 // - a managed identity (IMDS at an overridden address, served by the fake token server) whose
-//   token the front checks in SASL/OAUTHBEARER: messages arrive and the token is never printed.
+//   token the front checks in SASL/OAUTHBEARER: messages arrive and the token is never printed;
+// - MQTT to MQTT: a source authenticated with a Kubernetes service account token (K8S-SAT) and a
+//   destination with a managed identity (Event Grid's OAUTH2-JWT), each behind an auth front that
+//   checks the CONNECT; messages arrive and no token is printed.
 #include <gmock/gmock.h>
 
 #include <atomic>
@@ -21,6 +24,7 @@
 #include "tests/support/mosquitto.h"
 #include "tests/support/mqtt_client.h"
 #include "tests/support/process.h"
+#include "tests/support/protocol_fronts.h"
 #include "tests/support/random_name.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
@@ -214,6 +218,89 @@ TEST_F(SecurityE2E, ManagedIdentityTokenIsCheckedByTheBrokerAndNeverPrinted) {
   copying = false;
   copier.join();
   EXPECT_THAT(linesWithAnyOf(tokens.issuedTokens()), ::testing::IsEmpty());
+}
+
+// Copies every token the fake token server has issued into the accepted tokens of `front`
+// (re-read at every CONNECT) until destroyed: a CONNECT that comes before the copy is refused and
+// retried by the engine, so delivery is what proves the accepted handshake.
+class IssuedTokensToFront {
+ public:
+  IssuedTokensToFront(const FakeTokenServer& tokens, MqttAuthFront& front)
+      : thread_([this, &tokens, &front] {
+          size_t copied = 0;
+          while (running_) {
+            const std::vector<std::string> issued = tokens.issuedTokens();
+            if (issued.size() > copied) {
+              std::vector<MqttAuthFront::Token> accepted;
+              for (const std::string& t : issued) {
+                accepted.push_back({"mi" + std::to_string(accepted.size() + 1), t});
+              }
+              front.setTokens(accepted);
+              copied = issued.size();
+            }
+            std::this_thread::sleep_for(10ms);  // polling the fake server
+          }
+        }) {}
+  ~IssuedTokensToFront() {
+    running_ = false;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> running_{true};
+  std::thread thread_;
+};
+
+TEST_F(SecurityE2E, MqttWithAServiceAccountTokenToMqttWithAManagedIdentity) {
+  FakeTokenServer tokens;
+  MqttAuthFront aio(mosquitto_.port(), "K8S-SAT");
+  MqttAuthFront event_grid(mosquitto_.port(), "OAUTH2-JWT");
+  const std::string sat = randomName("sat-token-");
+  aio.setTokens({{"sat", sat}});
+  writeKubernetesMount(dir_.file("tokens"), {{"aio-internal", sat}});
+  IssuedTokensToFront copier(tokens, event_grid);
+  fs::create_directories(dir_.file("secrets"));
+  fs::create_directories(dir_.file("configmaps"));
+  std::ofstream(dir_.file("flow.yaml"))
+      << "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+         "metadata:\n  name: aio\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n    host: "
+      << aio.address()
+      << "\n    authentication:\n      method: ServiceAccountToken\n"
+         "      serviceAccountTokenSettings:\n        audience: aio-internal\n"
+         "    tls:\n      mode: Disabled\n"
+         "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+         "metadata:\n  name: event-grid\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+         "    host: "
+      << event_grid.address()
+      << "\n    authentication:\n      method: SystemAssignedManagedIdentity\n"
+         "      systemAssignedManagedIdentitySettings: {}\n    tls:\n      mode: Disabled\n"
+         "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+         "metadata:\n  name: flow\nspec:\n  operations:\n"
+         "  - operationType: Source\n    sourceSettings:\n      endpointRef: aio\n"
+         "      dataSources: ['plant/+/data']\n"
+         "  - operationType: Destination\n    destinationSettings:\n"
+         "      endpointRef: event-grid\n      dataDestination: 'forwarded'\n";
+  MqttTestClient subscriber(mosquitto_.address(), randomName("sub-"));
+  subscriber.subscribe("forwarded", 1);
+  engine_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{DATAFLOW_EXE, "run", "-f", dir_.file("flow.yaml"), "--sat-token-dir",
+                               dir_.file("tokens"), "--log-level", "debug", "--drain-timeout", "5"},
+      dir_.file("engine.log"),
+      std::vector<std::string>{"AZURE_POD_IDENTITY_AUTHORITY_HOST=" + tokens.baseUrl()});
+  ASSERT_TRUE(waitFor([&] { return aio.count("accepted", "sat") > 0 || !engine_->running(); }, 60s))
+      << engine_->log();
+  ASSERT_TRUE(waitFor([&] { return event_grid.count("accepted") > 0 || !engine_->running(); }, 60s))
+      << engine_->log();
+  ASSERT_TRUE(waitFor([&] { return engine_->log().find("subscribed") != std::string::npos; }, 60s))
+      << engine_->log();
+  MqttTestClient publisher(mosquitto_.address(), randomName("pub-"));
+  publish(publisher, 0, 20);
+  EXPECT_EQ(subscriber.receive(20, 60s).size(), 20u) << engine_->log();
+  engine_->signal(SIGTERM);
+  EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
+  std::vector<std::string> secrets = tokens.issuedTokens();
+  secrets.push_back(sat);
+  EXPECT_THAT(linesWithAnyOf(secrets), ::testing::IsEmpty());
 }
 
 }  // namespace
