@@ -5,6 +5,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -118,6 +119,8 @@ struct DirectoryWatcher::State {
 Result<std::unique_ptr<DirectoryWatcher>> DirectoryWatcher::start(
     std::vector<std::string> folders, Callback on_change, std::chrono::milliseconds settle) {
   auto state = std::make_unique<State>();
+  std::sort(folders.begin(), folders.end());  // each folder watched and reported once
+  folders.erase(std::unique(folders.begin(), folders.end()), folders.end());
   state->folders = std::move(folders);
   state->on_change = std::move(on_change);
   state->settle = settle;

@@ -29,7 +29,7 @@ class DirectoryWatcher {
   // Called with the folders (as given to start) whose content may have changed, each once.
   using Callback = std::function<void(const std::vector<std::string>& folders)>;
 
-  // Watches every folder of `folders` (absolute or relative paths; duplicates are fine). Fatal
+  // Watches every folder of `folders` (absolute or relative paths; a duplicate counts once). Fatal
   // when inotify is unavailable or the watching thread cannot start; a folder that cannot be
   // watched at all (neither it nor its parent exists) is fatal too, naming it.
   static Result<std::unique_ptr<DirectoryWatcher>> start(

@@ -111,6 +111,24 @@ TEST_F(DirectoryWatcherTest, OnlyTheFolderThatChangedIsReported) {
   EXPECT_EQ(reports.count(a), 0);
 }
 
+TEST_F(DirectoryWatcherTest, AFolderGivenTwiceIsReportedOnce) {
+  const std::string secret = (root_ / "shared").string();
+  writeKubernetesMount(secret, {{"k", "1"}});
+  std::mutex mutex;
+  std::condition_variable reported;
+  std::vector<std::string> first;
+  auto watcher = DirectoryWatcher::start({secret, secret}, [&](const std::vector<std::string>& f) {
+    std::lock_guard lock(mutex);
+    if (first.empty()) first = f;
+    reported.notify_all();
+  });
+  ASSERT_TRUE(watcher.isOk()) << watcher.status().message();
+  writeKubernetesMount(secret, {{"k", "2"}});
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(reported.wait_for(lock, 20s, [&] { return !first.empty(); }));
+  EXPECT_EQ(first, std::vector<std::string>{secret});
+}
+
 TEST_F(DirectoryWatcherTest, AFolderWithoutParentIsRefusedByName) {
   const std::string nowhere = (root_ / "no" / "such" / "folder").string();
   auto watcher = DirectoryWatcher::start({nowhere}, [](const std::vector<std::string>&) {});
