@@ -164,14 +164,21 @@ std::string describeErrorBody(std::string_view body) {
   return error;
 }
 
-std::string principalOf(std::string_view token) {
+std::optional<json> jwtClaims(std::string_view token) {
   const size_t first = token.find('.');
   const size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
-  if (second == std::string_view::npos) return std::string(kUnknownPrincipal);
+  if (second == std::string_view::npos) return std::nullopt;
   std::optional<std::string> payload = decodeBase64Url(token.substr(first + 1, second - first - 1));
-  if (!payload) return std::string(kUnknownPrincipal);
-  const json claims = json::parse(*payload, nullptr, /*allow_exceptions=*/false);
-  if (!claims.is_object()) return std::string(kUnknownPrincipal);
+  if (!payload) return std::nullopt;
+  json claims = json::parse(*payload, nullptr, /*allow_exceptions=*/false);
+  if (!claims.is_object()) return std::nullopt;
+  return claims;
+}
+
+std::string principalOf(std::string_view token) {
+  const std::optional<json> found = jwtClaims(token);
+  if (!found) return std::string(kUnknownPrincipal);
+  const json& claims = *found;
   for (const char* claim : {"oid", "sub"}) {
     auto it = claims.find(claim);
     if (it != claims.end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {

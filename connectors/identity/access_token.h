@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,9 @@ std::string describeErrorBody(std::string_view body);
 
 // The principal of a JWT-shaped token: its payload's oid, else sub, else kUnknownPrincipal.
 std::string principalOf(std::string_view token);
+// The claims of a JWT (header.payload.signature, base64url): its payload as a JSON object, or
+// nullopt when `token` is not a JWT with one. The signature is not checked (the server does that).
+std::optional<nlohmann::json> jwtClaims(std::string_view token);
 
 // Epoch seconds of an RFC 3339 ("2024-05-01T10:00:00Z", fractions and offsets allowed) or
 // RFC 1123 ("Wed, 01 May 2024 10:00:00 GMT") time, or nullopt.

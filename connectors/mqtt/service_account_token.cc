@@ -6,57 +6,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "connectors/identity/access_token.h"
+
 namespace dataflow::mqtt {
 
 namespace {
 
 using std::chrono::system_clock;
-
-// The 6-bit value of a base64url (or base64) character; -1 for padding, -2 for anything else.
-int sextet(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-' || c == '+') return 62;
-  if (c == '_' || c == '/') return 63;
-  return c == '=' ? -1 : -2;
-}
-
-// Decodes base64url, padded or not; nullopt on a character outside the alphabet.
-std::optional<std::string> base64UrlDecode(std::string_view in) {
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int value = sextet(c);
-    if (value == -1) break;
-    if (value == -2) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
-
-// The integer value of top-level member "exp" of a JSON object, by a scan that is enough for the
-// claims of a service account token (a number, not a string, per RFC 7519 NumericDate).
-std::optional<int64_t> expClaim(const std::string& json) {
-  size_t at = json.find("\"exp\"");
-  if (at == std::string::npos) return std::nullopt;
-  at = json.find_first_not_of(" \t\r\n", at + 5);
-  if (at == std::string::npos || json[at] != ':') return std::nullopt;
-  at = json.find_first_not_of(" \t\r\n", at + 1);
-  if (at == std::string::npos || json[at] < '0' || json[at] > '9') return std::nullopt;
-  int64_t value = 0;
-  for (; at < json.size() && json[at] >= '0' && json[at] <= '9'; ++at) {
-    if (value > (INT64_MAX - 9) / 10) return std::nullopt;
-    value = value * 10 + (json[at] - '0');
-  }
-  return value;
-}
 
 // When to renew a token that expires at `exp`: `margin` before, or at half the remaining life if
 // that is sooner. None when there is no expiry, or less than kMinimumLife is left (a reconnect
@@ -73,15 +29,11 @@ std::optional<system_clock::time_point> renewalTime(std::optional<system_clock::
 }  // namespace
 
 std::optional<system_clock::time_point> jwtExpiry(std::string_view token) {
-  const size_t first = token.find('.');
-  if (first == std::string_view::npos) return std::nullopt;
-  const size_t second = token.find('.', first + 1);
-  if (second == std::string_view::npos) return std::nullopt;
-  std::optional<std::string> payload = base64UrlDecode(token.substr(first + 1, second - first - 1));
-  if (!payload) return std::nullopt;
-  std::optional<int64_t> exp = expClaim(*payload);
-  if (!exp) return std::nullopt;
-  return system_clock::time_point(std::chrono::seconds(*exp));
+  const std::optional<nlohmann::json> claims = identity::jwtClaims(token);
+  if (!claims) return std::nullopt;
+  const auto exp = claims->find("exp");  // a NumericDate: a number, not a string (RFC 7519)
+  if (exp == claims->end() || !exp->is_number_unsigned()) return std::nullopt;
+  return system_clock::time_point(std::chrono::seconds(exp->get<int64_t>()));
 }
 
 ServiceAccountTokenSource::ServiceAccountTokenSource(std::string directory, std::string audience,
