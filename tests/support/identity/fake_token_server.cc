@@ -131,6 +131,11 @@ void FakeTokenServer::failNext(int status, std::string body, int times) {
   for (int i = 0; i < times; ++i) failures_.emplace_back(status, body);
 }
 
+void FakeTokenServer::onIssued(std::function<void(const std::string& token)> listener) {
+  std::lock_guard lock(mutex_);
+  listener_ = std::move(listener);
+}
+
 std::vector<RecordedRequest> FakeTokenServer::requests() const {
   std::lock_guard lock(mutex_);
   return requests_;
@@ -170,6 +175,7 @@ void FakeTokenServer::answerToken(const std::string& oid, ExpiryFormat native,
   const int64_t exp = now + lifetime_.count();
   std::string token = makeTestJwt(exp, oid, static_cast<int>(tokens_.size()) + 1);
   tokens_.push_back(token);
+  if (listener_) listener_(token);
   json body{{"access_token", token}, {"token_type", "Bearer"}};
   switch (format_.value_or(native)) {
     case ExpiryFormat::ExpiresInNumber:

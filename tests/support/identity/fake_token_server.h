@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -62,6 +63,11 @@ class FakeTokenServer {
   // The next `times` token requests answer `status` with `body` (after validation passed).
   void failNext(int status, std::string body, int times = 1);
 
+  // Calls `listener` with every token issued from now on, before the response that carries it is
+  // sent, so a broker double can accept the token before the engine presents it. It runs with the
+  // server's lock held: it must not call this server.
+  void onIssued(std::function<void(const std::string& token)> listener);
+
   std::vector<RecordedRequest> requests() const;
   size_t requestCount() const;
   std::vector<std::string> issuedTokens() const;  // in the order served
@@ -80,6 +86,7 @@ class FakeTokenServer {
   mutable std::mutex mutex_;
   std::vector<RecordedRequest> requests_;             // guarded by mutex_
   std::vector<std::string> tokens_;                   // guarded by mutex_
+  std::function<void(const std::string&)> listener_;  // guarded by mutex_
   std::deque<std::pair<int, std::string>> failures_;  // guarded by mutex_
   std::string arc_key_file_;                          // guarded by mutex_
   std::string arc_key_;                               // guarded by mutex_
