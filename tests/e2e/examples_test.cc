@@ -1,8 +1,8 @@
 // Every folder of examples/ starts under `dataflow run`: no authentication method, TLS setting or
 // Kafka feature of the product documentation is refused as unsupported. Each example is copied
 // with every `host:` pointed at a closed loopback port (the examples name real clusters; tests
-// stay on loopback), its secrets and ConfigMaps mounted (the placeholder CA bundles replaced by a
-// real CA), a service account token for every audience, and the managed-identity environment a
+// stay on loopback), its secrets and ConfigMaps mounted (the placeholder CA bundles and client
+// certificates replaced by real ones), a service account token for every audience, and the managed-identity environment a
 // workload-identity pod has, with every token endpoint on loopback. "Starts" means every
 // dataflow runs (connecting, with retries) until SIGTERM, which exits 0.
 #include <gmock/gmock.h>
@@ -10,6 +10,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -83,16 +84,34 @@ TEST_P(Examples, StartsUnderDataflowRunAndStopsCleanly) {
                                    (root / "tokens").string(),
                                    "--drain-timeout",
                                    "1"};
+  fs::create_directories(root / "pki");
+  TestPki pki((root / "pki").string(), "examples");
+  // The examples' client certificates are placeholders (the user supplies theirs): the copy
+  // holds a real certificate, intermediate and key, so a client can load them.
   if (fs::exists(source / "secrets")) {
+    fs::copy(source / "secrets", root / "secrets", fs::copy_options::recursive);
+    TestPki::Leaf leaf;
+    leaf.common_name = "example-client";
+    leaf.usage = TestPki::Usage::Client;
+    leaf.via_intermediate = true;
+    const TestCertificate client = pki.issue("client", leaf);
+    const std::map<std::string, std::string> real = {
+        {"client_cert.pem", client.cert},
+        {"client_key.pem", client.key},
+        {"client_intermediate_certs.pem", pki.intermediateCert()}};
+    for (const fs::directory_entry& e : fs::recursive_directory_iterator(root / "secrets")) {
+      auto file = real.find(e.path().filename().string());
+      if (e.is_regular_file() && file != real.end()) {
+        std::ofstream(e.path()) << readFile(file->second);
+      }
+    }
     args.push_back("--secrets-dir");
-    args.push_back((source / "secrets").string());
+    args.push_back((root / "secrets").string());
   }
   // The examples' CA ConfigMaps are placeholders (AIO or the user supplies the real bundle):
   // every file of the copy holds a real CA, so a Kafka client can load it.
   if (fs::exists(source / "configmaps")) {
     fs::copy(source / "configmaps", root / "configmaps", fs::copy_options::recursive);
-    fs::create_directories(root / "pki");
-    TestPki pki((root / "pki").string(), "examples");
     const std::string ca = readFile(pki.caCert());
     for (const fs::directory_entry& e : fs::recursive_directory_iterator(root / "configmaps")) {
       if (e.is_regular_file()) std::ofstream(e.path()) << ca;
