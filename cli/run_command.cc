@@ -12,10 +12,13 @@
 #include "engine/runtime/engine.h"
 #include "engine/runtime/ignored_settings.h"
 #include "engine/runtime/logging.h"
+#include "engine/runtime/ops_server.h"
 
 namespace dataflow::cli {
 
 namespace {
+
+constexpr int kDefaultPrometheusPort = 9600;  // AIO's, when no profile says otherwise
 
 struct RunArgs {
   ManifestSources sources;
@@ -25,7 +28,32 @@ struct RunArgs {
   double drain_timeout_s = 10;
   size_t max_in_flight_messages = runtime::FlightLimits{}.max_messages;
   size_t max_in_flight_mib = runtime::FlightLimits{}.max_bytes >> 20;
+  int metrics_port = -1;  // -1: the profile's diagnostics.metrics.prometheusPort
+  std::string metrics_address = "0.0.0.0";
 };
+
+// Serves /metrics and the probes; without it the dataflows still run (said once, loudly).
+std::unique_ptr<runtime::OpsServer> startOpsServer(const RunArgs& args,
+                                                   const config::DataflowProfile* profile,
+                                                   std::shared_ptr<const runtime::Telemetry> t,
+                                                   std::chrono::milliseconds liveness_timeout) {
+  auto log = runtime::logger("engine");
+  runtime::OpsServer::Options options;
+  options.address = args.metrics_address;
+  options.port = args.metrics_port >= 0 ? args.metrics_port
+                 : profile             ? static_cast<int>(profile->spec.diagnostics.metrics.prometheus_port)
+                                       : kDefaultPrometheusPort;
+  options.version = DATAFLOW_VERSION;
+  options.liveness_timeout = liveness_timeout;
+  auto server = runtime::OpsServer::start(std::move(t), options);
+  if (!server.isOk()) {
+    log->error("metrics and probes are not served: {}", server.status().message());
+    return nullptr;
+  }
+  log->info("metrics and probes on http://{}:{} (/metrics, /livez, /healthz, /readyz)",
+            options.address, server.value()->port());
+  return std::move(server).value();
+}
 
 // Loads and validates; prints every problem. Returns false when the manifests are invalid.
 bool loadPlan(const RunArgs& args, config::Plan& plan) {
@@ -75,6 +103,7 @@ int runEngine(const RunArgs& args) {
 
   const config::MountedFiles files = args.sources.mountedFiles();
   runtime::EngineOptions options;
+  options.telemetry = std::make_shared<runtime::Telemetry>();
   options.profile = args.profile;
   options.instance_id = args.instance_id;
   options.limits.max_messages = args.max_in_flight_messages;
@@ -93,11 +122,14 @@ int runEngine(const RunArgs& args) {
               name);
   }
   warnUnsupported(plan, args.profile);
+  const auto drain = std::chrono::milliseconds(static_cast<int64_t>(args.drain_timeout_s * 1000));
+  // Liveness allows for a rotation that drains every dataflow one after the other.
+  const auto ops = startOpsServer(args, profile, options.telemetry,
+                                  std::chrono::minutes(2) + drain * (engine->runners().size() + 1));
   const size_t running = engine->start();
   log->info("running {} of {} dataflow{} of profile {} as instance {}; stop with SIGINT or SIGTERM",
             running, engine->runners().size(), engine->runners().size() == 1 ? "" : "s",
             args.profile, args.instance_id);
-  const auto drain = std::chrono::milliseconds(static_cast<int64_t>(args.drain_timeout_s * 1000));
   if (Status watched = engine->watchMountedFiles(drain); !watched.isOk()) {
     log->warn("rotated Secrets and ConfigMaps will not be picked up until a restart: {}",
               watched.message());
@@ -121,6 +153,7 @@ int runEngine(const RunArgs& args) {
     log->info("{} received: stopping sources, delivering what is in flight (up to {} ms)",
               signal_number == SIGINT ? "SIGINT" : "SIGTERM", drain.count());
   }
+  options.telemetry->draining = true;  // /readyz answers 503 from here on
   const uint64_t lost = engine->stop(drain);
   if (lost == 0 && outcome == runtime::Engine::Outcome::StopRequested) {
     log->info("stopped; everything received was delivered");
@@ -144,8 +177,9 @@ Command addRunCommand(CLI::App& app) {
       "first: any error exits 2 and nothing starts. A dataflow whose client can no longer work "
       "is stopped (state Failed, logged) while the others run; when every dataflow has failed "
       "the command exits 3. A dataflow whose mounted Secret or ConfigMap changes reconnects "
-      "with the new content (the old connections drain first, up to --drain-timeout). Logs go "
-      "to stderr, one line per event.");
+      "with the new content (the old connections drain first, up to --drain-timeout). Metrics "
+      "(/metrics) and probes (/livez, /healthz, /readyz) are served on the profile's "
+      "prometheusPort. Logs go to stderr, one line per event.");
   run->add_option("-f,--file", args->sources.paths,
                   "Manifest files or folders (multi-document YAML)")
       ->required()
@@ -163,6 +197,13 @@ Command addRunCommand(CLI::App& app) {
   run->add_option("--drain-timeout", args->drain_timeout_s,
                   "Seconds to deliver what is in flight after SIGINT/SIGTERM")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  run->add_option("--metrics-port", args->metrics_port,
+                  "Port of /metrics, /livez, /healthz and /readyz; 0: any free port (logged). "
+                  "Default: the profile's diagnostics.metrics.prometheusPort (9600)")
+      ->check(CLI::Range(0, 65535));
+  run->add_option("--metrics-address", args->metrics_address,
+                  "Address the metrics and probes listen on")
       ->capture_default_str();
   run->add_option("--max-in-flight-messages", args->max_in_flight_messages,
                   "Per dataflow: messages held for the destination before the source waits")

@@ -15,6 +15,8 @@ packages=(
   mosquitto mosquitto-clients kcat
   python3 python3-jsonschema python3-yaml python3-kafka python3-paho-mqtt python3-websockets
   openssl
+  # independent checks of the metrics endpoint: a Prometheus text parser and promtool
+  python3-prometheus-client prometheus
 )
 
 missing=()

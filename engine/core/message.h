@@ -39,8 +39,16 @@ struct AckToken {
   int32_t topic_index = -1;  // Kafka source: the record's topic, as an index into its own table
   int32_t partition = -1;    // Kafka source: the record's partition
   int64_t offset = -1;       // Kafka source: the record's offset
+  // Set by the runner before a message goes to its destination, which hands the token back with
+  // the delivery report: the message's receive time and its payload size at sending, for the
+  // latency and byte metrics. Not part of the token's identity.
+  std::chrono::steady_clock::time_point received_at{};
+  uint32_t payload_bytes = 0;
 
-  friend bool operator==(const AckToken&, const AckToken&) = default;
+  friend bool operator==(const AckToken& a, const AckToken& b) {
+    return a.sequence == b.sequence && a.topic_index == b.topic_index &&
+           a.partition == b.partition && a.offset == b.offset;
+  }
 };
 
 struct Message {

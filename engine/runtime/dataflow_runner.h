@@ -24,6 +24,8 @@
 #include "engine/core/source.h"
 #include "engine/transform/pipeline.h"
 #include "engine/core/rate_limited_warning.h"
+#include "engine/runtime/dataflow_telemetry.h"
+#include "engine/runtime/latency_histogram.h"
 
 namespace spdlog {
 class logger;
@@ -31,25 +33,14 @@ class logger;
 
 namespace dataflow::runtime {
 
-struct RunnerCounters {
-  uint64_t received = 0;   // handed over by the source
-  uint64_t sent = 0;       // accepted by the destination
-  uint64_t delivered = 0;  // acknowledged by the destination broker
-  uint64_t refused = 0;    // refused by the destination for good (counted, logged, acked)
-  uint64_t dropped = 0;    // dropped on purpose by the pipeline (expired, bad topic; acked)
-  uint64_t expired = 0;    // accepted, then expired while the destination held it (acked)
-  uint64_t abandoned = 0;  // received but never accepted by the destination (shutdown)
-
-  uint64_t inFlight() const { return sent - delivered - refused - expired; }
-};
-
-enum class RunnerState { Created, Running, Failed, Stopped };
 
 class DataflowRunner final : public MessageHandler, public DeliveryHandler {
  public:
   DataflowRunner(std::string name, std::unique_ptr<transform::Pipeline> pipeline,
                  std::unique_ptr<Source> source, std::unique_ptr<Destination> destination,
-                 std::shared_ptr<spdlog::logger> logger, const Clock& clock);
+                 std::shared_ptr<spdlog::logger> logger, const Clock& clock,
+                 std::shared_ptr<DataflowTelemetry> telemetry = nullptr);
+  // Closes what is still open and hands the final counts to the telemetry.
   ~DataflowRunner() override;
 
   // Called (once, from the failing thread) when the runner turns Failed. Must not block. Set
@@ -73,6 +64,7 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   std::string failureReason() const;
   RunnerCounters counters() const;
   transform::CounterSnapshot transformCounters() const { return pipeline_->counters(); }
+  LatencySnapshot latency() const { return latency_.snapshot(); }
   bool sourceConnected() const { return source_->connected(); }
   bool destinationConnected() const { return destination_->connected(); }
 
@@ -90,6 +82,7 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   std::unique_ptr<Source> source_;
   std::unique_ptr<Destination> destination_;
   std::shared_ptr<spdlog::logger> logger_;
+  const Clock& clock_;
   WarningSink warning_sink_;
   RateLimitedWarning refused_warning_;
   bool closed_ = false;  // the thread that stops the runner (one at a time)
@@ -98,9 +91,13 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   mutable std::mutex failure_mutex_;
   std::string failure_reason_;  // guarded by failure_mutex_
 
+  std::shared_ptr<DataflowTelemetry> telemetry_;
   Counter received_{0};
+  Counter received_bytes_{0};
   Counter sent_{0};
   Counter delivered_{0};
+  Counter delivered_bytes_{0};
+  LatencyHistogram latency_;
   Counter refused_{0};
   Counter dropped_{0};
   Counter expired_{0};

@@ -13,6 +13,8 @@ namespace dataflow::runtime {
 
 namespace {
 
+constexpr auto kHeartbeat = std::chrono::seconds(1);
+
 ConnectorContext contextFor(const config::PlannedDataflow& planned,
                             const config::DataflowEndpoint& endpoint, const EngineOptions& options,
                             const config::MountedFiles& files, const Clock& clock) {
@@ -52,9 +54,16 @@ std::unique_ptr<DataflowRunner> buildRunner(const config::PlannedDataflow& plann
     if (!s->isOk()) errors.push_back("dataflow " + name + ": " + s->message());
   }
   if (errors.size() != before) return nullptr;
+  std::shared_ptr<DataflowTelemetry> telemetry;
+  if (options.telemetry) {
+    telemetry = options.telemetry->dataflow({name, planned.source->metadata.name,
+                                             planned.destination->metadata.name,
+                                             serviceType(*planned.source),
+                                             serviceType(*planned.destination)});
+  }
   return std::make_unique<DataflowRunner>(name, std::move(pipeline).value(),
                                           std::move(source).value(), std::move(destination).value(),
-                                          log, clock);
+                                          log, clock, std::move(telemetry));
 }
 
 }  // namespace
@@ -158,6 +167,8 @@ void Engine::watchFailures(DataflowRunner& runner) {
 }
 
 Engine::Outcome Engine::supervise() {
+  using std::chrono::steady_clock;
+  auto next_recheck = steady_clock::now() + recheck_;
   for (;;) {
     std::set<std::string> changed;
     bool recheck = false;
@@ -166,11 +177,19 @@ Engine::Outcome Engine::supervise() {
       auto woken = [&] {
         return stop_requested_ || failures_pending_ > 0 || !changed_folders_.empty();
       };
-      if (watcher_) {
-        recheck = !changed_.wait_for(lock, recheck_, woken);
-      } else {
-        changed_.wait(lock, woken);
+      // Wakes at least every kHeartbeat to show the liveness probe this thread is not wedged.
+      while (!woken()) {
+        if (options_.telemetry) options_.telemetry->heartbeat();
+        auto until = steady_clock::now() + kHeartbeat;
+        if (watcher_) until = std::min(until, next_recheck);
+        changed_.wait_until(lock, until, woken);
+        if (watcher_ && steady_clock::now() >= next_recheck) {
+          recheck = true;
+          next_recheck = steady_clock::now() + recheck_;
+          break;
+        }
       }
+      if (options_.telemetry) options_.telemetry->heartbeat();
       if (stop_requested_) return Outcome::StopRequested;
       failures_pending_ = 0;
       changed.swap(changed_folders_);
@@ -259,6 +278,7 @@ void Engine::rebuild(size_t index, uint64_t fingerprint) {
   runners_[index] = std::move(fresh);
   reaped_[index] = false;
   ++rotations_;
+  if (options_.telemetry) options_.telemetry->rotations.fetch_add(1, std::memory_order_relaxed);
   runners_[index]->start();  // a failure is logged by the runner and reaped by supervise()
 }
 

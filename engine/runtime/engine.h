@@ -28,6 +28,9 @@ struct EngineOptions {
   std::string profile = config::kDefaultProfile;
   uint32_t instance_id = 0;
   FlightLimits limits;
+  // Where the runners' counters and the supervising thread's heartbeat go (metrics, probes);
+  // none when null.
+  std::shared_ptr<Telemetry> telemetry;
 };
 
 class Engine {

@@ -90,12 +90,6 @@ std::string describe(const EndpointUse& use) {
   return out;
 }
 
-void checkProfile(const config::DataflowProfile& profile, std::vector<std::string>& lines) {
-  Reporter report(lines, "profile " + profile.metadata.name, profile.origin);
-  report.ifWritten("spec.diagnostics.metrics.prometheusPort",
-                   "this engine serves no Prometheus metrics yet");
-}
-
 void checkDataflow(const PlannedDataflow& planned, std::vector<std::string>& lines) {
   const config::Dataflow& d = *planned.dataflow;
   Reporter report(lines, "dataflow " + d.metadata.name, d.origin);
@@ -162,9 +156,6 @@ void checkMqttEndpoint(const EndpointUse& use, Reporter& report) {
 void checkEndpoint(const DataflowEndpoint& e, const EndpointUse& use,
                    std::vector<std::string>& lines) {
   Reporter report(lines, "endpoint " + e.metadata.name, e.origin);
-  report.ifWritten("spec.hostType",
-                   "descriptive only: it is checked against endpointType and the authentication "
-                   "method, and nothing at run time depends on it");
   if (e.spec.kafka) checkKafkaEndpoint(e, use, report);
   if (e.spec.mqtt) checkMqttEndpoint(use, report);
 }
@@ -173,9 +164,6 @@ void checkEndpoint(const DataflowEndpoint& e, const EndpointUse& use,
 
 std::vector<std::string> ignoredSettings(const config::Plan& plan, const std::string& profile) {
   std::vector<std::string> lines;
-  for (const config::DataflowProfile& p : plan.manifests.profiles) {
-    if (p.metadata.name == profile) checkProfile(p, lines);
-  }
   std::map<const DataflowEndpoint*, EndpointUse> uses;
   for (const PlannedDataflow& planned : plan.dataflows) {
     if (!planned.enabled || planned.profile->metadata.name != profile) continue;

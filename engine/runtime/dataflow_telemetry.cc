@@ -1,0 +1,168 @@
+#include "engine/runtime/dataflow_telemetry.h"
+
+#include <algorithm>
+
+#include "engine/runtime/dataflow_runner.h"
+
+namespace dataflow::runtime {
+
+namespace {
+
+void addTransform(transform::CounterSnapshot& to, const transform::CounterSnapshot& from) {
+  to.forwarded += from.forwarded;
+  to.expired += from.expired;
+  to.unresolved_topic += from.unresolved_topic;
+  to.invalid_topic += from.invalid_topic;
+  to.properties_removed_invalid_utf8 += from.properties_removed_invalid_utf8;
+  to.properties_removed_too_long += from.properties_removed_too_long;
+  to.properties_shadowed += from.properties_shadowed;
+  to.partition_key_fallbacks += from.partition_key_fallbacks;
+  to.cloud_events_propagated += from.cloud_events_propagated;
+  to.cloud_events_created += from.cloud_events_created;
+  to.cloud_events_structured += from.cloud_events_structured;
+}
+
+bool contains(const std::string& text, const char* part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+RunnerCounters& RunnerCounters::operator+=(const RunnerCounters& other) {
+  received += other.received;
+  received_bytes += other.received_bytes;
+  sent += other.sent;
+  delivered += other.delivered;
+  delivered_bytes += other.delivered_bytes;
+  refused += other.refused;
+  dropped += other.dropped;
+  expired += other.expired;
+  abandoned += other.abandoned;
+  return *this;
+}
+
+const char* toString(RunnerState state) {
+  switch (state) {
+    case RunnerState::Created:
+      return "created";
+    case RunnerState::Running:
+      return "running";
+    case RunnerState::Failed:
+      return "failed";
+    case RunnerState::Stopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+std::string serviceType(const config::DataflowEndpoint& endpoint) {
+  using config::HostType;
+  if (endpoint.spec.host_type) {
+    switch (*endpoint.spec.host_type) {
+      case HostType::FabricRT:
+        return "Fabric RTI";
+      case HostType::EventGrid:
+        return "Event Grid";
+      case HostType::LocalBroker:
+        return "Local AIO MQTT Broker";
+      case HostType::Eventhub:
+        return "Event Hubs";
+      case HostType::CustomMqtt:
+        return "Unknown Mqtt Broker";
+      case HostType::CustomKafka:
+        return "Unknown Kafka Broker";
+    }
+  }
+  if (endpoint.spec.kafka) {
+    return contains(endpoint.spec.kafka->host, ".servicebus.") ? "Event Hubs"
+                                                                : "Unknown Kafka Broker";
+  }
+  const std::string host = endpoint.spec.mqtt ? endpoint.spec.mqtt->host : "";
+  if (host.empty() || contains(host, "aio-broker")) return "Local AIO MQTT Broker";
+  if (contains(host, ".eventgrid.azure.net")) return "Event Grid";
+  return "Unknown Mqtt Broker";
+}
+
+void DataflowTelemetry::attach(const DataflowRunner& runner) {
+  std::lock_guard lock(mutex_);
+  if (std::find(live_.begin(), live_.end(), &runner) == live_.end()) live_.push_back(&runner);
+}
+
+void DataflowTelemetry::detach(const DataflowRunner& runner) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find(live_.begin(), live_.end(), &runner);
+  if (it == live_.end()) return;
+  retired_ += runner.counters();
+  addTransform(retired_transform_, runner.transformCounters());
+  retired_latency_ += runner.latency();
+  if (runner.state() == RunnerState::Failed) ++retired_failures_;
+  live_.erase(it);
+}
+
+DataflowReading DataflowTelemetry::read() const {
+  std::lock_guard lock(mutex_);
+  DataflowReading r;
+  r.info = info_;
+  r.counters = retired_;
+  r.transform = retired_transform_;
+  r.latency = retired_latency_;
+  r.failures = retired_failures_;
+  for (const DataflowRunner* runner : live_) {
+    r.counters += runner->counters();
+    addTransform(r.transform, runner->transformCounters());
+    r.latency += runner->latency();
+    if (runner->state() == RunnerState::Failed) ++r.failures;
+  }
+  if (!live_.empty()) {
+    const DataflowRunner& newest = *live_.back();
+    r.attached = true;
+    r.state = newest.state();
+    r.source_connected = newest.sourceConnected();
+    r.destination_connected = newest.destinationConnected();
+    if (r.state == RunnerState::Failed) r.failure = newest.failureReason();
+  }
+  return r;
+}
+
+std::shared_ptr<DataflowTelemetry> Telemetry::dataflow(const DataflowInfo& info) {
+  std::lock_guard lock(mutex_);
+  for (const auto& d : dataflows_) {
+    if (d->name() == info.name) return d;
+  }
+  auto created = std::make_shared<DataflowTelemetry>(info);
+  auto at = std::lower_bound(dataflows_.begin(), dataflows_.end(), info.name,
+                             [](const auto& d, const std::string& name) { return d->name() < name; });
+  dataflows_.insert(at, created);
+  return created;
+}
+
+void Telemetry::remove(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(dataflows_, [&](const auto& d) { return d->name() == name; });
+}
+
+std::vector<DataflowReading> Telemetry::read() const {
+  std::vector<std::shared_ptr<DataflowTelemetry>> dataflows;
+  {
+    std::lock_guard lock(mutex_);
+    dataflows = dataflows_;
+  }
+  std::vector<DataflowReading> readings;
+  readings.reserve(dataflows.size());
+  for (const auto& d : dataflows) readings.push_back(d->read());
+  return readings;
+}
+
+int64_t Telemetry::nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void Telemetry::heartbeat() { heartbeat_ms_.store(nowMs(), std::memory_order_relaxed); }
+
+std::chrono::milliseconds Telemetry::sinceHeartbeat() const {
+  return std::chrono::milliseconds(nowMs() - heartbeat_ms_.load(std::memory_order_relaxed));
+}
+
+}  // namespace dataflow::runtime

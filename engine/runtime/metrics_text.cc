@@ -1,0 +1,297 @@
+#include "engine/runtime/metrics_text.h"
+
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+namespace dataflow::runtime {
+
+namespace {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+std::string number(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return ec == std::errc() ? std::string(buffer, end) : "NaN";
+}
+
+// Label values escape backslash, double quote and line feed; HELP text backslash and line feed.
+std::string escape(const std::string& text, bool quote) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && quote) {
+      out += "\\\"";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class Exposition {
+ public:
+  void family(const std::string& name, const char* type, const std::string& help) {
+    text_ += "# HELP " + name + " " + escape(help, false) + "\n# TYPE " + name + " " + type + "\n";
+  }
+  void sample(const std::string& name, const Labels& labels, double value) {
+    text_ += name;
+    if (!labels.empty()) {
+      text_ += '{';
+      for (size_t i = 0; i < labels.size(); ++i) {
+        if (i > 0) text_ += ',';
+        text_ += labels[i].first + "=\"" + escape(labels[i].second, true) + '"';
+      }
+      text_ += '}';
+    }
+    text_ += ' ' + number(value) + '\n';
+  }
+  // Bucket bounds and sum are kLatencyBoundsMs times `scale` (1: milliseconds, 0.001: seconds).
+  void histogram(const std::string& name, const Labels& labels, const LatencySnapshot& h,
+                 double scale) {
+    for (size_t i = 0; i < kLatencyBoundsMs.size(); ++i) {
+      Labels with_le = labels;
+      with_le.emplace_back("le", number(kLatencyBoundsMs[i] * scale));
+      sample(name + "_bucket", with_le, static_cast<double>(h.cumulative[i]));
+    }
+    Labels with_inf = labels;
+    with_inf.emplace_back("le", "+Inf");
+    sample(name + "_bucket", with_inf, static_cast<double>(h.count));
+    sample(name + "_sum", labels, h.sum_ms * scale);
+    sample(name + "_count", labels, static_cast<double>(h.count));
+  }
+  std::string take() { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
+double u(uint64_t v) { return static_cast<double>(v); }
+
+bool dataflowReady(const DataflowReading& d) {
+  return d.attached && d.state == RunnerState::Running && d.source_connected &&
+         d.destination_connected;
+}
+
+// AIO's metrics: one series per service type, summed over the dataflows of that type.
+void renderAio(const EngineReading& r, Exposition& out) {
+  struct BySide {
+    std::map<std::string, double> values;
+    void add(const std::string& type, double v) { values[type] += v; }
+  };
+  BySide received, received_bytes, sent, sent_bytes, expired, processing_errors, payload_errors;
+  std::map<std::string, LatencySnapshot> latency;
+  double active = 0;
+  for (const DataflowReading& d : r.dataflows) {
+    const std::string& from = d.info.source_service_type;
+    const std::string& to = d.info.destination_service_type;
+    received.add(from, u(d.counters.received));
+    received_bytes.add(from, u(d.counters.received_bytes));
+    sent.add(to, u(d.counters.delivered));
+    sent_bytes.add(to, u(d.counters.delivered_bytes));
+    expired.add(to, u(d.transform.expired + d.counters.expired));
+    processing_errors.add(
+        to, u(d.transform.unresolved_topic + d.transform.invalid_topic + d.counters.refused));
+    payload_errors.add(to, u(d.counters.refused));
+    latency[from] += d.latency;
+    if (d.attached && d.state == RunnerState::Running) ++active;
+  }
+  auto counter = [&](const std::string& name, const char* label, const BySide& side,
+                     const std::string& help) {
+    out.family(name, "counter", help);
+    for (const auto& [type, v] : side.values) out.sample(name, {{label, type}}, v);
+  };
+  counter("aio_dataflow_messages_received", "source_service_type", received,
+          "Messages received from sources (AIO metric).");
+  counter("aio_dataflow_messages_sent", "target_service_type", sent,
+          "Messages acknowledged by destinations (AIO metric).");
+  counter("aio_dataflow_messages_expired", "target_service_type", expired,
+          "Messages dropped because their MQTT v5 Message Expiry Interval ran out (AIO metric).");
+  counter("aio_dataflow_messages_dropped_processing_errors", "target_service_type",
+          processing_errors,
+          "Messages dropped: topic template unresolvable or invalid, or refused by the "
+          "destination (too large, say) (AIO metric).");
+  counter("aio_dataflow_bytes_received", "source_service_type", received_bytes,
+          "Payload bytes received from sources (AIO metric).");
+  counter("aio_dataflow_bytes_sent", "target_service_type", sent_bytes,
+          "Payload bytes acknowledged by destinations (AIO metric).");
+  out.family("aio_dataflow_errors", "counter",
+             "Messages a destination refused for good, by error code (AIO metric).");
+  for (const auto& [type, v] : payload_errors.values) {
+    out.sample("aio_dataflow_errors", {{"target_service_type", type}, {"error_code", "PayloadError"}},
+               v);
+  }
+  out.family("aio_dataflow_processing_latency", "histogram",
+             "Milliseconds from receiving a message to its destination's acknowledgement (AIO "
+             "metric).");
+  for (const auto& [type, h] : latency) {
+    out.histogram("aio_dataflow_processing_latency", {{"source_service_type", type}}, h, 1.0);
+  }
+  out.family("aio_dataflow_active_dataflows", "gauge", "Dataflows running (AIO metric).");
+  out.sample("aio_dataflow_active_dataflows", {}, active);
+  out.family("aio_dataflow_version", "counter", "The engine's version, as a label (AIO metric).");
+  out.sample("aio_dataflow_version", {{"version", r.version}}, 1);
+}
+
+void renderOwn(const EngineReading& r, Exposition& out) {
+  auto perDataflow = [&](const std::string& name, const char* type, const std::string& help,
+                         auto value) {
+    out.family(name, type, help);
+    for (const DataflowReading& d : r.dataflows) {
+      out.sample(name, {{"dataflow", d.info.name}}, value(d));
+    }
+  };
+  perDataflow("dataflow_messages_received_total", "counter",
+              "Messages the dataflow's source handed over.",
+              [](const DataflowReading& d) { return u(d.counters.received); });
+  perDataflow("dataflow_received_bytes_total", "counter", "Payload bytes of the received messages.",
+              [](const DataflowReading& d) { return u(d.counters.received_bytes); });
+  perDataflow("dataflow_messages_delivered_total", "counter",
+              "Messages the destination's broker acknowledged.",
+              [](const DataflowReading& d) { return u(d.counters.delivered); });
+  perDataflow("dataflow_delivered_bytes_total", "counter",
+              "Payload bytes of the delivered messages, as sent.",
+              [](const DataflowReading& d) { return u(d.counters.delivered_bytes); });
+  out.family("dataflow_messages_dropped_total", "counter",
+             "Messages dropped on purpose (acknowledged at the source, counted and logged), by "
+             "reason.");
+  for (const DataflowReading& d : r.dataflows) {
+    const std::pair<const char*, uint64_t> reasons[] = {
+        {"expired", d.transform.expired + d.counters.expired},
+        {"unresolved_topic", d.transform.unresolved_topic},
+        {"invalid_topic", d.transform.invalid_topic},
+        {"refused_by_destination", d.counters.refused}};
+    for (const auto& [reason, v] : reasons) {
+      out.sample("dataflow_messages_dropped_total", {{"dataflow", d.info.name}, {"reason", reason}},
+                 u(v));
+    }
+  }
+  perDataflow("dataflow_messages_not_accepted_total", "counter",
+              "Messages received while stopping or failed and never accepted by the destination: "
+              "left unacknowledged at the source, which delivers them again.",
+              [](const DataflowReading& d) { return u(d.counters.abandoned); });
+  out.family("dataflow_properties_removed_total", "counter",
+             "User properties or headers removed from forwarded messages, by reason.");
+  for (const DataflowReading& d : r.dataflows) {
+    const std::pair<const char*, uint64_t> reasons[] = {
+        {"invalid_utf8", d.transform.properties_removed_invalid_utf8},
+        {"too_long", d.transform.properties_removed_too_long},
+        {"shadowed_by_built_in", d.transform.properties_shadowed}};
+    for (const auto& [reason, v] : reasons) {
+      out.sample("dataflow_properties_removed_total",
+                 {{"dataflow", d.info.name}, {"reason", reason}}, u(v));
+    }
+  }
+  perDataflow("dataflow_messages_in_flight", "gauge",
+              "Messages accepted by the destination and not yet acknowledged.",
+              [](const DataflowReading& d) { return u(d.counters.inFlight()); });
+  out.family("dataflow_endpoint_connected", "gauge",
+             "1 when the dataflow's connection to the endpoint is up.");
+  for (const DataflowReading& d : r.dataflows) {
+    out.sample("dataflow_endpoint_connected",
+               {{"dataflow", d.info.name}, {"endpoint", d.info.source_endpoint}, {"side", "source"}},
+               d.source_connected ? 1 : 0);
+    out.sample("dataflow_endpoint_connected",
+               {{"dataflow", d.info.name},
+                {"endpoint", d.info.destination_endpoint},
+                {"side", "destination"}},
+               d.destination_connected ? 1 : 0);
+  }
+  perDataflow("dataflow_ready", "gauge",
+              "1 when the dataflow runs with both endpoints connected (what /readyz checks).",
+              [](const DataflowReading& d) { return dataflowReady(d) ? 1.0 : 0.0; });
+  perDataflow("dataflow_failures_total", "counter",
+              "Times the dataflow failed (a connector that could no longer work).",
+              [](const DataflowReading& d) { return u(d.failures); });
+  out.family("dataflow_delivery_latency_seconds", "histogram",
+             "Seconds from receiving a message to its destination's acknowledgement.");
+  for (const DataflowReading& d : r.dataflows) {
+    out.histogram("dataflow_delivery_latency_seconds", {{"dataflow", d.info.name}}, d.latency,
+                  0.001);
+  }
+  out.family("dataflow_rotations_total", "counter",
+             "Dataflows rebuilt because a Secret or ConfigMap they read changed.");
+  out.sample("dataflow_rotations_total", {}, u(r.rotations));
+  out.family("dataflow_reloads_total", "counter", "Configuration reloads, by outcome.");
+  out.sample("dataflow_reloads_total", {{"outcome", "applied"}}, u(r.reloads_applied));
+  out.sample("dataflow_reloads_total", {{"outcome", "refused"}}, u(r.reloads_refused));
+  out.family("dataflow_build_info", "gauge", "The engine's version, as a label; always 1.");
+  out.sample("dataflow_build_info", {{"version", r.version}}, 1);
+}
+
+void renderProcess(const ProcessReading& p, Exposition& out) {
+  out.family("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.");
+  out.sample("process_cpu_seconds_total", {}, p.cpu_seconds);
+  out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  out.sample("process_resident_memory_bytes", {}, p.resident_bytes);
+  out.family("process_start_time_seconds", "gauge",
+             "Start time of the process since unix epoch in seconds.");
+  out.sample("process_start_time_seconds", {}, p.start_time_seconds);
+  out.family("process_open_fds", "gauge", "Number of open file descriptors.");
+  out.sample("process_open_fds", {}, p.open_fds);
+  out.family("process_max_fds", "gauge", "Maximum number of open file descriptors.");
+  out.sample("process_max_fds", {}, p.max_fds);
+}
+
+}  // namespace
+
+EngineReading readEngine(const Telemetry& telemetry, std::string version) {
+  EngineReading r;
+  r.dataflows = telemetry.read();
+  r.version = std::move(version);
+  r.rotations = telemetry.rotations.load(std::memory_order_relaxed);
+  r.reloads_applied = telemetry.reloads_applied.load(std::memory_order_relaxed);
+  r.reloads_refused = telemetry.reloads_refused.load(std::memory_order_relaxed);
+  r.draining = telemetry.draining.load();
+  r.process = readProcess();
+  return r;
+}
+
+std::string renderMetrics(const EngineReading& reading) {
+  Exposition out;
+  renderAio(reading, out);
+  renderOwn(reading, out);
+  renderProcess(reading.process, out);
+  return out.take();
+}
+
+Readiness readiness(const EngineReading& reading) {
+  nlohmann::json dataflows = nlohmann::json::array();
+  bool all = !reading.draining;
+  for (const DataflowReading& d : reading.dataflows) {
+    if (!d.attached) continue;  // removed or stopped on purpose
+    nlohmann::json entry{{"name", d.info.name}, {"state", toString(d.state)}};
+    const bool ready = dataflowReady(d);
+    entry["ready"] = ready;
+    if (!ready) {
+      all = false;
+      std::string reason;
+      if (d.state == RunnerState::Failed) {
+        reason = "failed: " + d.failure;
+      } else if (d.state != RunnerState::Running) {
+        reason = std::string(toString(d.state));
+      } else {
+        if (!d.source_connected) reason = "source endpoint " + d.info.source_endpoint + " connecting";
+        if (!d.destination_connected) {
+          reason += std::string(reason.empty() ? "" : "; ") + "destination endpoint " +
+                    d.info.destination_endpoint + " connecting";
+        }
+      }
+      entry["reason"] = reason;
+    }
+    dataflows.push_back(std::move(entry));
+  }
+  nlohmann::json body{{"ready", all}, {"draining", reading.draining}, {"dataflows", dataflows}};
+  return {all, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+}
+
+}  // namespace dataflow::runtime
