@@ -111,6 +111,7 @@ class Telemetry {
   std::atomic<uint64_t> rotations{0};      // dataflows rebuilt for rotated Secrets/ConfigMaps
   std::atomic<uint64_t> reloads_applied{0};
   std::atomic<uint64_t> reloads_refused{0};
+  std::atomic<bool> started{false};   // every dataflow was started once: ready is possible
   std::atomic<bool> draining{false};  // stopping: not ready any more
 
  private:

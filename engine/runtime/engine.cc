@@ -136,6 +136,7 @@ std::unique_ptr<Engine> Engine::build(const config::Plan& plan, const EngineOpti
 
 size_t Engine::start() {
   for (auto& runner : runners_) runner->start();  // a failure is logged by the runner
+  if (options_.telemetry) options_.telemetry->started = true;
   return reapFailed();
 }
 

@@ -251,6 +251,7 @@ EngineReading readEngine(const Telemetry& telemetry, std::string version) {
   r.rotations = telemetry.rotations.load(std::memory_order_relaxed);
   r.reloads_applied = telemetry.reloads_applied.load(std::memory_order_relaxed);
   r.reloads_refused = telemetry.reloads_refused.load(std::memory_order_relaxed);
+  r.started = telemetry.started.load();
   r.draining = telemetry.draining.load();
   r.process = readProcess();
   return r;
@@ -266,7 +267,7 @@ std::string renderMetrics(const EngineReading& reading) {
 
 Readiness readiness(const EngineReading& reading) {
   nlohmann::json dataflows = nlohmann::json::array();
-  bool all = !reading.draining;
+  bool all = reading.started && !reading.draining;
   for (const DataflowReading& d : reading.dataflows) {
     if (!d.attached) continue;  // removed or stopped on purpose
     nlohmann::json entry{{"name", d.info.name}, {"state", toString(d.state)}};
@@ -290,7 +291,10 @@ Readiness readiness(const EngineReading& reading) {
     }
     dataflows.push_back(std::move(entry));
   }
-  nlohmann::json body{{"ready", all}, {"draining", reading.draining}, {"dataflows", dataflows}};
+  nlohmann::json body{{"ready", all},
+                      {"starting", !reading.started},
+                      {"draining", reading.draining},
+                      {"dataflows", dataflows}};
   return {all, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 

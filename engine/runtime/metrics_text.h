@@ -33,6 +33,7 @@ struct EngineReading {
   uint64_t rotations = 0;
   uint64_t reloads_applied = 0;
   uint64_t reloads_refused = 0;
+  bool started = true;
   bool draining = false;
   ProcessReading process;
 };
@@ -44,8 +45,8 @@ ProcessReading readProcess();
 std::string renderMetrics(const EngineReading& reading);
 
 // A dataflow is ready when its runner runs and both its endpoints are connected; the engine is
-// ready when every dataflow is and it is not draining (no dataflow at all is ready: nothing is
-// waiting). `body` is JSON: {"ready":bool,"draining":bool,"dataflows":[{"name","ready",
+// ready when it has started every dataflow, every dataflow is ready and it is not draining (no
+// dataflow at all is ready: nothing is waiting). `body` is JSON: {"ready":bool,"starting":bool,"draining":bool,"dataflows":[{"name","ready",
 // "state","reason"}]} with a reason for each dataflow that is not ready.
 struct Readiness {
   bool ready = false;

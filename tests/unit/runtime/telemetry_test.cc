@@ -176,6 +176,9 @@ TEST(Readiness, ReadyOnlyWhenEveryAttachedDataflowIsConnectedAndNotDraining) {
   EXPECT_TRUE(readiness(r).ready);
   r.draining = true;
   EXPECT_FALSE(readiness(r).ready);
+  r.draining = false;
+  r.started = false;
+  EXPECT_FALSE(readiness(r).ready) << "not every dataflow was started yet";
 }
 
 }  // namespace
