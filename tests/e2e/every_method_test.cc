@@ -32,6 +32,7 @@
 #include "tests/support/random_name.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
+#include "tests/support/files.h"
 
 namespace dataflow::testing {
 namespace {
@@ -46,13 +47,6 @@ constexpr const char* kUserClientId = "00000000-0000-0000-0000-0000000000c1";
 constexpr const char* kUserTenantId = "00000000-0000-0000-0000-0000000000a1";
 constexpr const char* kPodClientId = "00000000-0000-0000-0000-0000000000c2";
 constexpr const char* kPodTenantId = "00000000-0000-0000-0000-0000000000a2";
-
-std::string readWholeFile(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The base64 lines of a PEM private key: any of them in a log would be a leak.
 std::vector<std::string> keyLines(const std::string& pem_file) {
@@ -120,19 +114,6 @@ class EveryMethodE2E : public ::testing::Test {
                           {"client_key.pem", readWholeFile(client.key)},
                           {"client_intermediate_certs.pem", readWholeFile(pki_.intermediateCert())}});
     return client.key;
-  }
-
-  // Every line of `text` that contains one of `secrets`.
-  static std::vector<std::string> linesWithAnyOf(const std::string& text,
-                                                 const std::vector<std::string>& secrets) {
-    std::vector<std::string> hits;
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-      for (const std::string& s : secrets) {
-        if (!s.empty() && line.find(s) != std::string::npos) hits.push_back(line);
-      }
-    }
-    return hits;
   }
 
   TempDir dir_{"every-method"};

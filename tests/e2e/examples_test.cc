@@ -17,6 +17,7 @@
 #include "tests/support/process.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
+#include "tests/support/files.h"
 
 namespace dataflow::testing {
 namespace {
@@ -36,13 +37,6 @@ std::vector<std::string> exampleFolders() {
   return names;
 }
 
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Copies the example's manifests with every host on 127.0.0.1:1; collects the audiences of its
 // service account tokens and the name of its DataflowProfile, if it has one.
 void copyManifests(const fs::path& from, const fs::path& to, std::set<std::string>& audiences,
@@ -53,7 +47,7 @@ void copyManifests(const fs::path& from, const fs::path& to, std::set<std::strin
   fs::create_directories(to);
   for (const fs::directory_entry& e : fs::directory_iterator(from)) {
     if (e.path().extension() != ".yaml") continue;
-    const std::string text = readFile(e.path());
+    const std::string text = readWholeFile(e.path());
     for (std::sregex_iterator it(text.begin(), text.end(), audience), end; it != end; ++it) {
       audiences.insert((*it)[1].str());
     }
@@ -102,7 +96,7 @@ TEST_P(Examples, StartsUnderDataflowRunAndStopsCleanly) {
     for (const fs::directory_entry& e : fs::recursive_directory_iterator(root / "secrets")) {
       auto file = real.find(e.path().filename().string());
       if (e.is_regular_file() && file != real.end()) {
-        std::ofstream(e.path()) << readFile(file->second);
+        std::ofstream(e.path()) << readWholeFile(file->second);
       }
     }
     args.push_back("--secrets-dir");
@@ -112,7 +106,7 @@ TEST_P(Examples, StartsUnderDataflowRunAndStopsCleanly) {
   // every file of the copy holds a real CA, so a Kafka client can load it.
   if (fs::exists(source / "configmaps")) {
     fs::copy(source / "configmaps", root / "configmaps", fs::copy_options::recursive);
-    const std::string ca = readFile(pki.caCert());
+    const std::string ca = readWholeFile(pki.caCert());
     for (const fs::directory_entry& e : fs::recursive_directory_iterator(root / "configmaps")) {
       if (e.is_regular_file()) std::ofstream(e.path()) << ca;
     }

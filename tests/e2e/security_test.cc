@@ -28,19 +28,13 @@
 #include "tests/support/random_name.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
+#include "tests/support/files.h"
 
 namespace dataflow::testing {
 namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-std::string readWholeFile(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class SecurityE2E : public ::testing::Test {
  protected:
@@ -102,14 +96,7 @@ class SecurityE2E : public ::testing::Test {
 
   // Every line of the engine's output that contains one of `secrets`.
   std::vector<std::string> linesWithAnyOf(const std::vector<std::string>& secrets) {
-    std::vector<std::string> hits;
-    std::istringstream lines(engine_->log());
-    for (std::string line; std::getline(lines, line);) {
-      for (const std::string& s : secrets) {
-        if (!s.empty() && line.find(s) != std::string::npos) hits.push_back(line);
-      }
-    }
-    return hits;
+    return testing::linesWithAnyOf(engine_->log(), secrets);
   }
 
   TempDir dir_{"security-e2e"};

@@ -25,6 +25,7 @@
 #include "tests/support/kafka/kafka_security_front.h"
 #include "tests/support/process.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/files.h"
 
 namespace dataflow::testing {
 
@@ -32,13 +33,6 @@ inline constexpr const char* kEndpointName = "secure-kafka";
 inline constexpr const char* kCaConfigMap = "kafka-ca";
 inline constexpr const char* kSaslSecret = "kafka-sasl";
 inline constexpr const char* kClientCertSecret = "kafka-client-cert";
-
-inline std::string readWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 class KafkaSecurityTest : public ::testing::Test {
  protected:

@@ -121,7 +121,7 @@ TEST_F(MqttTlsTest, AClientCertificateTheBrokerDoesNotTrustIsNamed) {
   x509Secret("client", pki_.clientFromOtherCa());
   useX509(endpoint, "client");
   expectOneFailureLine(endpoint, *broker, "client certificate");
-  expectNotLogged(readAll(pki_.clientFromOtherCa().key));
+  expectNotLogged(dataflow::testing::readWholeFile(pki_.clientFromOtherCa().key));
 }
 
 TEST_F(MqttTlsTest, MutualTlsWithAnX509CertificateSecret) {
@@ -130,7 +130,7 @@ TEST_F(MqttTlsTest, MutualTlsWithAnX509CertificateSecret) {
   x509Secret("client", pki_.client());
   useX509(endpoint, "client");
   expectMessagesFlow(endpoint, *broker);
-  expectNotLogged(readAll(pki_.client().key));
+  expectNotLogged(dataflow::testing::readWholeFile(pki_.client().key));
 }
 
 // The broker trusts only the root CA, so the client certificate (signed by the intermediate)
@@ -166,7 +166,7 @@ TEST_F(MqttTlsTest, IntermediateCertificatesFromTheSecretAreSentInTheChain) {
   }
   ::unsetenv("TMPDIR");
   EXPECT_TRUE(std::filesystem::is_empty(tmp.path()));
-  expectNotLogged(readAll(pki_.clientFromIntermediate().key));
+  expectNotLogged(dataflow::testing::readWholeFile(pki_.clientFromIntermediate().key));
 }
 
 // The test broker set-up checked by an independent client: mosquitto_pub with the same files is

@@ -20,6 +20,7 @@
 #include "tests/support/mosquitto.h"
 #include "tests/integration/mqtt/mqtt_pki.h"
 #include "tests/support/kubernetes_mount.h"
+#include "tests/support/files.h"
 
 namespace dataflow::mqtt::testing {
 
@@ -28,13 +29,6 @@ using dataflow::testing::Mosquitto;
 using dataflow::testing::MosquittoTls;
 using dataflow::testing::TempDir;
 using dataflow::testing::MqttPki;
-
-inline std::string readAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 class MqttSecurityTest : public MqttDestinationTest {
  protected:
@@ -54,16 +48,16 @@ class MqttSecurityTest : public MqttDestinationTest {
 
   // ConfigMap `name` with ca.crt = the given CA file.
   void trustConfigMap(const std::string& name, const std::string& ca_file) {
-    mount("configmaps", name, "ca.crt", readAll(ca_file));
+    mount("configmaps", name, "ca.crt", dataflow::testing::readWholeFile(ca_file));
   }
 
   // Secret `name` with client_cert.pem, client_key.pem and, when given, the intermediates.
   void x509Secret(const std::string& name, const CertificateFiles& client,
                   const std::string& intermediates_file = "") {
-    mount("secrets", name, "client_cert.pem", readAll(client.certificate));
-    mount("secrets", name, "client_key.pem", readAll(client.key));
+    mount("secrets", name, "client_cert.pem", dataflow::testing::readWholeFile(client.certificate));
+    mount("secrets", name, "client_key.pem", dataflow::testing::readWholeFile(client.key));
     if (!intermediates_file.empty()) {
-      mount("secrets", name, "client_intermediate_certs.pem", readAll(intermediates_file));
+      mount("secrets", name, "client_intermediate_certs.pem", dataflow::testing::readWholeFile(intermediates_file));
     }
   }
 

@@ -10,6 +10,7 @@
 #include "engine/config/json_yaml.h"
 #include "engine/config/manifest_schema.h"
 #include "tests/unit/config/test_util.h"
+#include "tests/support/files.h"
 
 namespace dataflow::config {
 namespace {
@@ -18,16 +19,9 @@ namespace fs = std::filesystem;
 
 const fs::path kSource = DATAFLOW_SOURCE_DIR;
 
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 std::vector<std::string> readLines(const fs::path& p) {
   std::vector<std::string> lines;
-  std::istringstream in(readFile(p));
+  std::istringstream in(dataflow::testing::readWholeFile(p));
   for (std::string line; std::getline(in, line);) {
     if (!line.empty()) lines.push_back(line);
   }
@@ -51,7 +45,7 @@ void checkCorpus(const fs::path& dir, const ValidateOptions& options, size_t at_
     SCOPED_TRACE(file.filename().string());
     fs::path expected_file = fs::path(file).replace_extension(".expected");
     ASSERT_TRUE(fs::exists(expected_file)) << "missing " << expected_file;
-    std::string text = readFile(file);
+    std::string text = dataflow::testing::readWholeFile(file);
     EXPECT_TRUE(text.rfind("# schema: reject", 0) == 0 || text.rfind("# schema: accept", 0) == 0)
         << "first line must say whether the CRD schema rejects it";
     auto result = testing::loadAndValidate(text, file.filename().string(), options);
@@ -110,7 +104,7 @@ TEST(Corpus, CheckedInCrdsMatchTheDeclarations) {
                                                         {"DataflowProfile", "dataflowprofiles"}}) {
     fs::path file = kSource / "crds" / (plural + "." + kGroup + ".yaml");
     ASSERT_TRUE(fs::exists(file)) << file;
-    std::string checked_in = readFile(file);
+    std::string checked_in = dataflow::testing::readWholeFile(file);
     std::string body = checked_in.substr(checked_in.find("apiVersion:"));
     EXPECT_EQ(body, toYaml(customResourceDefinition(kind)))
         << file << " is stale: run `dataflow crds --output-dir crds`";
@@ -123,9 +117,9 @@ TEST(Corpus, CheckedInCrdsMatchTheDeclarations) {
 TEST(Corpus, MutatedManifestsNeverCrashTheLoader) {
   std::vector<std::string> seeds;
   for (const auto& entry : fs::recursive_directory_iterator(kSource / "examples")) {
-    if (entry.path().extension() == ".yaml") seeds.push_back(readFile(entry.path()));
+    if (entry.path().extension() == ".yaml") seeds.push_back(dataflow::testing::readWholeFile(entry.path()));
   }
-  for (const fs::path& f : yamlFiles(kSource / "tests/data/invalid")) seeds.push_back(readFile(f));
+  for (const fs::path& f : yamlFiles(kSource / "tests/data/invalid")) seeds.push_back(dataflow::testing::readWholeFile(f));
   ASSERT_FALSE(seeds.empty());
   std::mt19937 rng(20261121);
   size_t mutations = 0;
