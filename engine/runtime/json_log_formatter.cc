@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "engine/core/rate_limited_warning.h"
 #include "engine/runtime/log_fields.h"
 
 namespace dataflow::runtime {
@@ -55,11 +56,13 @@ void JsonLogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memor
   if (context_.endpoint) line["endpoint"] = *context_.endpoint;
   line["message"] = std::string(msg.payload.data(), msg.payload.size());
   const std::vector<LogField>& fields = currentLogFields();
-  if (!fields.empty()) {
+  const std::optional<uint64_t> suppressed = RateLimitedWarning::suppressedInReport();
+  if (!fields.empty() || suppressed) {
     nlohmann::ordered_json& object = line["fields"] = nlohmann::ordered_json::object();
     for (const LogField& field : fields) {
       std::visit([&](const auto& value) { object[field.name] = value; }, field.value);
     }
+    if (suppressed) object["suppressed"] = *suppressed;
   }
   // Replacing invalid UTF-8 (instead of throwing) keeps every line valid JSON.
   const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

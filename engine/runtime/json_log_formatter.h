@@ -5,7 +5,9 @@
 //
 // `time` is UTC with milliseconds; `level` is trace, debug, info, warning, error or critical;
 // `dataflow` and `endpoint` are present when the logger was made for one (logging.h); `fields`
-// holds the LogFields in scope on the logging thread, and is absent when there are none. The
+// holds the LogFields in scope on the logging thread, plus `suppressed` for a line a
+// RateLimitedWarning writes (the occurrences it did not write since its last line), and is absent
+// when there are none. The
 // object never spans lines (a newline in the message is escaped) and is valid JSON whatever the
 // message holds: bytes that are not UTF-8 are replaced with U+FFFD.
 #pragma once

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "engine/core/clock.h"
+#include "engine/core/rate_limited_warning.h"
 #include "engine/runtime/log_fields.h"
 
 namespace dataflow::runtime {
@@ -97,6 +99,24 @@ TEST(JsonLogFormatter, FieldValuesAreEscapedToo) {
   LogFields fields({{"path", std::string("a\"b\nc\xff")}});
   const auto json = parse(formatLine({}, spdlog::level::info, "x"));
   EXPECT_EQ(json["fields"]["path"], "a\"b\nc\xef\xbf\xbd");
+}
+
+TEST(JsonLogFormatter, ARateLimitedLineCarriesItsSuppressedCount) {
+  ManualClock clock;
+  std::vector<nlohmann::ordered_json> lines;
+  const WarningSink sink = [&](std::string_view line) {
+    lines.push_back(parse(formatLine({"flow", std::nullopt}, spdlog::level::warn, line)));
+  };
+  RateLimitedWarning warning(clock, sink, std::chrono::seconds(10));
+  for (int i = 0; i < 5; ++i) warning.report([] { return std::string("dropped"); });
+  clock.advance(std::chrono::seconds(10));
+  warning.report([] { return std::string("dropped"); });
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["fields"], (nlohmann::ordered_json{{"suppressed", 0}}));
+  EXPECT_EQ(lines[1]["message"], "dropped (4 more since the last report)");
+  EXPECT_EQ(lines[1]["fields"], (nlohmann::ordered_json{{"suppressed", 4}}));
+  // Outside a report, nothing is added.
+  EXPECT_FALSE(parse(formatLine({}, spdlog::level::warn, "x")).contains("fields"));
 }
 
 TEST(LogFields, ScopesNestAndEndWithTheirScope) {
