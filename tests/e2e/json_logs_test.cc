@@ -11,6 +11,9 @@
 #include <sstream>
 
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/support/kafka/kafka_security_front.h"
+#include "tests/support/kubernetes_mount.h"
+#include "tests/support/random_name.h"
 #include "tests/support/wait.h"
 
 namespace dataflow::testing {
@@ -125,12 +128,13 @@ TEST_F(JsonLogs, AnErrorAtMessageRateIsOneLinePerIntervalWithTheCountSuppressed)
   const std::string warning = "cannot be resolved for input topic";
   int published = 0;
   const auto reports = [&] {
-    std::vector<std::string> messages;
-    for (const nlohmann::json& line : parseLines(engineLog())) {
-      const std::string message = line["message"];
-      if (message.find(warning) != std::string::npos) messages.push_back(message);
+    std::vector<nlohmann::json> found;
+    for (nlohmann::json& line : parseLines(engineLog())) {
+      if (line["message"].get<std::string>().find(warning) != std::string::npos) {
+        found.push_back(std::move(line));
+      }
     }
-    return messages;
+    return found;
   };
   for (; published < 20; ++published) publish("plant/m1", "x");
   // The pipeline's interval is 10 s: keep the drops coming until the second report.
@@ -141,17 +145,77 @@ TEST_F(JsonLogs, AnErrorAtMessageRateIsOneLinePerIntervalWithTheCountSuppressed)
         return reports().size() >= 2;
       },
       kDeadline, 500ms));
-  const std::vector<std::string> seen = reports();
-  EXPECT_EQ(seen.size(), 2u) << ::testing::PrintToString(seen);
-  EXPECT_THAT(seen[0], ::testing::Not(HasSubstr("more since the last report")));
+  const std::vector<nlohmann::json> seen = reports();
+  ASSERT_EQ(seen.size(), 2u) << engineLog();
+  const std::string first = seen[0]["message"], second = seen[1]["message"];
+  EXPECT_THAT(first, ::testing::Not(HasSubstr("more since the last report")));
+  EXPECT_EQ(seen[0]["dataflow"], "flow");
+  EXPECT_EQ(seen[0]["fields"]["suppressed"], 0);
   std::smatch count;
   ASSERT_TRUE(
-      std::regex_search(seen[1], count, std::regex(R"(\((\d+) more since the last report\))")))
-      << seen[1];
+      std::regex_search(second, count, std::regex(R"(\((\d+) more since the last report\))")))
+      << second;
   EXPECT_GE(std::stoi(count[1]), 19);  // the first 20 less the one reported
   EXPECT_LT(std::stoi(count[1]), published);
+  EXPECT_EQ(seen[1]["fields"]["suppressed"], std::stoi(count[1]));
   EXPECT_EQ(stopEngine(SIGTERM), 0);
   parseLines(engineLog());  // and every line is JSON
+}
+
+// A refused SASL login, then the rotated Secret that works, at debug: the lines about both are
+// JSON, and neither password appears in any line, raw or once its JSON escapes are decoded.
+TEST_F(JsonLogs, SaslFailureAndRotationAtDebugPrintNoSecret) {
+  const std::string wrong = randomName("wrong-password-");
+  const std::string right = randomName("right-password-");
+  KafkaFrontOptions options;
+  options.sasl_mechanisms = {"PLAIN"};
+  options.plain_users = {{"alice", right}};
+  KafkaSecurityFront front(kafka_->bootstrapServers(), options, dir_->path());
+  writeKubernetesMount(dir_->file("secrets/creds"), {{"username", "alice"}, {"password", wrong}});
+  writeManifests(FlowSpec());
+  {  // the fixture's Kafka endpoint, through the front, with SASL
+    std::ifstream in(dir_->file("manifests.yaml"));
+    std::string yaml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string anonymous = "    host: " + kafka_->bootstrapServers() +
+                                  "\n    consumerGroupId: flow-group\n"
+                                  "    authentication:\n      method: Anonymous\n";
+    const size_t at = yaml.find(anonymous);
+    ASSERT_NE(at, std::string::npos) << yaml;
+    yaml.replace(at, anonymous.size(),
+                 "    host: " + front.bootstrapServers() +
+                     "\n    authentication:\n      method: Sasl\n      saslSettings:\n"
+                     "        saslType: Plain\n        secretRef: creds\n");
+    std::ofstream(dir_->file("manifests.yaml")) << yaml;
+  }
+  startEngine(
+      {"--log-format", "json", "--log-level", "debug", "--secrets-dir", dir_->file("secrets")});
+  ASSERT_TRUE(waitFor([&] { return !front.events("auth_failed").empty(); }, kDeadline))
+      << front.log();
+  writeKubernetesMount(dir_->file("secrets/creds"), {{"username", "alice"}, {"password", right}});
+  // Published once the new producer is connected: the refused one could deliver nothing.
+  ASSERT_TRUE(waitFor([&] { return engineLog().find("connected to Kafka") != std::string::npos; },
+                      kDeadline))
+      << engineLog();
+  publish("plant/m1/data", "after the rotation");
+  ASSERT_EQ(readRecords(1).size(), 1u) << engineLog();
+  EXPECT_EQ(stopEngine(SIGTERM), 0);
+
+  const std::string output = engineLog();
+  EXPECT_EQ(output.find(wrong), std::string::npos);
+  EXPECT_EQ(output.find(right), std::string::npos);
+  bool refusal_logged = false;
+  for (const nlohmann::json& line : parseLines(output)) {
+    const std::string decoded =
+        line["message"].get<std::string>() + (line.contains("fields") ? line["fields"].dump() : "");
+    EXPECT_EQ(decoded.find(wrong), std::string::npos) << line.dump();
+    EXPECT_EQ(decoded.find(right), std::string::npos) << line.dump();
+    if (line.value("endpoint", "") == "kafka" && line["level"] != "debug" &&
+        line["message"].get<std::string>().find("SASL") != std::string::npos) {
+      refusal_logged = true;
+    }
+  }
+  EXPECT_TRUE(refusal_logged) << output;
+  EXPECT_THAT(output, HasSubstr("mounted content changed"));
 }
 
 TEST(JsonLogsOfAnInvalidRun, ManifestErrorsAreJsonLinesWithTheirPosition) {
