@@ -74,8 +74,9 @@ void warnUnsupported(const config::Plan& plan, const std::string& profile) {
 
 int runEngine(const RunArgs& args) {
   const runtime::LogFormat format = runtime::parseLogFormat(args.log_format).value();
-  // Until the profile's levels are known, every line shows (as the text format prints them).
-  runtime::initLogging(runtime::LogLevels{"trace", {}}, format);
+  // Until the profile's levels are known: info, so that every manifest problem (warning or
+  // error) shows in either format, as the text format always printed them.
+  runtime::initLogging(runtime::LogLevels{}, format);
   config::Plan plan;
   if (!loadPlan(args, format, plan)) return kExitUsage;
   const config::DataflowProfile* profile = findProfile(plan, args.profile);
