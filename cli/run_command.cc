@@ -11,6 +11,7 @@
 #include "connectors/registry.h"
 #include "engine/runtime/engine.h"
 #include "engine/runtime/ignored_settings.h"
+#include "engine/runtime/log_fields.h"
 #include "engine/runtime/logging.h"
 #include "engine/runtime/ops_server.h"
 
@@ -25,6 +26,7 @@ struct RunArgs {
   std::string profile = config::kDefaultProfile;
   uint32_t instance_id = 0;
   std::string log_level;  // empty: the profile's diagnostics.logs.level
+  std::string log_format = "text";
   double drain_timeout_s = 10;
   size_t max_in_flight_messages = runtime::FlightLimits{}.max_messages;
   size_t max_in_flight_mib = runtime::FlightLimits{}.max_bytes >> 20;
@@ -55,13 +57,32 @@ std::unique_ptr<runtime::OpsServer> startOpsServer(const RunArgs& args,
   return std::move(server).value();
 }
 
-// Loads and validates; prints every problem. Returns false when the manifests are invalid.
-bool loadPlan(const RunArgs& args, config::Plan& plan) {
+// A line about the run as a whole that is not an engine log event (manifest problems, the exit
+// summary): on stderr as it is in the text format; an `engine` line in the JSON format, so that a
+// log collector reads nothing but JSON.
+void report(runtime::LogFormat format, spdlog::level::level_enum level, const std::string& text) {
+  if (format == runtime::LogFormat::Text) {
+    std::cerr << text << "\n";
+    return;
+  }
+  runtime::logger("engine")->log(level, "{}", text);
+}
+
+// Loads and validates; reports every problem. Returns false when the manifests are invalid.
+bool loadPlan(const RunArgs& args, runtime::LogFormat format, config::Plan& plan) {
   config::Diagnostics diagnostics;
   plan = args.sources.loadPlan(diagnostics);
-  for (const config::Diagnostic& d : diagnostics.items()) std::cerr << d.format() << "\n";
+  for (const config::Diagnostic& d : diagnostics.items()) {
+    const bool error = d.severity == config::Diagnostic::Severity::Error;
+    runtime::LogFields fields({{"file", d.file},
+                               {"line", int64_t{d.line}},
+                               {"column", int64_t{d.column}},
+                               {"path", d.path}});
+    report(format, error ? spdlog::level::err : spdlog::level::warn, d.format());
+  }
   if (!diagnostics.hasErrors()) return true;
-  std::cerr << countOf(diagnostics.errorCount(), "error") << "; nothing started\n";
+  report(format, spdlog::level::err,
+         countOf(diagnostics.errorCount(), "error") + "; nothing started");
   return false;
 }
 
@@ -80,18 +101,22 @@ void warnUnsupported(const config::Plan& plan, const std::string& profile) {
 }
 
 int runEngine(const RunArgs& args) {
+  const runtime::LogFormat format = runtime::parseLogFormat(args.log_format).value();
+  // Until the profile's levels are known: info, so that every manifest problem (warning or
+  // error) shows in either format, as the text format always printed them.
+  runtime::initLogging(runtime::LogLevels{}, format);
   config::Plan plan;
-  if (!loadPlan(args, plan)) return kExitUsage;
+  if (!loadPlan(args, format, plan)) return kExitUsage;
   const config::DataflowProfile* profile = findProfile(plan, args.profile);
   Result<runtime::LogLevels> levels =
       runtime::parseLogLevels(!args.log_level.empty() ? args.log_level
                               : profile               ? profile->spec.diagnostics.logs.level
                                                       : std::string("info"));
   if (!levels.isOk()) {
-    std::cerr << "--log-level: " << levels.status().message() << "\n";
+    report(format, spdlog::level::err, "--log-level: " + levels.status().message());
     return kExitUsage;
   }
-  runtime::initLogging(levels.value());
+  runtime::initLogging(levels.value(), format);
   auto log = runtime::logger("engine");
 
   // Every thread started from here on inherits the blocked mask; only sigwait() sees them.
@@ -112,9 +137,9 @@ int runEngine(const RunArgs& args) {
   auto factory = connectors::makeConnectorFactory();
   std::vector<std::string> errors;
   auto engine = runtime::Engine::build(plan, options, *factory, files, clock, errors);
-  for (const std::string& e : errors) std::cerr << "error: " << e << "\n";
+  for (const std::string& e : errors) report(format, spdlog::level::err, "error: " + e);
   if (!engine) {
-    std::cerr << countOf(errors.size(), "error") << "; nothing started\n";
+    report(format, spdlog::level::err, countOf(errors.size(), "error") + "; nothing started");
     return kExitUsage;
   }
   for (const std::string& name : runtime::unusedLoggerNames(levels.value())) {
@@ -159,12 +184,12 @@ int runEngine(const RunArgs& args) {
     log->info("stopped; everything received was delivered");
   }
   const size_t failed = engine->failedCount();
-  spdlog::shutdown();
-  if (outcome == runtime::Engine::Outcome::AllFailed) return kExitFailed;
-  if (failed > 0) {
-    std::cerr << countOf(failed, "dataflow") << " failed while running (see the log)\n";
+  if (outcome != runtime::Engine::Outcome::AllFailed && failed > 0) {
+    report(format, spdlog::level::err,
+           countOf(failed, "dataflow") + " failed while running (see the log)");
   }
-  return kExitOk;
+  spdlog::shutdown();
+  return outcome == runtime::Engine::Outcome::AllFailed ? kExitFailed : kExitOk;
 }
 
 }  // namespace
@@ -179,7 +204,9 @@ Command addRunCommand(CLI::App& app) {
       "the command exits 3. A dataflow whose mounted Secret or ConfigMap changes reconnects "
       "with the new content (the old connections drain first, up to --drain-timeout). Metrics "
       "(/metrics) and probes (/livez, /healthz, /readyz) are served on the profile's "
-      "prometheusPort. Logs go to stderr, one line per event.");
+      "prometheusPort. Logs go to stderr, one line per event: text, or with --log-format json "
+      "one JSON object per line (time, level, logger, dataflow, endpoint, message, fields), "
+      "manifest errors included.");
   run->add_option("-f,--file", args->sources.paths,
                   "Manifest files or folders (multi-document YAML)")
       ->required()
@@ -194,6 +221,12 @@ Command addRunCommand(CLI::App& app) {
   run->add_option("--log-level", args->log_level,
                   "trace|debug|info|warn|error|off, optionally followed by ,NAME=LEVEL pairs "
                   "(NAME: engine or a dataflow). Default: the profile's diagnostics.logs.level");
+  run->add_option("--log-format", args->log_format,
+                  "text: time level [logger] message; json: one JSON object per line with time, "
+                  "level, logger, dataflow, endpoint (when the line is about one), message and "
+                  "fields (when the line has any)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   run->add_option("--drain-timeout", args->drain_timeout_s,
                   "Seconds to deliver what is in flight after SIGINT/SIGTERM")
       ->check(CLI::NonNegativeNumber)

@@ -6,6 +6,7 @@
 
 #include "engine/core/backoff.h"
 #include "engine/core/murmur2.h"
+#include "engine/runtime/log_fields.h"
 
 namespace dataflow::kafka {
 
@@ -478,6 +479,7 @@ void KafkaDestination::clientError(rd_kafka_t* producer, int error, const char* 
 void KafkaDestination::onLog(const rd_kafka_t* producer, int level, const char* facility,
                              const char* line) {
   auto* self = static_cast<KafkaDestination*>(rd_kafka_opaque(producer));
+  runtime::LogFields fields({{"library", std::string("librdkafka")}, {"facility", facility}});
   // A line that repeats a TLS or SASL failure clientError reports clearly stays at debug.
   self->logger_->log(
       self->diagnostics_.repeatsReport(facility, line) ? spdlog::level::debug : spdlogLevel(level),

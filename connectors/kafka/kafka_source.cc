@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "connectors/kafka/kafka_record.h"
+#include "engine/runtime/log_fields.h"
 
 namespace dataflow::kafka {
 
@@ -54,6 +55,8 @@ KafkaSource::KafkaSource(Options options)
       warning_sink_([logger = logger_](std::string_view line) { logger->warn("{}", line); }),
       error_warning_(clock_, warning_sink_, kWarningInterval),
       ignored_warning_(clock_, warning_sink_, kWarningInterval),
+      error_sink_([logger = logger_](std::string_view line) { logger->error("{}", line); }),
+      stray_error_(clock_, error_sink_, kWarningInterval),
       diagnostics_(std::move(options.endpoint_name), config_, clock_, warning_sink_) {}
 
 KafkaSource::~KafkaSource() { close(); }
@@ -294,23 +297,30 @@ void KafkaSource::strayRecord(const rd_kafka_message_t& record) {
   const char* topic = rd_kafka_topic_name(record.rkt);
   logger_->debug("a Kafka record of {}[{}] reached the consumer queue; fetching it again", topic,
                  record.partition);
-  if (!forwardToDispatch(topic, record.partition)) return;
+  // Each failure below can repeat for every record of the partition: one line per interval.
+  if (!forwardToDispatch(topic, record.partition)) {
+    stray_error_.report([&] {
+      return "no librdkafka queue for Kafka partition " + std::string(topic) + "[" +
+             std::to_string(record.partition) + "]";
+    });
+    return;
+  }
   PartitionListHandle list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), topic, record.partition)->offset = record.offset;
   rd_kafka_error_t* error = rd_kafka_seek_partitions(consumer_.get(), list.get(), kPollTimeoutMs);
   if (error) {
-    logger_->warn("cannot fetch the Kafka record of {}[{}] at offset {} again: {}", topic,
-                  record.partition, record.offset, rd_kafka_error_string(error));
+    stray_error_.report([&] {
+      return "cannot fetch the Kafka record of " + std::string(topic) + "[" +
+             std::to_string(record.partition) + "] at offset " + std::to_string(record.offset) +
+             " again: " + rd_kafka_error_string(error);
+    });
     rd_kafka_error_destroy(error);
   }
 }
 
 bool KafkaSource::forwardToDispatch(const char* topic, int32_t partition) {
   QueueHandle queue(rd_kafka_queue_get_partition(consumer_.get(), topic, partition));
-  if (!queue) {
-    logger_->error("no librdkafka queue for Kafka partition {}[{}]", topic, partition);
-    return false;
-  }
+  if (!queue) return false;
   rd_kafka_queue_forward(queue.get(), dispatch_queue_.get());
   return true;
 }
@@ -391,7 +401,10 @@ void KafkaSource::assigned(rd_kafka_topic_partition_list_t* partitions) {
   }
   // Before the assignment, so that no record of these partitions reaches the consumer queue.
   for (int i = 0; i < partitions->cnt; ++i) {
-    forwardToDispatch(partitions->elems[i].topic, partitions->elems[i].partition);
+    if (!forwardToDispatch(partitions->elems[i].topic, partitions->elems[i].partition)) {
+      logger_->error("no librdkafka queue for Kafka partition {}[{}]", partitions->elems[i].topic,
+                     partitions->elems[i].partition);
+    }
   }
   if (const rd_kafka_resp_err_t error = rd_kafka_assign(consumer_.get(), partitions); error) {
     logger_->error("cannot take the Kafka partitions assigned to this consumer: {}",
@@ -546,6 +559,7 @@ void KafkaSource::onError(rd_kafka_t* consumer, int error, const char* reason, v
 void KafkaSource::onLog(const rd_kafka_t* consumer, int level, const char* facility,
                         const char* line) {
   auto* self = static_cast<KafkaSource*>(rd_kafka_opaque(consumer));
+  runtime::LogFields fields({{"library", std::string("librdkafka")}, {"facility", facility}});
   // A line that repeats a TLS or SASL failure onError reports clearly stays at debug.
   self->logger_->log(
       self->diagnostics_.repeatsReport(facility, line) ? spdlog::level::debug : spdlogLevel(level),

@@ -154,6 +154,7 @@ class KafkaSource final : public Source {
   void strayRecord(const rd_kafka_message_t& record);
   void consumerError(const rd_kafka_message_t& record);
   void pause(const rd_kafka_topic_partition_list_t* partitions);
+  // Sends the partition's records to the dispatch queue; false when librdkafka has no queue for it.
   bool forwardToDispatch(const char* topic, int32_t partition);
   void assigned(rd_kafka_topic_partition_list_t* partitions);
   void revoked(rd_kafka_topic_partition_list_t* partitions, bool lost);
@@ -176,6 +177,8 @@ class KafkaSource final : public Source {
   const WarningSink warning_sink_;
   RateLimitedWarning error_warning_;    // consumer errors
   RateLimitedWarning ignored_warning_;  // acknowledgements of an old generation
+  const WarningSink error_sink_;        // lines at error
+  RateLimitedWarning stray_error_;      // stray records that cannot be fetched again (per record)
   ConnectionDiagnostics diagnostics_;   // TLS and SASL failures; librdkafka threads use it too
 
   MessageHandler* handler_ = nullptr;  // set by start()

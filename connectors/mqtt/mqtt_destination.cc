@@ -82,6 +82,8 @@ MqttDestination::MqttDestination(std::unique_ptr<MqttConnection> connection, int
       warning_sink_([logger = logger_](std::string_view line) { logger->warn("{}", line); }),
       refusal_warning_(clock, warning_sink_, kRefusalLogInterval),
       expired_warning_(clock, warning_sink_, kRefusalLogInterval),
+      error_sink_([logger = logger_](std::string_view line) { logger->error("{}", line); }),
+      outcome_error_(clock, error_sink_, kRefusalLogInterval),
       listener_(std::make_unique<Listener>(*this)),
       connection_(std::move(connection)) {}
 
@@ -287,7 +289,8 @@ void MqttDestination::onPublishDone(const ::mqtt::token& token, bool ok) noexcep
     republished_.fetch_add(1, std::memory_order_relaxed);
     changed_.notify_all();
   } catch (const std::exception& e) {
-    logger_->error("MQTT destination: handling a publish outcome: {}", e.what());
+    outcome_error_.report(
+        [&] { return std::string("MQTT destination: handling a publish outcome: ") + e.what(); });
   }
 }
 

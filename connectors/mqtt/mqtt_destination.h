@@ -148,6 +148,8 @@ class MqttDestination final : public Destination {
   const WarningSink warning_sink_;
   RateLimitedWarning refusal_warning_;
   RateLimitedWarning expired_warning_;
+  const WarningSink error_sink_;      // lines at error
+  RateLimitedWarning outcome_error_;  // a publish outcome that could not be handled
 
   DeliveryHandler* handler_ = nullptr;  // set by start()
   std::mutex report_mutex_;             // held around each handler call; close() takes it

@@ -51,6 +51,8 @@ MqttSource::MqttSource(std::unique_ptr<MqttConnection> connection, std::vector<s
       info_sink_([logger = logger_](std::string_view line) { logger->info("{}", line); }),
       pause_log_(clock, info_sink_, kPauseLogInterval),
       resume_log_(clock, info_sink_, kPauseLogInterval),
+      error_sink_([logger = logger_](std::string_view line) { logger->error("{}", line); }),
+      not_queued_log_(clock, error_sink_, kErrorLogInterval),
       connection_(std::move(connection)) {
   connection_->client().set_message_callback(
       [this](::mqtt::const_message_ptr message) { onMessage(message); });
@@ -145,7 +147,10 @@ void MqttSource::onMessage(const ::mqtt::const_message_ptr& message) noexcept {
       });
     }
   } catch (const std::exception& e) {
-    logger_->error("MQTT source: message on {} not queued: {}", message->get_topic(), e.what());
+    // Whatever failed may fail for every message: one line per interval.
+    not_queued_log_.report([&] {
+      return "MQTT source: message on " + message->get_topic() + " not queued: " + e.what();
+    });
   }
 }
 

@@ -81,6 +81,8 @@ class MqttSource final : public Source {
  public:
   static constexpr std::chrono::milliseconds kStopBudget = MqttConnection::kStopBudget;
   static constexpr std::chrono::seconds kPauseLogInterval{60};
+  // At most one "message not queued" error per interval, with the count suppressed since.
+  static constexpr std::chrono::seconds kErrorLogInterval{10};
 
   // Fatal when paho refuses the server URI or client id, or without topics. `clock` outlives the
   // source.
@@ -140,6 +142,8 @@ class MqttSource final : public Source {
   const WarningSink info_sink_;  // pause/resume lines, at info
   RateLimitedWarning pause_log_;
   RateLimitedWarning resume_log_;
+  const WarningSink error_sink_;  // lines at error
+  RateLimitedWarning not_queued_log_;
 
   MessageHandler* handler_ = nullptr;  // set by start() before the threads exist
 

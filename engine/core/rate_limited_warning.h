@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,12 +19,25 @@ namespace dataflow {
 // from several threads at once; must not call back into the pipeline.
 using WarningSink = std::function<void(std::string_view line)>;
 
+namespace detail {
+// The suppressed count of the report whose sink runs on this thread; -1 outside a report.
+inline thread_local int64_t t_suppressed_in_report = -1;
+}  // namespace detail
+
 class RateLimitedWarning {
  public:
   // `clock` and `sink` (may be empty: warnings are then only counted) outlive this object.
   RateLimitedWarning(const Clock& clock, const WarningSink& sink,
                      std::chrono::milliseconds interval)
       : clock_(clock), sink_(sink), interval_ms_(interval.count()) {}
+
+  // While a sink runs on this thread: the count the line reports as "N more since the last
+  // report" (0 for none), so a structured log format can carry it as a field. Outside a sink:
+  // nullopt.
+  static std::optional<uint64_t> suppressedInReport() {
+    if (detail::t_suppressed_in_report < 0) return std::nullopt;
+    return static_cast<uint64_t>(detail::t_suppressed_in_report);
+  }
 
   // Records one occurrence. `compose` builds the text and is called only when a line is written,
   // so a suppressed occurrence costs two atomic operations and no allocation. Thread-safe.
@@ -44,6 +58,10 @@ class RateLimitedWarning {
       line += std::to_string(suppressed);
       line += " more since the last report)";
     }
+    struct InReport {  // reset even when the sink throws
+      explicit InReport(uint64_t n) { detail::t_suppressed_in_report = static_cast<int64_t>(n); }
+      ~InReport() { detail::t_suppressed_in_report = -1; }
+    } in_report(suppressed);
     sink_(line);
   }
 

@@ -36,7 +36,7 @@ struct ConnectorContext {
   const config::DataflowEndpoint* endpoint = nullptr;  // outlives the connector
   const config::MountedFiles* files = nullptr;         // secrets and ConfigMaps; outlives it
   const Clock* clock = nullptr;                        // outlives it
-  std::shared_ptr<spdlog::logger> logger;              // names the dataflow in every line
+  std::shared_ptr<spdlog::logger> logger;              // names the dataflow (and endpoint)
   uint32_t instance_id = 0;     // this engine instance's ordinal (--instance-id)
   uint32_t instance_count = 1;  // the profile's instanceCount
   // MQTT client id: `clientIdPrefix` (default "dataflow") + "-" + dataflow name + "-" + instance,

@@ -23,7 +23,7 @@ ConnectorContext contextFor(const config::PlannedDataflow& planned,
   context.endpoint = &endpoint;
   context.files = &files;
   context.clock = &clock;
-  context.logger = logger(context.dataflow_name);
+  context.logger = endpointLogger(context.dataflow_name, endpoint.metadata.name);
   context.instance_id = options.instance_id;
   context.instance_count = static_cast<uint32_t>(planned.profile->spec.instance_count);
   context.client_id = mqttClientId(planned, endpoint, options.instance_id);

@@ -4,7 +4,11 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
 #include <mutex>
+
+#include "engine/runtime/json_log_formatter.h"
 
 namespace dataflow::runtime {
 
@@ -23,8 +27,12 @@ std::optional<spdlog::level::level_enum> levelNamed(std::string_view name) {
 
 struct Registry {
   std::mutex mutex;
-  spdlog::sink_ptr sink;  // guarded by mutex
-  LogLevels levels;       // guarded by mutex
+  spdlog::sink_ptr sink;               // guarded by mutex; the text format's one sink
+  LogLevels levels;                    // guarded by mutex
+  LogFormat format = LogFormat::Text;  // guarded by mutex
+  // Endpoint loggers share their dataflow's name, so spdlog's registry cannot hold them.
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<spdlog::logger>>
+      endpoint_loggers;  // guarded by mutex
 };
 
 Registry& registry() {
@@ -47,6 +55,36 @@ void ensureSink(Registry& r) {
   // UTC ISO 8601 time, level, logger name, message.
   r.sink->set_formatter(std::make_unique<spdlog::pattern_formatter>(
       "%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v", spdlog::pattern_time_type::utc));
+}
+
+// The sink for a logger about `context`. Requires r.mutex held. JSON: one sink per logger, since
+// the formatter holds the context; spdlog's stderr sinks all lock one process-wide console mutex,
+// so lines from different loggers never interleave.
+spdlog::sink_ptr sinkFor(Registry& r, LogContext context) {
+  if (r.format == LogFormat::Text) {
+    ensureSink(r);
+    return r.sink;
+  }
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  sink->set_formatter(std::make_unique<JsonLogFormatter>(std::move(context)));
+  return sink;
+}
+
+bool isComponentLogger(const std::string& name) {
+  return std::find(std::begin(kComponentLoggers), std::end(kComponentLoggers), name) !=
+         std::end(kComponentLoggers);
+}
+
+// Requires r.mutex held.
+std::shared_ptr<spdlog::logger> namedLogger(Registry& r, const std::string& name) {
+  if (auto existing = spdlog::get(name)) return existing;
+  LogContext context;
+  if (!isComponentLogger(name)) context.dataflow = name;
+  auto created = std::make_shared<spdlog::logger>(name, sinkFor(r, std::move(context)));
+  created->set_level(levelFor(r.levels, name));
+  created->flush_on(spdlog::level::trace);
+  spdlog::register_logger(created);
+  return created;
 }
 
 }  // namespace
@@ -79,24 +117,41 @@ Result<LogLevels> parseLogLevels(std::string_view text) {
   return levels;
 }
 
-void initLogging(const LogLevels& levels) {
+Result<LogFormat> parseLogFormat(std::string_view text) {
+  if (text == "text") return LogFormat::Text;
+  if (text == "json") return LogFormat::Json;
+  return Status::fatal("unknown log format \"" + std::string(text) + "\" (expected text or json)");
+}
+
+void initLogging(const LogLevels& levels, LogFormat format) {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
   r.levels = levels;
+  r.format = format;
   ensureSink(r);
+  r.endpoint_loggers.clear();
   spdlog::drop_all();
 }
 
 std::shared_ptr<spdlog::logger> logger(const std::string& name) {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
-  if (auto existing = spdlog::get(name)) return existing;
-  ensureSink(r);
-  auto created = std::make_shared<spdlog::logger>(name, r.sink);
-  created->set_level(levelFor(r.levels, name));
-  created->flush_on(spdlog::level::trace);
-  spdlog::register_logger(created);
-  return created;
+  return namedLogger(r, name);
+}
+
+std::shared_ptr<spdlog::logger> endpointLogger(const std::string& dataflow,
+                                               const std::string& endpoint) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  const std::shared_ptr<spdlog::logger> parent = namedLogger(r, dataflow);
+  if (r.format == LogFormat::Text) return parent;  // the lines would be the same
+  std::shared_ptr<spdlog::logger>& slot = r.endpoint_loggers[{dataflow, endpoint}];
+  if (!slot) {
+    slot = std::make_shared<spdlog::logger>(dataflow, sinkFor(r, {dataflow, endpoint}));
+    slot->set_level(parent->level());
+    slot->flush_on(spdlog::level::trace);
+  }
+  return slot;
 }
 
 std::vector<std::string> unusedLoggerNames(const LogLevels& levels) {

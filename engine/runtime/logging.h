@@ -1,6 +1,9 @@
-// Logging for `dataflow run`: one human-readable line per event on stderr, through spdlog.
+// Logging for `dataflow run`: one line per event on stderr, through spdlog, either human-readable
+// text (`time level [logger] message`) or one JSON object per line (json_log_formatter.h).
 // Every dataflow gets its own logger (named after it) so each line says which dataflow it is
-// about; all loggers share one stderr sink.
+// about; a connector gets an endpoint logger, with the same name and level as its dataflow's, so
+// a JSON line also says which endpoint it is about. The other loggers (kComponentLoggers) are
+// about the process, not a dataflow.
 //
 // Levels follow the profile's `diagnostics.logs.level` syntax: a global level optionally followed
 // by `,name=level` pairs, where a name is a logger: `engine` (the runtime itself) or a dataflow's
@@ -20,19 +23,36 @@ class logger;
 
 namespace dataflow::runtime {
 
+// Loggers that are not named after a dataflow: the runtime and the shared token caches.
+inline constexpr std::string_view kComponentLoggers[] = {"engine", "identity"};
+
 struct LogLevels {
   std::string global = "info";
   std::vector<std::pair<std::string, std::string>> per_logger;  // name -> level, in order
 };
 
+enum class LogFormat { Text, Json };
+
 // Parses "info" or "warn,my-dataflow=debug". Fatal on an unknown level name.
 Result<LogLevels> parseLogLevels(std::string_view text);
 
-// Sets up the shared stderr sink and the `engine` logger. Call once, before any thread starts.
-void initLogging(const LogLevels& levels);
+// Parses "text" or "json". Fatal otherwise.
+Result<LogFormat> parseLogFormat(std::string_view text);
 
-// The logger for `name` (created on first use with the level initLogging assigned to it).
+// Sets up stderr output in `format` and the levels. Call before any thread that logs starts; a
+// second call (e.g. once the profile's levels are known) replaces the loggers made so far, so
+// hold no logger across it.
+void initLogging(const LogLevels& levels, LogFormat format = LogFormat::Text);
+
+// The logger for `name` (created on first use with the level initLogging assigned to it). Its
+// JSON lines carry "dataflow": name unless name is one of kComponentLoggers.
 std::shared_ptr<spdlog::logger> logger(const std::string& name);
+
+// The logger a connector of `dataflow` uses for `endpoint` (the DataflowEndpoint's name): text
+// lines are those of logger(dataflow), JSON lines carry "endpoint" too. Same level as
+// logger(dataflow).
+std::shared_ptr<spdlog::logger> endpointLogger(const std::string& dataflow,
+                                               const std::string& endpoint);
 
 // Logger names in `levels` that no logger was created for: typos an operator should hear about.
 std::vector<std::string> unusedLoggerNames(const LogLevels& levels);

@@ -94,6 +94,26 @@ TEST_F(DataflowRunnerTest, SendRefusedAtOnceIsCountedAndAcked) {
   EXPECT_EQ(c.inFlight(), 0u);
 }
 
+TEST_F(DataflowRunnerTest, RefusalsAtMessageRateAreLoggedOncePerIntervalWithTheCount) {
+  destination_->send_status = Status::fatal("too large for any batch");
+  ::testing::internal::CaptureStderr();
+  for (uint64_t sequence = 1; sequence <= 50; ++sequence) source_->receive(message(sequence));
+  clock_.advance(std::chrono::seconds(10));
+  source_->receive(message(51));
+  const std::string output = ::testing::internal::GetCapturedStderr();
+  const std::string text = "message refused by the destination";
+  size_t lines = 0;
+  for (size_t at = output.find(text); at != std::string::npos; at = output.find(text, at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 2u) << output;
+  EXPECT_NE(output.find("too large for any batch (49 more since the last report)"),
+            std::string::npos)
+      << output;
+  EXPECT_EQ(runner_->counters().refused, 51u);
+  EXPECT_EQ(source_->ackedSequences().size(), 51u);
+}
+
 TEST_F(DataflowRunnerTest, DrainReportsWhatWasNotDelivered) {
   source_->receive(message(1));
   source_->receive(message(2));
