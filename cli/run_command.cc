@@ -234,10 +234,12 @@ Command addRunCommand(CLI::App& app) {
   run->add_option("--metrics-port", args->metrics_port,
                   "Port of /metrics, /livez, /healthz and /readyz; 0: any free port (logged). "
                   "Default: the profile's diagnostics.metrics.prometheusPort (9600)")
-      ->check(CLI::Range(0, 65535));
+      ->check(CLI::Range(0, 65535))
+      ->envname("DATAFLOW_METRICS_PORT");
   run->add_option("--metrics-address", args->metrics_address,
                   "Address the metrics and probes listen on")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->envname("DATAFLOW_METRICS_ADDRESS");
   run->add_option("--max-in-flight-messages", args->max_in_flight_messages,
                   "Per dataflow: messages held for the destination before the source waits")
       ->check(CLI::PositiveNumber)

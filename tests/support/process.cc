@@ -31,8 +31,19 @@ std::runtime_error systemError(const std::string& what, int error) {
   return std::runtime_error(what + ": " + std::strerror(error));
 }
 
+// Every child `dataflow run` serves its metrics and probes on a free loopback port: tests stay on
+// loopback and never compete for the default 9600. A test's own flags or extra_env win.
+const std::vector<std::string> kTestDefaults = {"DATAFLOW_METRICS_ADDRESS=127.0.0.1",
+                                                "DATAFLOW_METRICS_PORT=0"};
+
 // The test's environment with `extra` added; an extra NAME=... replaces an inherited NAME.
-std::vector<std::string> mergedEnvironment(const std::vector<std::string>& extra) {
+std::vector<std::string> mergedEnvironment(std::vector<std::string> extra) {
+  for (const std::string& d : kTestDefaults) {
+    const std::string name = d.substr(0, d.find('=') + 1);
+    bool given = false;
+    for (const std::string& x : extra) given = given || x.starts_with(name);
+    if (!given) extra.push_back(d);
+  }
   std::vector<std::string> out;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string entry(*e);

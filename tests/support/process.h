@@ -29,7 +29,9 @@ class TempDir {
 
 // A child process started with posix_spawnp (argv[0] is looked up in PATH). Its stdout and stderr
 // are both appended to `log_path`. `extra_env` entries ("NAME=value") are added to (and override)
-// the test's environment. Throws std::runtime_error when the process cannot be started. Not
+// the test's environment, which also gets DATAFLOW_METRICS_ADDRESS=127.0.0.1 and
+// DATAFLOW_METRICS_PORT=0 unless `extra_env` sets them (a `dataflow run` child then serves its
+// metrics on a free loopback port). Throws std::runtime_error when the process cannot be started. Not
 // thread-safe: one test thread drives it.
 class ChildProcess {
  public:
