@@ -1,5 +1,6 @@
 // `dataflow run`: loads and validates the manifests, runs every enabled dataflow of one profile
-// until SIGINT or SIGTERM, then drains and exits.
+// until SIGINT or SIGTERM, then drains and exits. A change to the manifests, or SIGHUP, reloads
+// them without a restart (ManifestReloader, Engine::apply).
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -7,6 +8,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/manifest_reloader.h"
 #include "cli/manifest_sources.h"
 #include "connectors/registry.h"
 #include "engine/runtime/engine.h"
@@ -71,6 +73,7 @@ int runEngine(const RunArgs& args) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload, not stop: see the signal thread below
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   const config::MountedFiles files = args.sources.mountedFiles();
@@ -79,6 +82,8 @@ int runEngine(const RunArgs& args) {
   options.instance_id = args.instance_id;
   options.limits.max_messages = args.max_in_flight_messages;
   options.limits.max_bytes = args.max_in_flight_mib << 20;
+  const auto drain = std::chrono::milliseconds(static_cast<int64_t>(args.drain_timeout_s * 1000));
+  options.drain = drain;
   SystemClock clock;
   auto factory = connectors::makeConnectorFactory();
   std::vector<std::string> errors;
@@ -94,20 +99,31 @@ int runEngine(const RunArgs& args) {
   }
   warnUnsupported(plan, args.profile);
   const size_t running = engine->start();
-  log->info("running {} of {} dataflow{} of profile {} as instance {}; stop with SIGINT or SIGTERM",
-            running, engine->runners().size(), engine->runners().size() == 1 ? "" : "s",
-            args.profile, args.instance_id);
-  const auto drain = std::chrono::milliseconds(static_cast<int64_t>(args.drain_timeout_s * 1000));
+  if (engine->runners().empty()) {
+    log->info(
+        "waiting: no enabled dataflow uses profile {} yet; dataflows start as they appear in the "
+        "manifests",
+        args.profile);
+  }
+  log->info(
+      "running {} of {} dataflow{} of profile {} as instance {}; manifest changes and SIGHUP "
+      "reload, SIGINT or SIGTERM stop",
+      running, engine->runners().size(), engine->runners().size() == 1 ? "" : "s", args.profile,
+      args.instance_id);
   if (Status watched = engine->watchMountedFiles(drain); !watched.isOk()) {
     log->warn("rotated Secrets and ConfigMaps will not be picked up until a restart: {}",
               watched.message());
   }
 
-  // The signal thread turns SIGINT/SIGTERM into requestStop(); the main thread supervises:
-  // it stops each dataflow that fails, and returns when a stop is requested or none is left.
+  // The signal thread turns SIGHUP into a reload and SIGINT/SIGTERM into requestStop(); the main
+  // thread supervises: it applies reloads, stops each dataflow that fails, and returns when a stop
+  // is requested or every dataflow has failed.
+  auto reloader = std::make_unique<ManifestReloader>(args.sources, *engine);
   int signal_number = 0;
   std::thread signal_thread([&] {
-    sigwait(&stop_signals, &signal_number);
+    while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+      reloader->requestReload("SIGHUP");
+    }
     engine->requestStop();
   });
   const runtime::Engine::Outcome outcome = engine->supervise();
@@ -115,6 +131,7 @@ int runEngine(const RunArgs& args) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);  // ends its sigwait
   }
   signal_thread.join();
+  reloader.reset();  // no reload after this point
   if (outcome == runtime::Engine::Outcome::AllFailed) {
     log->error("every dataflow has failed ({}); exiting", engine->failedCount());
   } else {
@@ -141,11 +158,15 @@ Command addRunCommand(CLI::App& app) {
   CLI::App* run = app.add_subcommand(
       "run",
       "Run every enabled dataflow of a profile until SIGINT/SIGTERM. Manifests are validated "
-      "first: any error exits 2 and nothing starts. A dataflow whose client can no longer work "
-      "is stopped (state Failed, logged) while the others run; when every dataflow has failed "
-      "the command exits 3. A dataflow whose mounted Secret or ConfigMap changes reconnects "
-      "with the new content (the old connections drain first, up to --drain-timeout). Logs go "
-      "to stderr, one line per event.");
+      "first: any error exits 2 and nothing starts; a profile that no dataflow uses yet waits "
+      "for one. A dataflow whose client can no longer work is stopped (state Failed, logged) "
+      "while the others run; when every dataflow has failed the command exits 3. The -f files "
+      "and folders are watched: a change, or SIGHUP, reloads them without a restart. Only the "
+      "dataflows whose manifest, endpoints, instanceCount or Secrets/ConfigMaps changed are "
+      "restarted, new ones start, removed ones stop (each drains first, up to --drain-timeout); "
+      "an invalid change is logged and refused, and what runs stays. A dataflow whose mounted "
+      "Secret or ConfigMap changes reconnects with the new content the same way. Logs go to "
+      "stderr, one line per event.");
   run->add_option("-f,--file", args->sources.paths,
                   "Manifest files or folders (multi-document YAML)")
       ->required()
@@ -161,7 +182,8 @@ Command addRunCommand(CLI::App& app) {
                   "trace|debug|info|warn|error|off, optionally followed by ,NAME=LEVEL pairs "
                   "(NAME: engine or a dataflow). Default: the profile's diagnostics.logs.level");
   run->add_option("--drain-timeout", args->drain_timeout_s,
-                  "Seconds to deliver what is in flight after SIGINT/SIGTERM")
+                  "Seconds to deliver what is in flight after SIGINT/SIGTERM, and for a dataflow "
+                  "a reload or a rotation stops or restarts")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   run->add_option("--max-in-flight-messages", args->max_in_flight_messages,

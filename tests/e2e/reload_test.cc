@@ -1,0 +1,183 @@
+// Reload without a restart, as an operator meets it: `dataflow run -f FOLDER` while a load flows
+// through dataflow a (MQTT -> MQTT on one mosquitto); dataflow b is added, changed and removed by
+// editing files in the folder, an invalid edit is refused, SIGHUP reloads. a loses nothing and
+// never reconnects (mosquitto logs one connection per client id). And a profile without a
+// dataflow waits for one.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "tests/e2e/e2e_fixture.h"
+#include "tests/e2e/load_publisher.h"
+#include "tests/e2e/mqtt_watcher.h"
+#include "tests/support/wait.h"
+
+namespace dataflow::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class ReloadE2E : public EngineE2E {
+ protected:
+  void SetUp() override {
+    EngineE2E::SetUp();
+    manifests_ = dir_->file("manifests");
+    fs::create_directories(manifests_);
+  }
+
+  // Writes `name` in the manifests folder as editors and Kubernetes do: a new file renamed over
+  // the old one, so the engine never reads half a file.
+  void writeFile(const std::string& name, const std::string& text) {
+    const std::string tmp = manifests_ + "/." + name + ".tmp";
+    std::ofstream(tmp) << text;
+    fs::rename(tmp, manifests_ + "/" + name);
+  }
+
+  std::string base() const {
+    return "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowProfile\n"
+           "metadata:\n  name: default\nspec:\n  instanceCount: 1\n---\n"
+           "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+           "metadata:\n  name: mqtt\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+           "    host: " +
+           mosquitto_->address() +
+           "\n    qos: 1\n    authentication:\n      method: Anonymous\n"
+           "    tls:\n      mode: Disabled\n";
+  }
+
+  // Dataflow `name`: plant/<name>/+ -> `destination`, on the fixture's mosquitto.
+  static std::string flow(const std::string& name, const std::string& destination,
+                          const std::string& destination_key = "dataDestination") {
+    return "# dataflow " + name +
+           "\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+           "metadata:\n  name: " +
+           name +
+           "\nspec:\n  operations:\n  - operationType: Source\n    sourceSettings:\n"
+           "      endpointRef: mqtt\n      dataSources: ['plant/" +
+           name +
+           "/+']\n  - operationType: Destination\n    destinationSettings:\n"
+           "      endpointRef: mqtt\n      " +
+           destination_key + ": '" + destination + "'\n";
+  }
+
+  void run(const std::string& path) {
+    engine_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{DATAFLOW_EXE, "run", "-f", path, "--drain-timeout", "5"},
+        dir_->file("engine.log"));
+  }
+
+  // Waits until the engine log holds `text` `count` times.
+  bool logged(const std::string& text, size_t count = 1) {
+    return waitFor(
+        [&] {
+          const std::string log = engineLog();
+          size_t found = 0;
+          for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+            ++found;
+          }
+          return found >= count;
+        },
+        kDeadline);
+  }
+
+  size_t connectionsOf(const std::string& client_id) const {
+    const std::string log = mosquitto_->log();
+    const std::string text = " as " + client_id + " (";
+    size_t found = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++found;
+    return found;
+  }
+
+  std::string manifests_;
+};
+
+TEST_F(ReloadE2E, DataflowsAreAddedChangedAndRemovedWhileAnotherFlowsUntouched) {
+  writeFile("base.yaml", base());
+  writeFile("a.yaml", flow("flow-a", "out/a"));
+  MqttWatcher out_a(mosquitto_->port(), "out/a", dir_->file("watch-a.log"));
+  MqttWatcher out_b(mosquitto_->port(), "out/b/#", dir_->file("watch-b.log"));
+  run(manifests_);
+  ASSERT_TRUE(logged("subscribed")) << engineLog();
+
+  constexpr size_t kCount = 3000;
+  LoadPublisher load(mosquitto_->address(), "plant/flow-a/data", "n", kCount, 1500us);
+
+  // Added.
+  writeFile("b.yaml", flow("flow-b", "out/b/one"));
+  ASSERT_TRUE(
+      logged("reload (manifest files changed) applied: started flow-b; restarted none; "
+             "stopped none; 1 unchanged"))
+      << engineLog();
+  ASSERT_TRUE(logged("subscribed", 2)) << engineLog();
+  publish("plant/flow-b/data", "b1");
+  ASSERT_EQ(out_b.waitFor(1, kDeadline).at(0).topic, "out/b/one");
+
+  // Changed (and a comment edit of a, which changes nothing).
+  writeFile("a.yaml", "# edited: only a comment\n" + flow("flow-a", "out/a"));
+  writeFile("b.yaml", flow("flow-b", "out/b/two"));
+  ASSERT_TRUE(logged("applied: started none; restarted flow-b; stopped none; 1 unchanged"))
+      << engineLog();
+  publish("plant/flow-b/data", "b2");
+  ASSERT_EQ(out_b.waitFor(2, kDeadline).at(1).topic, "out/b/two");
+
+  // Invalid: refused with file:line, what runs stays.
+  writeFile("b.yaml", flow("flow-b", "out/b/three", "dataDestinaton"));
+  ASSERT_TRUE(logged("refused: 2 errors in the manifests; the running configuration stays"))
+      << engineLog();
+  EXPECT_THAT(
+      engineLog(),
+      ::testing::HasSubstr(
+          manifests_ +
+          "/b.yaml:15:7: spec.operations[1].destinationSettings.dataDestinaton: unknown field"));
+  publish("plant/flow-b/data", "b3");
+  ASSERT_EQ(out_b.waitFor(3, kDeadline).at(2).topic, "out/b/two");
+
+  // Removed.
+  fs::remove(manifests_ + "/b.yaml");
+  ASSERT_TRUE(logged("applied: started none; restarted none; stopped flow-b; 1 unchanged"))
+      << engineLog();
+  // SIGHUP reloads even though nothing changed.
+  engine_->signal(SIGHUP);
+  ASSERT_TRUE(
+      logged("reload (SIGHUP) applied: started none; restarted none; stopped none; "
+             "1 unchanged"))
+      << engineLog();
+
+  load.join();
+  out_a.waitFor(kCount, 60s);
+  std::set<std::string> seen;
+  for (const ObservedMessage& m : out_a.messages()) seen.insert(m.payload);
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < kCount; ++i) {
+    if (!seen.count("n-" + std::to_string(i))) missing.push_back(i);
+  }
+  EXPECT_THAT(missing, ::testing::IsEmpty());
+  // a was never reconnected: one connection per client id in the broker's log; b had two.
+  EXPECT_EQ(connectionsOf("dataflow-flow-a-0"), 1u) << mosquitto_->log();
+  EXPECT_EQ(connectionsOf("dataflow-flow-a-0-out"), 1u) << mosquitto_->log();
+  EXPECT_EQ(connectionsOf("dataflow-flow-b-0"), 2u) << mosquitto_->log();
+  EXPECT_EQ(stopEngine(), 0) << engineLog();
+}
+
+TEST_F(ReloadE2E, AProfileWithoutDataflowWaitsAndStartsOneWrittenLater) {
+  const std::string file = manifests_ + "/all.yaml";
+  writeFile("all.yaml", base());
+  run(file);
+  ASSERT_TRUE(logged("waiting: no enabled dataflow uses profile default yet")) << engineLog();
+  ASSERT_TRUE(engine_->running());
+  MqttWatcher out(mosquitto_->port(), "out/late", dir_->file("watch.log"));
+  writeFile("all.yaml", base() + "---\n" + flow("late-flow", "out/late"));
+  ASSERT_TRUE(logged("applied: started late-flow; restarted none; stopped none; 0 unchanged"))
+      << engineLog();
+  ASSERT_TRUE(logged("subscribed")) << engineLog();
+  publish("plant/late-flow/data", "hello");
+  EXPECT_EQ(out.waitFor(1, kDeadline).at(0).payload, "hello");
+  EXPECT_EQ(stopEngine(), 0) << engineLog();
+}
+
+}  // namespace
+}  // namespace dataflow::testing
