@@ -43,9 +43,11 @@ std::vector<std::string> foldersOf(const std::vector<std::string>& paths) {
   return folders;
 }
 
-// FNV-1a over the names and bytes of every file `paths` load, to tell an event that changed
-// nothing they load (another file in the folder of a file given) from a change.
-uint64_t digestOf(const std::vector<std::string>& paths) {
+}  // namespace
+
+// FNV-1a, to tell an event that changed nothing the paths load (another file in the folder of a
+// file given) from a change.
+uint64_t manifestDigest(const std::vector<std::string>& paths) {
   uint64_t hash = 14695981039346656037ull;
   auto mix = [&hash](const std::string& bytes) {
     for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
@@ -64,11 +66,10 @@ uint64_t digestOf(const std::vector<std::string>& paths) {
   return hash;
 }
 
-}  // namespace
-
-ManifestReloader::ManifestReloader(const ManifestSources& sources, runtime::Engine& engine)
-    : sources_(sources), engine_(engine) {
-  loaded_digest_ = digestOf(sources_.paths);
+ManifestReloader::ManifestReloader(const ManifestSources& sources, runtime::Engine& engine,
+                                   uint64_t loaded)
+    : sources_(sources), engine_(engine), loaded_digest_(loaded) {
+  pending_ = "manifest files changed";  // checked at once: a change made while starting counts
   watch();
   worker_ = std::thread([this] { run(); });
 }
@@ -127,7 +128,7 @@ void ManifestReloader::run() {
       forced = forced_;
       forced_ = false;
     }
-    const uint64_t digest = digestOf(sources_.paths);
+    const uint64_t digest = manifestDigest(sources_.paths);
     if (forced || digest != loaded_digest_) {
       loaded_digest_ = digest;
       reload(trigger);

@@ -24,11 +24,16 @@
 
 namespace dataflow::cli {
 
+// A digest of the names and bytes of every manifest file `paths` load (as config::loadPaths
+// lists them). Equal digests: nothing a load would read has changed.
+uint64_t manifestDigest(const std::vector<std::string>& paths);
+
 class ManifestReloader {
  public:
-  // `sources` and `engine` outlive the reloader. Watching starts at once; a folder that cannot be
-  // watched is logged (SIGHUP still reloads).
-  ManifestReloader(const ManifestSources& sources, runtime::Engine& engine);
+  // `sources` and `engine` outlive the reloader. `loaded` is manifestDigest() of the paths taken
+  // just before the engine's plan was loaded: a change made since then is reloaded at once.
+  // Watching starts at once; a folder that cannot be watched is logged (SIGHUP still reloads).
+  ManifestReloader(const ManifestSources& sources, runtime::Engine& engine, uint64_t loaded);
   ~ManifestReloader();  // stops watching; waits for a reload in progress
   ManifestReloader(const ManifestReloader&) = delete;
   ManifestReloader& operator=(const ManifestReloader&) = delete;
@@ -47,7 +52,7 @@ class ManifestReloader {
   runtime::Engine& engine_;
   std::unique_ptr<DirectoryWatcher> watcher_;  // worker thread (and the constructor)
   std::vector<std::string> watched_;           // the folders watcher_ watches
-  std::optional<uint64_t> loaded_digest_;      // worker thread: the files' bytes last loaded
+  uint64_t loaded_digest_;                     // worker thread: manifestDigest() last loaded
   std::mutex mutex_;
   std::condition_variable wake_;
   std::optional<std::string> pending_;  // guarded by mutex_: the trigger of the next reload

@@ -54,6 +54,7 @@ void warnUnsupported(const config::Plan& plan, const std::string& profile) {
 }
 
 int runEngine(const RunArgs& args) {
+  const uint64_t loaded_digest = manifestDigest(args.sources.paths);  // before reading them
   config::Plan plan;
   if (!loadPlan(args, plan)) return kExitUsage;
   const config::DataflowProfile* profile = findProfile(plan, args.profile);
@@ -118,7 +119,7 @@ int runEngine(const RunArgs& args) {
   // The signal thread turns SIGHUP into a reload and SIGINT/SIGTERM into requestStop(); the main
   // thread supervises: it applies reloads, stops each dataflow that fails, and returns when a stop
   // is requested or every dataflow has failed.
-  auto reloader = std::make_unique<ManifestReloader>(args.sources, *engine);
+  auto reloader = std::make_unique<ManifestReloader>(args.sources, *engine, loaded_digest);
   int signal_number = 0;
   std::thread signal_thread([&] {
     while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
