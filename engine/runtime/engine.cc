@@ -219,8 +219,11 @@ Status Engine::watchMountedFiles(std::chrono::milliseconds drain,
 
 Status Engine::rewatch() {
   if (!watching_) return Status::ok();
-  std::vector<std::string> all;
-  for (const Slot& slot : slots_) all.insert(all.end(), slot.folders.begin(), slot.folders.end());
+  std::set<std::string> folders;
+  for (const Slot& slot : slots_) folders.insert(slot.folders.begin(), slot.folders.end());
+  if (watcher_ && folders == watched_folders_) return Status::ok();  // no gap without a need
+  watched_folders_ = folders;
+  std::vector<std::string> all(folders.begin(), folders.end());
   watcher_.reset();
   if (all.empty()) return Status::ok();  // nothing mounted is read: nothing to watch
   Result<std::unique_ptr<DirectoryWatcher>> watcher =

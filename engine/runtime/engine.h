@@ -166,6 +166,7 @@ class Engine {
   // Rotation; main thread only unless noted.
   std::unique_ptr<DirectoryWatcher> watcher_;
   bool watching_ = false;  // watchMountedFiles() was called
+  std::set<std::string> watched_folders_;  // what watcher_ watches
   std::chrono::milliseconds rotation_drain_{0};
   std::chrono::milliseconds recheck_{0};
   size_t rotations_ = 0;
