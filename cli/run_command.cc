@@ -169,7 +169,7 @@ Command addRunCommand(CLI::App& app) {
       "Secret or ConfigMap changes reconnects with the new content the same way. Logs go to "
       "stderr, one line per event.");
   run->add_option("-f,--file", args->sources.paths,
-                  "Manifest files or folders (multi-document YAML)")
+                  "Manifest files or folders (multi-document YAML; watched, see above)")
       ->required()
       ->check(CLI::ExistingPath);
   args->sources.addMountOptions(*run);

@@ -142,9 +142,9 @@ class Engine {
   // Appends a built runner (not started).
   void adopt(std::unique_ptr<DataflowRunner> runner, Slot slot);
   // Replaces runner `index` by `fresh` (built, not started): the old one stops receiving, drains
-  // for up to options_.drain and closes, then `fresh` starts. Returns the old one's undelivered.
+  // for up to rotation_drain_ and closes, then `fresh` starts. Returns the old one's undelivered.
   uint64_t replace(size_t index, std::unique_ptr<DataflowRunner> fresh, Slot slot);
-  // Stops runner `index` (drained for up to options_.drain) and removes it.
+  // Stops runner `index` (drained for up to rotation_drain_) and removes it.
   void remove(size_t index);
   // Rebuilds the running dataflows whose folders are in `changed` (all of them when `everything`)
   // and whose content really changed.
@@ -167,7 +167,7 @@ class Engine {
   std::unique_ptr<DirectoryWatcher> watcher_;
   bool watching_ = false;  // watchMountedFiles() was called
   std::set<std::string> watched_folders_;  // what watcher_ watches
-  std::chrono::milliseconds rotation_drain_{0};
+  std::chrono::milliseconds rotation_drain_{0};  // options.drain, or watchMountedFiles' drain
   std::chrono::milliseconds recheck_{0};
   size_t rotations_ = 0;
   uint64_t lost_in_rotations_ = 0;  // and in reloads
