@@ -278,28 +278,45 @@ void Engine::rebuild(size_t index, uint64_t fingerprint) {
     return;
   }
   log->info("mounted content changed ({}): reconnecting with it", folders);
+  lost_in_rotations_ += drainTogether({runners_[index].get()}, rotation_drain_);
   Slot slot = slots_[index];
   replace(index, std::move(fresh), std::move(slot));
   ++rotations_;
+  runners_[index]->start();  // a failure is logged by the runner and reaped by supervise()
 }
 
-uint64_t Engine::replace(size_t index, std::unique_ptr<DataflowRunner> fresh, Slot slot) {
-  auto log = logger(runners_[index]->name());
-  DataflowRunner& old = *runners_[index];
-  old.stopReceiving();
-  const uint64_t lost = old.drainAndClose(rotation_drain_);
-  lost_in_rotations_ += lost;
-  RunnerCounters c = old.counters();
-  log->info(
-      "before the reconnect: received {}, delivered {}, dropped {}, expired while held {}, "
-      "refused {}, not delivered {}",
-      c.received, c.delivered, c.dropped, c.expired, c.refused, c.inFlight() + c.abandoned);
+void Engine::replace(size_t index, std::unique_ptr<DataflowRunner> fresh, Slot slot) {
+  RunnerCounters c = runners_[index]->counters();
+  logger(runners_[index]->name())
+      ->info(
+          "before the reconnect: received {}, delivered {}, dropped {}, expired while held {}, "
+          "refused {}, not delivered {}",
+          c.received, c.delivered, c.dropped, c.expired, c.refused, c.inFlight() + c.abandoned);
   watchFailures(*fresh);
   runners_[index] = std::move(fresh);
   slot.reaped = false;
   slots_[index] = std::move(slot);
-  runners_[index]->start();  // a failure is logged by the runner and reaped by supervise()
-  return lost;
+}
+
+uint64_t Engine::drainTogether(const std::vector<DataflowRunner*>& runners,
+                               std::chrono::milliseconds drain) {
+  for (DataflowRunner* runner : runners) runner->stopReceiving();
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  // Every dataflow drains and closes on a thread of its own against the one deadline: closing a
+  // connection can take a broker round trip (a consumer leaving its group waits for its revoke),
+  // and one after the other that would grow with the number of dataflows.
+  std::atomic<uint64_t> lost{0};
+  std::vector<std::thread> stoppers;
+  stoppers.reserve(runners.size());
+  for (DataflowRunner* runner : runners) {
+    stoppers.emplace_back([&deadline, &lost, runner] {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      lost.fetch_add(runner->drainAndClose(std::max(left, std::chrono::milliseconds(0))));
+    });
+  }
+  for (std::thread& stopper : stoppers) stopper.join();
+  return lost.load();
 }
 
 void Engine::requestStop() {
@@ -318,22 +335,9 @@ size_t Engine::failedCount() const {
 
 uint64_t Engine::stop(std::chrono::milliseconds drain) {
   watcher_.reset();  // no report after this point
-  for (auto& runner : runners_) runner->stopReceiving();
-  const auto deadline = std::chrono::steady_clock::now() + drain;
-  // Every dataflow drains and closes on a thread of its own against the one deadline: closing a
-  // connection can take a broker round trip (a consumer leaving its group waits for its revoke),
-  // and one after the other that would grow with the number of dataflows.
-  std::atomic<uint64_t> lost{0};
-  std::vector<std::thread> stoppers;
-  stoppers.reserve(runners_.size());
-  for (auto& runner : runners_) {
-    stoppers.emplace_back([&deadline, &lost, r = runner.get()] {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      lost.fetch_add(r->drainAndClose(std::max(left, std::chrono::milliseconds(0))));
-    });
-  }
-  for (std::thread& stopper : stoppers) stopper.join();
+  std::vector<DataflowRunner*> all;
+  for (auto& runner : runners_) all.push_back(runner.get());
+  const uint64_t lost = drainTogether(all, drain);
   for (auto& runner : runners_) {
     RunnerCounters c = runner->counters();
     logger(runner->name())
@@ -344,7 +348,7 @@ uint64_t Engine::stop(std::chrono::milliseconds drain) {
             runner->state() == RunnerState::Failed ? "; it had failed: " + runner->failureReason()
                                                    : std::string());
   }
-  return lost.load() + lost_in_rotations_;
+  return lost + lost_in_rotations_;
 }
 
 }  // namespace dataflow::runtime

@@ -114,10 +114,10 @@ class Engine {
   struct Slot {
     const config::PlannedDataflow* planned = nullptr;
     std::shared_ptr<const config::Plan> plan;  // keeps `planned` alive; null: build()'s plan
-    std::string model;                          // dataflowModel(*planned)
-    std::vector<std::string> folders;           // the mounted folders its endpoints read
-    uint64_t fingerprint = 0;                   // their content when it was built
-    bool reaped = false;                        // stopped by supervise() after failing
+    std::string model;                         // dataflowModel(*planned)
+    std::vector<std::string> folders;          // the mounted folders its endpoints read
+    uint64_t fingerprint = 0;                  // their content when it was built
+    bool reaped = false;                       // stopped by supervise() after failing
   };
   // One dataflow a reload starts, restarts (index set) or stops (fresh null).
   struct Change {
@@ -141,11 +141,14 @@ class Engine {
   Slot slotFor(const config::PlannedDataflow& planned, std::shared_ptr<const config::Plan> plan);
   // Appends a built runner (not started).
   void adopt(std::unique_ptr<DataflowRunner> runner, Slot slot);
-  // Replaces runner `index` by `fresh` (built, not started): the old one stops receiving, drains
-  // for up to rotation_drain_ and closes, then `fresh` starts. Returns the old one's undelivered.
-  uint64_t replace(size_t index, std::unique_ptr<DataflowRunner> fresh, Slot slot);
-  // Stops runner `index` (drained for up to rotation_drain_) and removes it.
+  // Replaces runner `index`, already drained and closed, by `fresh` (built, not started).
+  void replace(size_t index, std::unique_ptr<DataflowRunner> fresh, Slot slot);
+  // Removes runner `index`, already drained and closed.
   void remove(size_t index);
+  // Every runner stops receiving, then each drains and closes on a thread of its own, all against
+  // one deadline `drain` from now. Returns how many received messages were not delivered.
+  static uint64_t drainTogether(const std::vector<DataflowRunner*>& runners,
+                                std::chrono::milliseconds drain);
   // Rebuilds the running dataflows whose folders are in `changed` (all of them when `everything`)
   // and whose content really changed.
   void rotate(const std::set<std::string>& changed, bool everything);
@@ -165,12 +168,12 @@ class Engine {
 
   // Rotation; main thread only unless noted.
   std::unique_ptr<DirectoryWatcher> watcher_;
-  bool watching_ = false;  // watchMountedFiles() was called
-  std::set<std::string> watched_folders_;  // what watcher_ watches
+  bool watching_ = false;                        // watchMountedFiles() was called
+  std::set<std::string> watched_folders_;        // what watcher_ watches
   std::chrono::milliseconds rotation_drain_{0};  // options.drain, or watchMountedFiles' drain
   std::chrono::milliseconds recheck_{0};
   size_t rotations_ = 0;
-  uint64_t lost_in_rotations_ = 0;  // and in reloads
+  uint64_t lost_in_rotations_ = 0;         // and in reloads
   std::set<std::string> changed_folders_;  // guarded by mutex_: reported, not handled yet
 
   // Reload.

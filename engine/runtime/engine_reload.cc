@@ -65,15 +65,30 @@ Status Engine::apply(std::shared_ptr<const config::Plan> plan, const std::string
                errors.size() == 1 ? "1 error" : std::to_string(errors.size()) + " errors");
     return Status::fatal("reload refused: " + errors.front());
   }
+  // Every dataflow that stops or is replaced drains at once, against one deadline; then the
+  // fresh runners take their places and start, after every old connection is closed.
+  std::vector<DataflowRunner*> leaving;
+  for (const Change& change : changes) {
+    if (!change.index) continue;
+    DataflowRunner* old = runners_[*change.index].get();
+    logger(old->name())
+        ->info("reload ({}): {}", trigger,
+               change.fresh ? "changed; draining it, then it starts again"
+                            : "no longer in the manifests (or disabled); draining and stopping it");
+    leaving.push_back(old);
+  }
+  lost_in_rotations_ += drainTogether(leaving, rotation_drain_);
   std::vector<std::string> started, restarted, stopped;
   std::vector<size_t> removals;
-  const size_t before = runners_.size();
+  std::vector<DataflowRunner*> fresh;
   for (Change& change : changes) {
     if (!change.fresh) {
       removals.push_back(*change.index);
-    } else if (change.index) {
+      continue;
+    }
+    fresh.push_back(change.fresh.get());
+    if (change.index) {
       restarted.push_back(change.fresh->name());
-      logger(change.fresh->name())->info("reload ({}): changed; restarting it", trigger);
       replace(*change.index, std::move(change.fresh), std::move(change.slot));
     } else {
       started.push_back(change.fresh->name());
@@ -85,8 +100,7 @@ Status Engine::apply(std::shared_ptr<const config::Plan> plan, const std::string
     stopped.push_back(runners_[index]->name());
     remove(index);
   }
-  // Started last, after every stop: a renamed client id never meets its old session twice.
-  for (size_t i = before - removals.size(); i < runners_.size(); ++i) runners_[i]->start();
+  for (DataflowRunner* runner : fresh) runner->start();  // a failure is reaped by supervise()
   if (Status watched = rewatch(); !watched.isOk()) {
     log->warn("rotated Secrets and ConfigMaps of new dataflows will not be picked up: {}",
               watched.message());
@@ -99,16 +113,13 @@ Status Engine::apply(std::shared_ptr<const config::Plan> plan, const std::string
 }
 
 void Engine::remove(size_t index) {
-  DataflowRunner& old = *runners_[index];
-  auto log = logger(old.name());
-  log->info("no longer in the manifests (or disabled): stopping it");
-  old.stopReceiving();
-  lost_in_rotations_ += old.drainAndClose(rotation_drain_);
+  const DataflowRunner& old = *runners_[index];
   RunnerCounters c = old.counters();
-  log->info(
-      "stopped: received {}, delivered {}, dropped {}, expired while held {}, refused {}, "
-      "not delivered {}",
-      c.received, c.delivered, c.dropped, c.expired, c.refused, c.inFlight() + c.abandoned);
+  logger(old.name())
+      ->info(
+          "stopped: received {}, delivered {}, dropped {}, expired while held {}, refused {}, "
+          "not delivered {}",
+          c.received, c.delivered, c.dropped, c.expired, c.refused, c.inFlight() + c.abandoned);
   runners_.erase(runners_.begin() + static_cast<std::ptrdiff_t>(index));
   slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(index));
 }
