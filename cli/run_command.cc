@@ -1,5 +1,6 @@
 // `dataflow run`: loads and validates the manifests, runs every enabled dataflow of one profile
-// until SIGINT or SIGTERM, then drains and exits.
+// until SIGINT or SIGTERM, then drains and exits. A change to the manifests, or SIGHUP, reloads
+// them without a restart (ManifestReloader, Engine::apply).
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -7,6 +8,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/manifest_reloader.h"
 #include "cli/manifest_sources.h"
 #include "connectors/registry.h"
 #include "engine/runtime/engine.h"
@@ -105,6 +107,7 @@ int runEngine(const RunArgs& args) {
   // Until the profile's levels are known: info, so that every manifest problem (warning or
   // error) shows in either format, as the text format always printed them.
   runtime::initLogging(runtime::LogLevels{}, format);
+  const uint64_t loaded_digest = manifestDigest(args.sources.paths);  // before reading them
   config::Plan plan;
   if (!loadPlan(args, format, plan)) return kExitUsage;
   const config::DataflowProfile* profile = findProfile(plan, args.profile);
@@ -124,6 +127,7 @@ int runEngine(const RunArgs& args) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload, not stop: see the signal thread below
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   const config::MountedFiles files = args.sources.mountedFiles();
@@ -133,6 +137,8 @@ int runEngine(const RunArgs& args) {
   options.instance_id = args.instance_id;
   options.limits.max_messages = args.max_in_flight_messages;
   options.limits.max_bytes = args.max_in_flight_mib << 20;
+  const auto drain = std::chrono::milliseconds(static_cast<int64_t>(args.drain_timeout_s * 1000));
+  options.drain = drain;
   SystemClock clock;
   auto factory = connectors::makeConnectorFactory();
   std::vector<std::string> errors;
@@ -147,24 +153,35 @@ int runEngine(const RunArgs& args) {
               name);
   }
   warnUnsupported(plan, args.profile);
-  const auto drain = std::chrono::milliseconds(static_cast<int64_t>(args.drain_timeout_s * 1000));
   // Liveness allows for a rotation that drains every dataflow one after the other.
   const auto ops = startOpsServer(args, profile, options.telemetry,
                                   std::chrono::minutes(2) + drain * (engine->runners().size() + 1));
   const size_t running = engine->start();
-  log->info("running {} of {} dataflow{} of profile {} as instance {}; stop with SIGINT or SIGTERM",
-            running, engine->runners().size(), engine->runners().size() == 1 ? "" : "s",
-            args.profile, args.instance_id);
+  if (engine->runners().empty()) {
+    log->info(
+        "waiting: no enabled dataflow uses profile {} yet; dataflows start as they appear in the "
+        "manifests",
+        args.profile);
+  }
+  log->info(
+      "running {} of {} dataflow{} of profile {} as instance {}; manifest changes and SIGHUP "
+      "reload, SIGINT or SIGTERM stop",
+      running, engine->runners().size(), engine->runners().size() == 1 ? "" : "s", args.profile,
+      args.instance_id);
   if (Status watched = engine->watchMountedFiles(drain); !watched.isOk()) {
     log->warn("rotated Secrets and ConfigMaps will not be picked up until a restart: {}",
               watched.message());
   }
 
-  // The signal thread turns SIGINT/SIGTERM into requestStop(); the main thread supervises:
-  // it stops each dataflow that fails, and returns when a stop is requested or none is left.
+  // The signal thread turns SIGHUP into a reload and SIGINT/SIGTERM into requestStop(); the main
+  // thread supervises: it applies reloads, stops each dataflow that fails, and returns when a stop
+  // is requested or every dataflow has failed.
+  auto reloader = std::make_unique<ManifestReloader>(args.sources, *engine, loaded_digest);
   int signal_number = 0;
   std::thread signal_thread([&] {
-    sigwait(&stop_signals, &signal_number);
+    while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+      reloader->requestReload("SIGHUP");
+    }
     engine->requestStop();
   });
   const runtime::Engine::Outcome outcome = engine->supervise();
@@ -172,6 +189,7 @@ int runEngine(const RunArgs& args) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);  // ends its sigwait
   }
   signal_thread.join();
+  reloader.reset();  // no reload after this point
   if (outcome == runtime::Engine::Outcome::AllFailed) {
     log->error("every dataflow has failed ({}); exiting", engine->failedCount());
   } else {
@@ -199,16 +217,20 @@ Command addRunCommand(CLI::App& app) {
   CLI::App* run = app.add_subcommand(
       "run",
       "Run every enabled dataflow of a profile until SIGINT/SIGTERM. Manifests are validated "
-      "first: any error exits 2 and nothing starts. A dataflow whose client can no longer work "
-      "is stopped (state Failed, logged) while the others run; when every dataflow has failed "
-      "the command exits 3. A dataflow whose mounted Secret or ConfigMap changes reconnects "
-      "with the new content (the old connections drain first, up to --drain-timeout). Metrics "
+      "first: any error exits 2 and nothing starts; a profile that no dataflow uses yet waits "
+      "for one. A dataflow whose client can no longer work is stopped (state Failed, logged) "
+      "while the others run; when every dataflow has failed the command exits 3. The -f files "
+      "and folders are watched: a change, or SIGHUP, reloads them without a restart. Only the "
+      "dataflows whose manifest, endpoints, instanceCount or Secrets/ConfigMaps changed are "
+      "restarted, new ones start, removed ones stop (each drains first, up to --drain-timeout); "
+      "an invalid change is logged and refused, and what runs stays. A dataflow whose mounted "
+      "Secret or ConfigMap changes reconnects with the new content the same way. Metrics "
       "(/metrics) and probes (/livez, /healthz, /readyz) are served on the profile's "
       "prometheusPort. Logs go to stderr, one line per event: text, or with --log-format json "
       "one JSON object per line (time, level, logger, dataflow, endpoint, message, fields), "
       "manifest errors included.");
   run->add_option("-f,--file", args->sources.paths,
-                  "Manifest files or folders (multi-document YAML)")
+                  "Manifest files or folders (multi-document YAML; watched, see above)")
       ->required()
       ->check(CLI::ExistingPath);
   args->sources.addMountOptions(*run);
@@ -228,7 +250,8 @@ Command addRunCommand(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   run->add_option("--drain-timeout", args->drain_timeout_s,
-                  "Seconds to deliver what is in flight after SIGINT/SIGTERM")
+                  "Seconds to deliver what is in flight after SIGINT/SIGTERM, and for a dataflow "
+                  "a reload or a rotation stops or restarts")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   run->add_option("--metrics-port", args->metrics_port,

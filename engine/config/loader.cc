@@ -201,22 +201,31 @@ void loadText(const std::string& text, const std::string& file, Manifests& out,
   }
 }
 
+std::vector<std::string> manifestFilesIn(const std::string& folder, std::error_code& ec) {
+  std::vector<std::string> files;
+  for (auto it = fs::recursive_directory_iterator(folder, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().filename().string().starts_with(".")) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file(ec) && isManifestFile(it->path())) files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 void loadPaths(const std::vector<std::string>& paths, Manifests& out, Diagnostics& diagnostics) {
   for (const std::string& p : paths) {
     std::error_code ec;
     fs::path path(p);
     if (fs::is_directory(path, ec)) {
-      std::vector<fs::path> files;
-      for (auto it = fs::recursive_directory_iterator(path, ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_regular_file(ec) && isManifestFile(it->path())) files.push_back(it->path());
-      }
+      std::vector<std::string> files = manifestFilesIn(p, ec);
       if (ec) diagnostics.error(p, 0, 0, "", "cannot read folder: " + ec.message());
-      std::sort(files.begin(), files.end());
       if (files.empty() && !ec) {
         diagnostics.warning(p, 0, 0, "", "folder has no *.yaml or *.yml files");
       }
-      for (const fs::path& f : files) loadFile(f, out, diagnostics);
+      for (const std::string& f : files) loadFile(f, out, diagnostics);
     } else if (fs::exists(path, ec)) {
       loadFile(path, out, diagnostics);
     } else {

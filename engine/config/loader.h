@@ -3,6 +3,7 @@
 
 #include <set>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "engine/config/diagnostics.h"
@@ -22,7 +23,13 @@ struct Manifests {
 
 inline constexpr size_t kMaxManifestBytes = 8 * 1024 * 1024;
 
-// Loads every path: a file, or a folder read recursively for *.yaml and *.yml in name order.
+// The *.yaml and *.yml files under `folder`, recursively, sorted. Entries whose name starts with
+// "." are skipped, folders included: editors' temporary files, and Kubernetes' timestamped
+// `..2024_…` folder and `..data` link behind a mounted ConfigMap (whose visible entries already
+// link to the same files). `ec` is set when the folder cannot be read.
+std::vector<std::string> manifestFilesIn(const std::string& folder, std::error_code& ec);
+
+// Loads every path: a file, or a folder read as manifestFilesIn() lists it.
 // Problems (unreadable files, YAML syntax, schema violations) go to `diagnostics`.
 void loadPaths(const std::vector<std::string>& paths, Manifests& out, Diagnostics& diagnostics);
 

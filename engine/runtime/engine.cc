@@ -6,6 +6,7 @@
 #include <atomic>
 #include <thread>
 
+#include "engine/runtime/dataflow_model.h"
 #include "engine/runtime/logging.h"
 #include "engine/runtime/pipeline_options.h"
 
@@ -68,6 +69,22 @@ std::unique_ptr<DataflowRunner> buildRunner(const config::PlannedDataflow& plann
 
 }  // namespace
 
+bool Engine::checkProfile(const config::Plan& plan, const EngineOptions& options,
+                          std::vector<std::string>& errors) {
+  for (const config::DataflowProfile& p : plan.manifests.profiles) {
+    if (p.metadata.name != options.profile) continue;
+    if (options.instance_id >= static_cast<uint64_t>(p.spec.instance_count)) {
+      errors.push_back("--instance-id " + std::to_string(options.instance_id) +
+                       " is out of range: profile " + p.metadata.name + " has instanceCount " +
+                       std::to_string(p.spec.instance_count) + " (instances 0 to " +
+                       std::to_string(p.spec.instance_count - 1) + ")");
+    }
+    return true;
+  }
+  errors.push_back("no DataflowProfile named \"" + options.profile + "\"");
+  return false;
+}
+
 std::string mqttClientId(const config::PlannedDataflow& planned, const config::DataflowEndpoint& e,
                          uint32_t instance_id) {
   std::string prefix = "dataflow";
@@ -93,22 +110,15 @@ std::unique_ptr<Engine> Engine::build(const config::Plan& plan, const EngineOpti
                                       const config::MountedFiles& files, const Clock& clock,
                                       std::vector<std::string>& errors) {
   std::unique_ptr<Engine> engine(new Engine());
+  engine->factory_ = &factory;
+  engine->files_ = &files;
+  engine->clock_ = &clock;
+  engine->options_ = options;
+  // One home for the counters the metrics export, whether or not anyone serves them.
+  if (!engine->options_.telemetry) engine->options_.telemetry = std::make_shared<Telemetry>();
+  engine->rotation_drain_ = options.drain;
+  if (!checkProfile(plan, options, errors)) return nullptr;
   auto log = logger("engine");
-  bool profile_found = false;
-  for (const config::DataflowProfile& p : plan.manifests.profiles) {
-    if (p.metadata.name != options.profile) continue;
-    profile_found = true;
-    if (options.instance_id >= static_cast<uint64_t>(p.spec.instance_count)) {
-      errors.push_back("--instance-id " + std::to_string(options.instance_id) +
-                       " is out of range: profile " + p.metadata.name + " has instanceCount " +
-                       std::to_string(p.spec.instance_count) + " (instances 0 to " +
-                       std::to_string(p.spec.instance_count - 1) + ")");
-    }
-  }
-  if (!profile_found) {
-    errors.push_back("no DataflowProfile named \"" + options.profile + "\"");
-    return nullptr;
-  }
   for (const config::PlannedDataflow& planned : plan.dataflows) {
     if (planned.profile->metadata.name != options.profile) continue;
     if (!planned.enabled) {
@@ -117,26 +127,39 @@ std::unique_ptr<Engine> Engine::build(const config::Plan& plan, const EngineOpti
       continue;
     }
     if (auto runner = buildRunner(planned, options, factory, files, clock, errors)) {
-      engine->runners_.push_back(std::move(runner));
-      engine->planned_.push_back(&planned);
+      engine->adopt(std::move(runner), engine->slotFor(planned, nullptr));
     }
-  }
-  engine->factory_ = &factory;
-  engine->files_ = &files;
-  engine->clock_ = &clock;
-  engine->options_ = options;
-  for (auto& runner : engine->runners_) engine->watchFailures(*runner);
-  engine->reaped_.assign(engine->runners_.size(), false);
-  if (errors.empty() && engine->runners_.empty()) {
-    errors.push_back("no enabled dataflow uses profile \"" + options.profile + "\"");
   }
   if (!errors.empty()) return nullptr;
   return engine;
 }
 
+std::unique_ptr<DataflowRunner> Engine::makeRunner(const config::PlannedDataflow& planned,
+                                                   std::vector<std::string>& errors) const {
+  return buildRunner(planned, options_, *factory_, *files_, *clock_, errors);
+}
+
+Engine::Slot Engine::slotFor(const config::PlannedDataflow& planned,
+                             std::shared_ptr<const config::Plan> plan) {
+  Slot slot;
+  slot.planned = &planned;
+  slot.plan = std::move(plan);
+  slot.model = dataflowModel(planned);
+  slot.folders = files_->foldersOf(*planned.source);
+  for (std::string& f : files_->foldersOf(*planned.destination)) slot.folders.push_back(f);
+  slot.fingerprint = fingerprintOf(slot.folders);
+  return slot;
+}
+
+void Engine::adopt(std::unique_ptr<DataflowRunner> runner, Slot slot) {
+  watchFailures(*runner);
+  runners_.push_back(std::move(runner));
+  slots_.push_back(std::move(slot));
+}
+
 size_t Engine::start() {
   for (auto& runner : runners_) runner->start();  // a failure is logged by the runner
-  if (options_.telemetry) options_.telemetry->started = true;
+  options_.telemetry->started = true;
   return reapFailed();
 }
 
@@ -148,8 +171,8 @@ size_t Engine::reapFailed() {
       if (runner.state() == RunnerState::Running) ++running;
       continue;
     }
-    if (reaped_[i]) continue;
-    reaped_[i] = true;
+    if (slots_[i].reaped) continue;
+    slots_[i].reaped = true;
     runner.stopReceiving();
     runner.drainAndClose(std::chrono::milliseconds(0));
     logger(runner.name())->error("stopped after failing: {}", runner.failureReason());
@@ -173,14 +196,17 @@ Engine::Outcome Engine::supervise() {
   for (;;) {
     std::set<std::string> changed;
     bool recheck = false;
+    std::shared_ptr<const config::Plan> plan;
+    std::string trigger;
     {
       std::unique_lock lock(mutex_);
       auto woken = [&] {
-        return stop_requested_ || failures_pending_ > 0 || !changed_folders_.empty();
+        return stop_requested_ || failures_pending_ > 0 || !changed_folders_.empty() ||
+               pending_plan_ != nullptr;
       };
       // Wakes at least every kHeartbeat to show the liveness probe this thread is not wedged.
       while (!woken()) {
-        if (options_.telemetry) options_.telemetry->heartbeat();
+        options_.telemetry->heartbeat();
         auto until = steady_clock::now() + kHeartbeat;
         if (watcher_) until = std::min(until, next_recheck);
         changed_.wait_until(lock, until, woken);
@@ -190,13 +216,17 @@ Engine::Outcome Engine::supervise() {
           break;
         }
       }
-      if (options_.telemetry) options_.telemetry->heartbeat();
+      options_.telemetry->heartbeat();
       if (stop_requested_) return Outcome::StopRequested;
       failures_pending_ = 0;
       changed.swap(changed_folders_);
+      plan = std::move(pending_plan_);
+      pending_plan_ = nullptr;
+      trigger.swap(pending_trigger_);
     }
+    if (plan) apply(std::move(plan), trigger);
     if (!changed.empty() || recheck) rotate(changed, recheck);
-    if (reapFailed() == 0) return Outcome::AllFailed;
+    if (reapFailed() == 0 && !runners_.empty()) return Outcome::AllFailed;
   }
 }
 
@@ -204,16 +234,19 @@ Status Engine::watchMountedFiles(std::chrono::milliseconds drain,
                                  std::chrono::milliseconds recheck) {
   rotation_drain_ = drain;
   recheck_ = recheck;
-  folders_.clear();
-  fingerprints_.clear();
-  std::vector<std::string> all;
-  for (size_t i = 0; i < runners_.size(); ++i) {
-    std::vector<std::string> folders = files_->foldersOf(*planned_[i]->source);
-    for (std::string& f : files_->foldersOf(*planned_[i]->destination)) folders.push_back(f);
-    all.insert(all.end(), folders.begin(), folders.end());
-    folders_.push_back(std::move(folders));
-    fingerprints_.push_back(fingerprintOf(i));
-  }
+  watching_ = true;
+  for (Slot& slot : slots_) slot.fingerprint = fingerprintOf(slot.folders);
+  return rewatch();
+}
+
+Status Engine::rewatch() {
+  if (!watching_) return Status::ok();
+  std::set<std::string> folders;
+  for (const Slot& slot : slots_) folders.insert(slot.folders.begin(), slot.folders.end());
+  if (watcher_ && folders == watched_folders_) return Status::ok();  // no gap without a need
+  watched_folders_ = folders;
+  std::vector<std::string> all(folders.begin(), folders.end());
+  watcher_.reset();
   if (all.empty()) return Status::ok();  // nothing mounted is read: nothing to watch
   Result<std::unique_ptr<DirectoryWatcher>> watcher =
       DirectoryWatcher::start(all, [this](const std::vector<std::string>& folders) {
@@ -228,23 +261,24 @@ Status Engine::watchMountedFiles(std::chrono::milliseconds drain,
   return Status::ok();
 }
 
-uint64_t Engine::fingerprintOf(size_t index) const {
+uint64_t Engine::fingerprintOf(const std::vector<std::string>& folders) const {
   uint64_t combined = 0;
-  for (const std::string& folder : folders_[index]) {
+  for (const std::string& folder : folders) {
     combined = combined * 1099511628211ull ^ config::MountedFiles::fingerprint(folder);
   }
   return combined;
 }
 
 void Engine::rotate(const std::set<std::string>& changed, bool everything) {
-  for (size_t i = 0; i < runners_.size() && i < folders_.size(); ++i) {
-    if (runners_[i]->state() != RunnerState::Running || folders_[i].empty()) continue;
+  for (size_t i = 0; i < runners_.size(); ++i) {
+    const std::vector<std::string>& folders = slots_[i].folders;
+    if (runners_[i]->state() != RunnerState::Running || folders.empty()) continue;
     const bool concerned =
-        everything || std::any_of(folders_[i].begin(), folders_[i].end(),
+        everything || std::any_of(folders.begin(), folders.end(),
                                   [&](const std::string& f) { return changed.count(f) > 0; });
     if (!concerned) continue;
-    const uint64_t fingerprint = fingerprintOf(i);
-    if (fingerprint != fingerprints_[i]) rebuild(i, fingerprint);
+    const uint64_t fingerprint = fingerprintOf(folders);
+    if (fingerprint != slots_[i].fingerprint) rebuild(i, fingerprint);
   }
 }
 
@@ -252,10 +286,10 @@ void Engine::rebuild(size_t index, uint64_t fingerprint) {
   const std::string name = runners_[index]->name();
   auto log = logger(name);
   std::string folders;
-  for (const std::string& f : folders_[index]) folders += (folders.empty() ? "" : ", ") + f;
-  fingerprints_[index] = fingerprint;  // a refused change is logged once, not at every recheck
+  for (const std::string& f : slots_[index].folders) folders += (folders.empty() ? "" : ", ") + f;
+  slots_[index].fingerprint = fingerprint;  // a refused change is logged once, not at every recheck
   std::vector<std::string> errors;
-  auto fresh = buildRunner(*planned_[index], options_, *factory_, *files_, *clock_, errors);
+  auto fresh = makeRunner(*slots_[index].planned, errors);
   if (!fresh) {
     std::string why;
     for (const std::string& e : errors) why += (why.empty() ? "" : "; ") + e;
@@ -266,21 +300,45 @@ void Engine::rebuild(size_t index, uint64_t fingerprint) {
     return;
   }
   log->info("mounted content changed ({}): reconnecting with it", folders);
-  DataflowRunner& old = *runners_[index];
-  old.stopReceiving();
-  const uint64_t lost = old.drainAndClose(rotation_drain_);
-  lost_in_rotations_ += lost;
-  RunnerCounters c = old.counters();
-  log->info(
-      "before the reconnect: received {}, delivered {}, dropped {}, expired while held {}, "
-      "refused {}, not delivered {}",
-      c.received, c.delivered, c.dropped, c.expired, c.refused, c.inFlight() + c.abandoned);
+  lost_in_rotations_ += drainTogether({runners_[index].get()}, rotation_drain_);
+  Slot slot = slots_[index];
+  replace(index, std::move(fresh), std::move(slot));
+  options_.telemetry->rotations.fetch_add(1, std::memory_order_relaxed);
+  runners_[index]->start();  // a failure is logged by the runner and reaped by supervise()
+}
+
+void Engine::replace(size_t index, std::unique_ptr<DataflowRunner> fresh, Slot slot) {
+  RunnerCounters c = runners_[index]->counters();
+  logger(runners_[index]->name())
+      ->info(
+          "before the reconnect: received {}, delivered {}, dropped {}, expired while held {}, "
+          "refused {}, not delivered {}",
+          c.received, c.delivered, c.dropped, c.expired, c.refused, c.inFlight() + c.abandoned);
   watchFailures(*fresh);
   runners_[index] = std::move(fresh);
-  reaped_[index] = false;
-  ++rotations_;
-  if (options_.telemetry) options_.telemetry->rotations.fetch_add(1, std::memory_order_relaxed);
-  runners_[index]->start();  // a failure is logged by the runner and reaped by supervise()
+  slot.reaped = false;
+  slots_[index] = std::move(slot);
+}
+
+uint64_t Engine::drainTogether(const std::vector<DataflowRunner*>& runners,
+                               std::chrono::milliseconds drain) {
+  for (DataflowRunner* runner : runners) runner->stopReceiving();
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  // Every dataflow drains and closes on a thread of its own against the one deadline: closing a
+  // connection can take a broker round trip (a consumer leaving its group waits for its revoke),
+  // and one after the other that would grow with the number of dataflows.
+  std::atomic<uint64_t> lost{0};
+  std::vector<std::thread> stoppers;
+  stoppers.reserve(runners.size());
+  for (DataflowRunner* runner : runners) {
+    stoppers.emplace_back([&deadline, &lost, runner] {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      lost.fetch_add(runner->drainAndClose(std::max(left, std::chrono::milliseconds(0))));
+    });
+  }
+  for (std::thread& stopper : stoppers) stopper.join();
+  return lost.load();
 }
 
 void Engine::requestStop() {
@@ -299,22 +357,9 @@ size_t Engine::failedCount() const {
 
 uint64_t Engine::stop(std::chrono::milliseconds drain) {
   watcher_.reset();  // no report after this point
-  for (auto& runner : runners_) runner->stopReceiving();
-  const auto deadline = std::chrono::steady_clock::now() + drain;
-  // Every dataflow drains and closes on a thread of its own against the one deadline: closing a
-  // connection can take a broker round trip (a consumer leaving its group waits for its revoke),
-  // and one after the other that would grow with the number of dataflows.
-  std::atomic<uint64_t> lost{0};
-  std::vector<std::thread> stoppers;
-  stoppers.reserve(runners_.size());
-  for (auto& runner : runners_) {
-    stoppers.emplace_back([&deadline, &lost, r = runner.get()] {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      lost.fetch_add(r->drainAndClose(std::max(left, std::chrono::milliseconds(0))));
-    });
-  }
-  for (std::thread& stopper : stoppers) stopper.join();
+  std::vector<DataflowRunner*> all;
+  for (auto& runner : runners_) all.push_back(runner.get());
+  const uint64_t lost = drainTogether(all, drain);
   for (auto& runner : runners_) {
     RunnerCounters c = runner->counters();
     logger(runner->name())
@@ -325,7 +370,7 @@ uint64_t Engine::stop(std::chrono::milliseconds drain) {
             runner->state() == RunnerState::Failed ? "; it had failed: " + runner->failureReason()
                                                    : std::string());
   }
-  return lost.load() + lost_in_rotations_;
+  return lost + lost_in_rotations_;
 }
 
 }  // namespace dataflow::runtime

@@ -2,15 +2,17 @@
 // together. Built from a validated Plan; the connectors come from a ConnectorFactory so the
 // runtime itself knows no client library.
 //
-// Threads: build/start/supervise/stop are called from one thread (the `run` command's main
-// thread); requestStop() from any thread (the signal thread).
+// Threads: build/start/supervise/apply/stop are called from one thread (the `run` command's main
+// thread); requestStop(), requestApply() and the reload counters from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,17 +30,20 @@ struct EngineOptions {
   std::string profile = config::kDefaultProfile;
   uint32_t instance_id = 0;
   FlightLimits limits;
-  // Where the runners' counters and the supervising thread's heartbeat go (metrics, probes);
-  // none when null.
+  // Where the runners' counters, the rotation and reload counts and the supervising thread's
+  // heartbeat go (metrics, probes); the engine makes its own when null.
   std::shared_ptr<Telemetry> telemetry;
+  // How long a dataflow that a reload stops or restarts may deliver what it holds.
+  std::chrono::milliseconds drain{10'000};
 };
 
 class Engine {
  public:
   // Prepares a runner for every enabled dataflow of `options.profile`: pipeline and connectors
   // are built, nothing connects yet. Every problem is appended to `errors` (one sentence each,
-  // naming the dataflow); the engine is returned only when there are none. `plan`, `factory`,
-  // `files` and `clock` outlive the engine.
+  // naming the dataflow); the engine is returned only when there are none. A profile that no
+  // dataflow uses yet is not a problem: the engine runs none until apply() brings some.
+  // `plan`, `factory`, `files` and `clock` outlive the engine.
   static std::unique_ptr<Engine> build(const config::Plan& plan, const EngineOptions& options,
                                        const ConnectorFactory& factory,
                                        const config::MountedFiles& files, const Clock& clock,
@@ -60,14 +65,37 @@ class Engine {
   Status watchMountedFiles(std::chrono::milliseconds drain,
                            std::chrono::milliseconds recheck = std::chrono::seconds(60));
   // How many dataflows were rebuilt for changed Secrets or ConfigMaps. supervise()'s thread.
-  size_t rotationCount() const { return rotations_; }
+  size_t rotationCount() const { return options_.telemetry->rotations.load(); }
+
+  // Reload: makes the running dataflows those of `plan` (validated; the engine keeps it alive
+  // while a runner refers to it). Compared per dataflow by name (dataflowModel(), plus the content
+  // of the Secrets and ConfigMaps it reads): an unchanged dataflow keeps running untouched; a
+  // changed one, or one that had failed, is replaced (new connectors made first, then the old one
+  // stops receiving and delivers what it holds for up to `options.drain`, then the new one
+  // starts; what was not delivered stays unacknowledged at its source); a new one starts; one no
+  // longer in the plan (or disabled) stops receiving, drains and closes. Every runner is built
+  // before anything is touched: when one cannot be (or the profile is gone, or --instance-id is
+  // out of the new instanceCount), every error is logged, nothing changes, and the reload counts
+  // as refused. `trigger` names the cause in the log. supervise()'s thread, or while it is not
+  // running.
+  Status apply(std::shared_ptr<const config::Plan> plan, const std::string& trigger);
+  // Hands `plan` to supervise(), which applies it. Any thread. A plan handed over while an earlier
+  // one waits replaces it (the earlier is never applied, nor counted).
+  void requestApply(std::shared_ptr<const config::Plan> plan, std::string trigger);
+  // Counts a reload refused before it reached the engine (manifests that do not validate; the
+  // caller logs why). Any thread.
+  void countRefusedReload() { options_.telemetry->reloads_refused.fetch_add(1); }
+  // Reloads applied / refused since start. Any thread.
+  uint64_t reloadsApplied() const { return options_.telemetry->reloads_applied.load(); }
+  uint64_t reloadsRefused() const { return options_.telemetry->reloads_refused.load(); }
 
   enum class Outcome { StopRequested, AllFailed };
-  // Blocks until requestStop() or until no dataflow is running any more. Meanwhile, every runner
+  // Blocks until requestStop() or until every dataflow has failed (none running while some
+  // exist; with none at all it waits for a reload to bring some). Meanwhile, every runner
   // that turns Failed (a connector that can no longer work, a handler that threw) is stopped here,
   // at once: its source takes nothing new, its connections are released, and what it had not
   // delivered stays unacknowledged at its source. The other runners go on. Rotations (see
-  // watchMountedFiles) happen here too.
+  // watchMountedFiles) and reloads (requestApply) happen here too.
   Outcome supervise();
   // Ends supervise(). Any thread, any number of times.
   void requestStop();
@@ -80,44 +108,86 @@ class Engine {
   // per dataflow.
   uint64_t stop(std::chrono::milliseconds drain);
 
-  // A rotation replaces a runner: read this on supervise()'s thread, or while it is not running.
+  // A rotation or a reload replaces, adds and removes runners: read this on supervise()'s thread,
+  // or while it is not running.
   const std::vector<std::unique_ptr<DataflowRunner>>& runners() const { return runners_; }
 
  private:
+  // What one runner was built from; same index as runners_.
+  struct Slot {
+    const config::PlannedDataflow* planned = nullptr;
+    std::shared_ptr<const config::Plan> plan;  // keeps `planned` alive; null: build()'s plan
+    std::string model;                         // dataflowModel(*planned)
+    std::vector<std::string> folders;          // the mounted folders its endpoints read
+    uint64_t fingerprint = 0;                  // their content when it was built
+    bool reaped = false;                       // stopped by supervise() after failing
+  };
+  // One dataflow a reload starts, restarts (index set) or stops (fresh null).
+  struct Change {
+    std::optional<size_t> index;  // the running runner it replaces or stops
+    std::unique_ptr<DataflowRunner> fresh;
+    Slot slot;
+  };
+
   Engine() = default;
+  // The profile exists (else false) and --instance-id is within its instanceCount; every problem
+  // is appended to `errors`.
+  static bool checkProfile(const config::Plan& plan, const EngineOptions& options,
+                           std::vector<std::string>& errors);
   // Stops the runners that failed and are not stopped yet; returns how many are still running.
   size_t reapFailed();
   // Reports the runner's failure to supervise().
   void watchFailures(DataflowRunner& runner);
+  // buildRunner() with what build() was given.
+  std::unique_ptr<DataflowRunner> makeRunner(const config::PlannedDataflow& planned,
+                                             std::vector<std::string>& errors) const;
+  Slot slotFor(const config::PlannedDataflow& planned, std::shared_ptr<const config::Plan> plan);
+  // Appends a built runner (not started).
+  void adopt(std::unique_ptr<DataflowRunner> runner, Slot slot);
+  // Replaces runner `index`, already drained and closed, by `fresh` (built, not started).
+  void replace(size_t index, std::unique_ptr<DataflowRunner> fresh, Slot slot);
+  // Removes runner `index`, already drained and closed.
+  void remove(size_t index);
+  // Every runner stops receiving, then each drains and closes on a thread of its own, all against
+  // one deadline `drain` from now. Returns how many received messages were not delivered.
+  static uint64_t drainTogether(const std::vector<DataflowRunner*>& runners,
+                                std::chrono::milliseconds drain);
   // Rebuilds the running dataflows whose folders are in `changed` (all of them when `everything`)
   // and whose content really changed.
   void rotate(const std::set<std::string>& changed, bool everything);
   void rebuild(size_t index, uint64_t fingerprint);
-  uint64_t fingerprintOf(size_t index) const;
+  uint64_t fingerprintOf(const std::vector<std::string>& folders) const;
+  // (Re)starts the watcher on every runner's folders; when watching was asked for.
+  Status rewatch();
+  // apply()'s first phase: what must change, every runner it needs built; errors collected.
+  std::vector<Change> plannedChanges(const std::shared_ptr<const config::Plan>& plan,
+                                     std::vector<std::string>& errors);
 
   // What build() was given, to rebuild a dataflow; all outlive the engine.
   const ConnectorFactory* factory_ = nullptr;
   const config::MountedFiles* files_ = nullptr;
   const Clock* clock_ = nullptr;
   EngineOptions options_;
-  std::vector<const config::PlannedDataflow*> planned_;  // per runner
 
   // Rotation; main thread only unless noted.
-  std::vector<std::vector<std::string>> folders_;  // per runner: the folders its endpoints read
-  std::vector<uint64_t> fingerprints_;             // per runner: their content when it was built
   std::unique_ptr<DirectoryWatcher> watcher_;
-  std::chrono::milliseconds rotation_drain_{0};
+  bool watching_ = false;                        // watchMountedFiles() was called
+  std::set<std::string> watched_folders_;        // what watcher_ watches
+  std::chrono::milliseconds rotation_drain_{0};  // options.drain, or watchMountedFiles' drain
   std::chrono::milliseconds recheck_{0};
-  size_t rotations_ = 0;
-  uint64_t lost_in_rotations_ = 0;
+  uint64_t lost_in_rotations_ = 0;         // and in reloads
   std::set<std::string> changed_folders_;  // guarded by mutex_: reported, not handled yet
 
+  // Reload.
+  std::shared_ptr<const config::Plan> pending_plan_;  // guarded by mutex_: not applied yet
+  std::string pending_trigger_;                       // guarded by mutex_
+
   std::vector<std::unique_ptr<DataflowRunner>> runners_;
+  std::vector<Slot> slots_;  // main thread only: per runner
   mutable std::mutex mutex_;
-  std::condition_variable changed_;  // a runner failed, a folder changed, or a stop was requested
+  std::condition_variable changed_;  // a runner failed, a folder changed, a plan or a stop came
   bool stop_requested_ = false;      // guarded by mutex_
   size_t failures_pending_ = 0;      // guarded by mutex_: failed runners not reaped yet
-  std::vector<bool> reaped_;         // main thread only: per runner, stopped after failing
 };
 
 // `clientIdPrefix` (default "dataflow") + "-" + dataflow name + "-" + instance id.

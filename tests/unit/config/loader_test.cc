@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/kubernetes_mount.h"
 #include "tests/unit/config/test_util.h"
 
 namespace dataflow::config {
@@ -87,6 +88,21 @@ TEST(Loader, FoldersAreReadRecursivelyInNameOrderAndMissingPathsReported) {
   EXPECT_EQ(m.endpoints[1].metadata.name, "local-mqtt");
   ASSERT_EQ(d.items().size(), 1u);
   EXPECT_EQ(d.items()[0].format(), (dir / "missing.yaml").string() + ": no such file or folder");
+  fs::remove_all(dir);
+}
+
+// A ConfigMap mounted as a folder holds each key twice: the visible link and the file in the
+// hidden timestamped folder behind `..data`. Hidden entries (and editors' `.name.swp`) are skipped.
+TEST(Loader, HiddenEntriesOfAFolderAreSkippedSoAMountedConfigMapLoadsOnce) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("dataflow-hidden-" + std::to_string(::getpid()));
+  dataflow::testing::writeKubernetesMount(dir, {{"endpoints.yaml", testing::kMqttEndpoint}});
+  std::ofstream(dir / ".endpoints.yaml.swp") << "not yaml: [";
+  Manifests m;
+  Diagnostics d;
+  loadPaths({dir.string()}, m, d);
+  EXPECT_EQ(m.endpoints.size(), 1u);
+  EXPECT_TRUE(d.items().empty()) << d.items().at(0).format();
   fs::remove_all(dir);
 }
 
