@@ -170,6 +170,12 @@ TEST_F(OpsE2E, MetricsCountTheTrafficSentAndAreValidExposition) {
     if (line.empty()) continue;
     EXPECT_EQ(line.rfind("aio_dataflow_", 0), 0u) << line;
   }
+  // A reload (SIGHUP) is counted; the unchanged dataflow keeps its counts.
+  engine_->signal(SIGHUP);
+  EXPECT_TRUE(waitFor(
+      [&] { return value(R"(dataflow_reloads_total{outcome="applied"})") == 1; }, 30s))
+      << engine_->log();
+  EXPECT_EQ(value(R"(dataflow_messages_delivered_total{dataflow="bridge"})"), 50);
   engine_->signal(SIGTERM);
   EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
 }
