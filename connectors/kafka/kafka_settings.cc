@@ -323,6 +323,8 @@ Result<ConsumerConfig> consumerConfig(const config::KafkaSettings& settings,
   set(c, "enable.auto.commit", "false");
   set(c, "enable.auto.offset.store", "false");
   set(c, "auto.offset.reset", "earliest");
+  // The consumer lag per partition for the metrics, from librdkafka's statistics.
+  set(c, "statistics.interval.ms", std::to_string(kStatisticsIntervalMs));
   set(c, "partition.assignment.strategy", "roundrobin");
   // A crashed instance's partitions wait this long for a new owner; librdkafka's 45 s default
   // (Kafka 3.0's) is long for an edge gateway. 10 s was Kafka's default before 3.0 and is inside

@@ -73,6 +73,7 @@ Result<ConfHandle> KafkaSource::makeConsumerConf() {
   if (!conf.isOk()) return conf.status();
   rd_kafka_conf_set_rebalance_cb(conf.value().get(), &KafkaSource::onRebalance);
   rd_kafka_conf_set_offset_commit_cb(conf.value().get(), &KafkaSource::onCommit);
+  rd_kafka_conf_set_stats_cb(conf.value().get(), &KafkaSource::onStatistics);
   if (oauthbearer_) enableOAuthBearer(conf.value().get(), &KafkaSource::onTokenRefresh);
   return conf;
 }
@@ -593,6 +594,11 @@ std::vector<TopicPartition> KafkaSource::topicPartitions(
 }
 
 // librdkafka's background thread. The source outlives its consumer (close() destroys it).
+int KafkaSource::onStatistics(rd_kafka_t*, char* json, size_t json_length, void* opaque) {
+  static_cast<KafkaSource*>(opaque)->lag_.update(std::string_view(json, json_length));
+  return 0;  // librdkafka frees the document
+}
+
 void KafkaSource::onTokenRefresh(rd_kafka_t* consumer, const char*, void* opaque) {
   auto* self = static_cast<KafkaSource*>(opaque);
   refreshOAuthBearerToken(consumer, *self->oauthbearer_, *self->logger_);

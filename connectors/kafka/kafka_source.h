@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "connectors/kafka/connection_diagnostics.h"
+#include "connectors/kafka/consumer_lag.h"
 #include "connectors/kafka/kafka_settings.h"
 #include "connectors/kafka/oauthbearer.h"
 #include "connectors/kafka/offset_tracker.h"
@@ -131,6 +132,7 @@ class KafkaSource final : public Source {
   // the group has more members than partitions): set by an assignment, cleared by a revoke or a
   // lost assignment. A cluster outage shows here once librdkafka's session has timed out.
   bool connected() const override;
+  std::vector<PartitionLag> partitionLag() const override { return lag_.read(); }
 
  private:
   static void onRebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t error,
@@ -144,6 +146,8 @@ class KafkaSource final : public Source {
                            char* errstr, size_t errstr_size, void* opaque);
   // The OAUTHBEARER token refresh callback, on librdkafka's background thread (oauthbearer.h).
   static void onTokenRefresh(rd_kafka_t* client, const char* oauthbearer_config, void* opaque);
+  // librdkafka's statistics (statistics.interval.ms): the consumer lag per partition.
+  static int onStatistics(rd_kafka_t* consumer, char* json, size_t json_length, void* opaque);
 
   Result<ConfHandle> makeConsumerConf();
   Status subscribe();
@@ -180,6 +184,7 @@ class KafkaSource final : public Source {
   const WarningSink error_sink_;        // lines at error
   RateLimitedWarning stray_error_;      // stray records that cannot be fetched again (per record)
   ConnectionDiagnostics diagnostics_;   // TLS and SASL failures; librdkafka threads use it too
+  ConsumerLag lag_;                     // from the statistics the consumer thread's poll serves
 
   MessageHandler* handler_ = nullptr;  // set by start()
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <string>
+#include <vector>
 #include <cstddef>
 
 #include "engine/core/message.h"
@@ -23,6 +25,16 @@ class MessageHandler {
   // the runtime stops the dataflow visibly. Any source thread; must not block. The message whose
   // onMessage threw is not acknowledged.
   virtual void onFailure(const Status& reason) = 0;
+};
+
+// How far a Kafka source's consumer group is behind one partition it reads: records up to the
+// partition's end not yet committed (what a restart would deliver again or still has to deliver).
+struct PartitionLag {
+  std::string topic;
+  int32_t partition = -1;
+  int64_t lag = 0;
+
+  friend bool operator==(const PartitionLag&, const PartitionLag&) = default;
 };
 
 class Source {
@@ -57,6 +69,10 @@ class Source {
 
   // Whether the connection is up now: for logs and health. Any thread.
   virtual bool connected() const = 0;
+
+  // Kafka sources: the lag of every partition this instance reads, as last measured; other
+  // sources have none. For metrics. Any thread.
+  virtual std::vector<PartitionLag> partitionLag() const { return {}; }
 };
 
 }  // namespace dataflow

@@ -66,6 +66,7 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   transform::CounterSnapshot transformCounters() const { return pipeline_->counters(); }
   LatencySnapshot latency() const { return latency_.snapshot(); }
   bool sourceConnected() const { return source_->connected(); }
+  std::vector<PartitionLag> sourceLag() const { return source_->partitionLag(); }
   bool destinationConnected() const { return destination_->connected(); }
 
   void onMessage(Message&& message) override;

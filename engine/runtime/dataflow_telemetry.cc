@@ -119,6 +119,7 @@ DataflowReading DataflowTelemetry::read() const {
     r.state = newest.state();
     r.source_connected = newest.sourceConnected();
     r.destination_connected = newest.destinationConnected();
+    r.lag = newest.sourceLag();
     if (r.state == RunnerState::Failed) r.failure = newest.failureReason();
   }
   return r;

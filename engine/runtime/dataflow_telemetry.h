@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/config/manifest.h"
+#include "engine/core/source.h"
 #include "engine/runtime/latency_histogram.h"
 #include "engine/transform/counters.h"
 
@@ -71,6 +72,7 @@ struct DataflowReading {
   bool source_connected = false;
   bool destination_connected = false;
   std::string failure;  // why it failed, when state is Failed
+  std::vector<PartitionLag> lag;  // a Kafka source's consumer lag per partition
 };
 
 class DataflowTelemetry {

@@ -212,6 +212,18 @@ void renderOwn(const EngineReading& r, Exposition& out) {
   perDataflow("dataflow_failures_total", "counter",
               "Times the dataflow failed (a connector that could no longer work).",
               [](const DataflowReading& d) { return u(d.failures); });
+  out.family("dataflow_kafka_consumer_lag", "gauge",
+             "A Kafka source's records up to each partition's end not yet committed (delivered "
+             "and acknowledged), as librdkafka last measured it (every 5 s).");
+  for (const DataflowReading& d : r.dataflows) {
+    for (const PartitionLag& p : d.lag) {
+      out.sample("dataflow_kafka_consumer_lag",
+                 {{"dataflow", d.info.name},
+                  {"topic", p.topic},
+                  {"partition", std::to_string(p.partition)}},
+                 static_cast<double>(p.lag));
+    }
+  }
   out.family("dataflow_delivery_latency_seconds", "histogram",
              "Seconds from receiving a message to its destination's acknowledgement.");
   for (const DataflowReading& d : r.dataflows) {

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/kafka/kafka_test_support.h"
 #include "tests/support/mosquitto.h"
 #include "tests/support/mqtt_client.h"
 #include "tests/support/process.h"
@@ -61,10 +62,12 @@ class OpsE2E : public ::testing::Test {
            "\n    authentication:\n      method: Anonymous\n    tls:\n      mode: Disabled\n";
   }
 
-  // Starts the engine with its ops endpoint on a free loopback port; returns once it subscribed.
-  void startEngine() {
+  // Starts the engine on `manifest` with its ops endpoint on a free loopback port; returns once
+  // its log says `ready_text`.
+  void startEngine(const std::string& manifest = "flow.yaml",
+                   const std::string& ready_text = "subscribed") {
     engine_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{DATAFLOW_EXE, "run", "-f", dir_.file("flow.yaml"),
+        std::vector<std::string>{DATAFLOW_EXE, "run", "-f", dir_.file(manifest),
                                  "--metrics-port", "0", "--metrics-address", "127.0.0.1",
                                  "--drain-timeout", "5"},
         dir_.file("engine.log"));
@@ -74,7 +77,7 @@ class OpsE2E : public ::testing::Test {
         [&] {
           const std::string log = engine_->log();
           return (std::regex_search(log, match, listening) &&
-                  log.find("subscribed") != std::string::npos) ||
+                  log.find(ready_text) != std::string::npos) ||
                  !engine_->running();
         },
         30s))
@@ -220,6 +223,51 @@ TEST_F(OpsE2E, ReadyzNamesTheDataflowWhoseBrokerIsDownAndLivezStaysUp) {
   ASSERT_TRUE(waitFor([&] { auto r = get("/readyz"); return r && r->status == 200; }, 60s))
       << engine_->log();
   EXPECT_EQ(value(R"(dataflow_messages_dropped_total{dataflow="bridge",reason="expired"})"), 1);
+  engine_->signal(SIGTERM);
+  EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
+}
+
+TEST_F(OpsE2E, KafkaConsumerLagIsWhatTheSourceHasNotDeliveredYet) {
+  MockKafka kafka(1);
+  const std::string topic = randomName("lag-");
+  kafka.createTopic(topic, 2);
+  std::ofstream(dir_.file("kafka.yaml"))
+      << "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+         "metadata:\n  name: kafka\nspec:\n  endpointType: Kafka\n  kafkaSettings:\n"
+         "    host: "
+      << kafka.bootstrapServers() << "\n    consumerGroupId: " << randomName("group-")
+      << "\n    authentication:\n      method: Anonymous\n    tls:\n      mode: Disabled\n"
+      << endpoint("destination", destination_)
+      << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+         "metadata:\n  name: from-kafka\nspec:\n  operations:\n"
+         "  - operationType: Source\n    sourceSettings:\n      endpointRef: kafka\n"
+         "      dataSources: ['"
+      << topic
+      << "']\n  - operationType: Destination\n    destinationSettings:\n"
+         "      endpointRef: destination\n      dataDestination: 'out/kafka'\n";
+  // The destination is away: nothing can be delivered, so nothing is committed.
+  destination_.kill();
+  KafkaWriter writer(kafka.bootstrapServers());
+  std::vector<KafkaRecord> records;
+  for (int i = 0; i < 30; ++i) {
+    KafkaRecord r;
+    r.topic = topic;
+    r.partition = i % 2;
+    r.value = "r" + std::to_string(i);
+    records.push_back(r);
+  }
+  writer.write(records);
+  startEngine("kafka.yaml", "running 1 of 1 dataflow");
+  auto lag = [&](int partition) {
+    return value("dataflow_kafka_consumer_lag{dataflow=\"from-kafka\",partition=\"" +
+                 std::to_string(partition) + "\",topic=\"" + topic + "\"}");
+  };
+  ASSERT_TRUE(waitFor([&] { return lag(0) == 15 && lag(1) == 15; }, 60s)) << engine_->log();
+
+  // Once the destination is back, every record is delivered and committed: no lag is left.
+  destination_.start();
+  ASSERT_TRUE(waitFor([&] { return lag(0) == 0 && lag(1) == 0; }, 60s)) << engine_->log();
+  EXPECT_EQ(value(R"(dataflow_messages_delivered_total{dataflow="from-kafka"})"), 30);
   engine_->signal(SIGTERM);
   EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
 }

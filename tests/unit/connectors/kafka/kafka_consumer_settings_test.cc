@@ -46,6 +46,7 @@ TEST_F(KafkaConsumerSettingsTest, SchemaDefaultsGiveTheWholeListInOrder) {
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "earliest"},
+      {"statistics.interval.ms", "5000"},
       {"partition.assignment.strategy", "roundrobin"},
       {"session.timeout.ms", "10000"},
       {"queued.max.messages.kbytes", "16384"},
