@@ -8,20 +8,6 @@ namespace dataflow::runtime {
 
 namespace {
 
-void addTransform(transform::CounterSnapshot& to, const transform::CounterSnapshot& from) {
-  to.forwarded += from.forwarded;
-  to.expired += from.expired;
-  to.unresolved_topic += from.unresolved_topic;
-  to.invalid_topic += from.invalid_topic;
-  to.properties_removed_invalid_utf8 += from.properties_removed_invalid_utf8;
-  to.properties_removed_too_long += from.properties_removed_too_long;
-  to.properties_shadowed += from.properties_shadowed;
-  to.partition_key_fallbacks += from.partition_key_fallbacks;
-  to.cloud_events_propagated += from.cloud_events_propagated;
-  to.cloud_events_created += from.cloud_events_created;
-  to.cloud_events_structured += from.cloud_events_structured;
-}
-
 bool contains(const std::string& text, const char* part) {
   return text.find(part) != std::string::npos;
 }
@@ -93,7 +79,7 @@ void DataflowTelemetry::detach(const DataflowRunner& runner) {
   auto it = std::find(live_.begin(), live_.end(), &runner);
   if (it == live_.end()) return;
   retired_ += runner.counters();
-  addTransform(retired_transform_, runner.transformCounters());
+  retired_transform_ += runner.transformCounters();
   retired_latency_ += runner.latency();
   if (runner.state() == RunnerState::Failed) ++retired_failures_;
   live_.erase(it);
@@ -109,7 +95,7 @@ DataflowReading DataflowTelemetry::read() const {
   r.failures = retired_failures_;
   for (const DataflowRunner* runner : live_) {
     r.counters += runner->counters();
-    addTransform(r.transform, runner->transformCounters());
+    r.transform += runner->transformCounters();
     r.latency += runner->latency();
     if (runner->state() == RunnerState::Failed) ++r.failures;
   }

@@ -19,4 +19,19 @@ CounterSnapshot PipelineCounters::snapshot() const {
   return s;
 }
 
+CounterSnapshot& CounterSnapshot::operator+=(const CounterSnapshot& other) {
+  forwarded += other.forwarded;
+  expired += other.expired;
+  unresolved_topic += other.unresolved_topic;
+  invalid_topic += other.invalid_topic;
+  properties_removed_invalid_utf8 += other.properties_removed_invalid_utf8;
+  properties_removed_too_long += other.properties_removed_too_long;
+  properties_shadowed += other.properties_shadowed;
+  partition_key_fallbacks += other.partition_key_fallbacks;
+  cloud_events_propagated += other.cloud_events_propagated;
+  cloud_events_created += other.cloud_events_created;
+  cloud_events_structured += other.cloud_events_structured;
+  return *this;
+}
+
 }  // namespace dataflow::transform

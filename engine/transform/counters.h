@@ -22,6 +22,8 @@ struct CounterSnapshot {
   uint64_t cloud_events_structured = 0;  // structured mode, passed through
 
   friend bool operator==(const CounterSnapshot&, const CounterSnapshot&) = default;
+  // Adds `other` field by field (the totals of a dataflow across its runners).
+  CounterSnapshot& operator+=(const CounterSnapshot& other);
 };
 
 class PipelineCounters {
