@@ -67,8 +67,9 @@ uint64_t manifestDigest(const std::vector<std::string>& paths) {
 }
 
 ManifestReloader::ManifestReloader(const ManifestSources& sources, runtime::Engine& engine,
-                                   uint64_t loaded)
-    : sources_(sources), engine_(engine), loaded_digest_(loaded) {
+                                   uint64_t loaded,
+                                   std::function<void(const config::Plan&)> on_valid)
+    : sources_(sources), engine_(engine), on_valid_(std::move(on_valid)), loaded_digest_(loaded) {
   pending_ = "manifest files changed";  // checked at once: a change made while starting counts
   watch();
   worker_ = std::thread([this] { run(); });
@@ -155,6 +156,7 @@ void ManifestReloader::reload(const std::string& trigger) {
     return;
   }
   log->info("reload ({}): manifests are valid; applying them", trigger);
+  if (on_valid_) on_valid_(*plan);
   engine_.requestApply(std::move(plan), trigger);
 }
 

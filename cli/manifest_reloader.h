@@ -11,6 +11,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,7 +34,10 @@ class ManifestReloader {
   // `sources` and `engine` outlive the reloader. `loaded` is manifestDigest() of the paths taken
   // just before the engine's plan was loaded: a change made since then is reloaded at once.
   // Watching starts at once; a folder that cannot be watched is logged (SIGHUP still reloads).
-  ManifestReloader(const ManifestSources& sources, runtime::Engine& engine, uint64_t loaded);
+  // `on_valid` (optional) sees every valid plan just before the engine is asked to apply it, for
+  // what the engine does not own (the profile's log levels); worker thread.
+  ManifestReloader(const ManifestSources& sources, runtime::Engine& engine, uint64_t loaded,
+                   std::function<void(const config::Plan&)> on_valid = nullptr);
   ~ManifestReloader();  // stops watching; waits for a reload in progress
   ManifestReloader(const ManifestReloader&) = delete;
   ManifestReloader& operator=(const ManifestReloader&) = delete;
@@ -50,6 +54,7 @@ class ManifestReloader {
 
   const ManifestSources& sources_;
   runtime::Engine& engine_;
+  const std::function<void(const config::Plan&)> on_valid_;
   std::unique_ptr<DirectoryWatcher> watcher_;  // worker thread (and the constructor)
   std::vector<std::string> watched_;           // the folders watcher_ watches
   uint64_t loaded_digest_;                     // worker thread: manifestDigest() last loaded

@@ -40,7 +40,7 @@ struct RunArgs {
 std::unique_ptr<runtime::OpsServer> startOpsServer(const RunArgs& args,
                                                    const config::DataflowProfile* profile,
                                                    std::shared_ptr<const runtime::Telemetry> t,
-                                                   std::chrono::milliseconds liveness_timeout) {
+                                                   std::chrono::milliseconds drain) {
   auto log = runtime::logger("engine");
   runtime::OpsServer::Options options;
   options.address = args.metrics_address;
@@ -48,7 +48,8 @@ std::unique_ptr<runtime::OpsServer> startOpsServer(const RunArgs& args,
                  : profile             ? static_cast<int>(profile->spec.diagnostics.metrics.prometheus_port)
                                        : kDefaultPrometheusPort;
   options.version = DATAFLOW_VERSION;
-  options.liveness_timeout = liveness_timeout;
+  options.liveness_base = std::chrono::minutes(2);
+  options.liveness_per_dataflow = drain;
   auto server = runtime::OpsServer::start(std::move(t), options);
   if (!server.isOk()) {
     log->error("metrics and probes are not served: {}", server.status().message());
@@ -102,6 +103,35 @@ void warnUnsupported(const config::Plan& plan, const std::string& profile) {
   for (const std::string& line : runtime::ignoredSettings(plan, profile)) log->warn("{}", line);
 }
 
+// A reloaded profile's diagnostics: the log levels take effect at once (unless --log-level set
+// them); a different prometheusPort only at the next start, which is said.
+// `serving_port`: the port the metrics were started on from the profile (-1: from a flag).
+void applyProfileDiagnostics(const RunArgs& args, int64_t serving_port,
+                             const config::Plan& reloaded) {
+  auto log = runtime::logger("engine");
+  const config::DataflowProfile* profile = findProfile(reloaded, args.profile);
+  const config::ProfileDiagnostics diagnostics =
+      profile ? profile->spec.diagnostics : config::ProfileDiagnostics{};
+  const std::string level_text = profile ? diagnostics.logs.level : std::string("info");
+  if (args.log_level.empty()) {
+    Result<runtime::LogLevels> levels = runtime::parseLogLevels(level_text);
+    if (!levels.isOk()) {
+      log->error("reload: profile {}'s log level kept as it was: {}", args.profile,
+                 levels.status().message());
+    } else if (!(levels.value() == runtime::currentLogLevels())) {
+      runtime::setLogLevels(levels.value());
+      log->info("reload: log level now \"{}\" (profile {})", level_text, args.profile);
+    }
+  }
+  const int64_t port = profile ? diagnostics.metrics.prometheus_port : kDefaultPrometheusPort;
+  if (serving_port >= 0 && port != serving_port) {
+    log->warn(
+        "reload: profile {}'s prometheusPort is now {}; metrics and probes stay on {} until the "
+        "next start",
+        args.profile, port, serving_port);
+  }
+}
+
 int runEngine(const RunArgs& args) {
   const runtime::LogFormat format = runtime::parseLogFormat(args.log_format).value();
   // Until the profile's levels are known: info, so that every manifest problem (warning or
@@ -153,9 +183,11 @@ int runEngine(const RunArgs& args) {
               name);
   }
   warnUnsupported(plan, args.profile);
-  // Liveness allows for a rotation that drains every dataflow one after the other.
-  const auto ops = startOpsServer(args, profile, options.telemetry,
-                                  std::chrono::minutes(2) + drain * (engine->runners().size() + 1));
+  const auto ops = startOpsServer(args, profile, options.telemetry, drain);
+  const int64_t serving_port =
+      args.metrics_port >= 0 ? -1
+      : profile              ? profile->spec.diagnostics.metrics.prometheus_port
+                             : kDefaultPrometheusPort;
   const size_t running = engine->start();
   if (engine->runners().empty()) {
     log->info(
@@ -176,7 +208,11 @@ int runEngine(const RunArgs& args) {
   // The signal thread turns SIGHUP into a reload and SIGINT/SIGTERM into requestStop(); the main
   // thread supervises: it applies reloads, stops each dataflow that fails, and returns when a stop
   // is requested or every dataflow has failed.
-  auto reloader = std::make_unique<ManifestReloader>(args.sources, *engine, loaded_digest);
+  auto reloader = std::make_unique<ManifestReloader>(
+      args.sources, *engine, loaded_digest,
+      [&args, serving_port](const config::Plan& reloaded) {
+        applyProfileDiagnostics(args, serving_port, reloaded);
+      });
   int signal_number = 0;
   std::thread signal_thread([&] {
     while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {

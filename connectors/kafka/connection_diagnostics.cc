@@ -235,14 +235,44 @@ bool ConnectionDiagnostics::report(int error, std::string_view reason) {
   }
   std::optional<ConnectionFailure> failure =
       classifyConnectionFailure(error, reason, x509_error, sasl_mechanism_);
-  if (!failure) return false;
-  warnings_[static_cast<size_t>(failure->kind)]->report([&] {
-    std::string line = endpoint_name_;
-    if (!failure->broker.empty()) line += " broker " + failure->broker;
-    line += ": " + failure->text + "; retrying with backoff";
-    return scrub(std::move(line));
-  });
+  if (!failure) {
+    std::string problem = scrub(endpoint_name_ + ": " + std::string(reason));
+    std::lock_guard lock(mutex_);
+    if (!problem_classified_) problem_ = std::move(problem);
+    return false;
+  }
+  std::string problem = endpoint_name_;
+  if (!failure->broker.empty()) problem += " broker " + failure->broker;
+  problem = scrub(problem + ": " + failure->text);
+  warnings_[static_cast<size_t>(failure->kind)]->report(
+      [&] { return problem + "; retrying with backoff"; });
+  std::lock_guard lock(mutex_);
+  problem_ = std::move(problem);
+  problem_classified_ = true;
+  authentication_failed_ = failure->kind == ConnectionFailureKind::SaslLoginRefused ||
+                           failure->kind == ConnectionFailureKind::SaslMechanismRefused ||
+                           failure->kind == ConnectionFailureKind::ClientCertificateRefused;
   return true;
+}
+
+void ConnectionDiagnostics::clearProblem() {
+  std::lock_guard lock(mutex_);
+  problem_.clear();
+  problem_classified_ = false;
+  authentication_failed_ = false;
+}
+
+ConnectionHealth ConnectionDiagnostics::health(bool connected) const {
+  ConnectionHealth h;
+  if (connected) {
+    h.state = ConnectionState::Connected;
+    return h;
+  }
+  std::lock_guard lock(mutex_);
+  h.state = authentication_failed_ ? ConnectionState::AuthenticationFailed
+                                   : ConnectionState::Connecting;
+  h.problem = problem_;
+  return h;
 }
 
 bool ConnectionDiagnostics::repeatsReport(std::string_view facility, std::string_view line) const {

@@ -24,6 +24,7 @@
 
 #include "connectors/kafka/kafka_settings.h"
 #include "engine/core/clock.h"
+#include "engine/core/connection_health.h"
 #include "engine/core/rate_limited_warning.h"
 
 namespace dataflow::kafka {
@@ -74,8 +75,17 @@ class ConnectionDiagnostics {
   bool verifyCertificate(const char* broker, int x509_error, char* errstr, size_t errstr_size);
 
   // error_cb (the client's polling thread): when `reason` is a TLS or SASL failure, writes its
-  // line (rate-limited per kind) and returns true.
+  // line (rate-limited per kind) and returns true. Every error is kept as the latest problem for
+  // health(), except that one following a TLS or SASL failure does not hide it (librdkafka's
+  // "all brokers are down" comes after the failure that caused it).
   bool report(int error, std::string_view reason);
+
+  // The client reached a broker: the latest problem is over. Any thread.
+  void clearProblem();
+  // State and problem for the client's health(): Connected when `connected`; else
+  // AuthenticationFailed after a SASL refusal or a refused client certificate, Connecting
+  // otherwise, with the latest problem (scrubbed). The counters are left at zero. Any thread.
+  ConnectionHealth health(bool connected) const;
 
   // Whether a librdkafka log line repeats what report() says (the FAIL line of the same error,
   // or the certificate verification line), so the caller logs it at debug only.
@@ -95,6 +105,9 @@ class ConnectionDiagnostics {
   mutable std::mutex mutex_;
   std::map<std::string, int> certificate_errors_;  // guarded by mutex_: broker -> X509_V_ERR_*
                                                    // of its latest failed handshake
+  std::string problem_;         // guarded by mutex_: the latest error, as health() says it
+  bool problem_classified_ = false;  // guarded by mutex_: it was a TLS or SASL failure
+  bool authentication_failed_ = false;  // guarded by mutex_: a SASL or client certificate one
 };
 
 // The X509_V_ERR_* reason an operator reads ("certificate has expired"), for the codes this file

@@ -117,6 +117,7 @@ Status KafkaDestination::createProducer() {
   Result<ConfHandle> conf = makeClientConf(config_, callbacks);
   if (!conf.isOk()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf.value().get(), &KafkaDestination::onDeliveryReport);
+  rd_kafka_conf_set_stats_cb(conf.value().get(), &KafkaDestination::onStatistics);
   if (oauthbearer_) enableOAuthBearer(conf.value().get(), &KafkaDestination::onTokenRefresh);
   Result<ClientHandle> producer = newClient(RD_KAFKA_PRODUCER, std::move(conf).value());
   if (!producer.isOk()) return producer.status();
@@ -335,6 +336,20 @@ void KafkaDestination::close() {
 }
 
 bool KafkaDestination::connected() const { return connection_.load() == Connection::Up; }
+
+ConnectionHealth KafkaDestination::health() const {
+  ConnectionHealth h = diagnostics_.health(connected());
+  statistics_.addCounters(h);
+  h.messages_resent = resent_.load();
+  h.client_restarts = restarts_.load();
+  return h;
+}
+
+// The delivery thread's poll. The destination outlives its producer.
+int KafkaDestination::onStatistics(rd_kafka_t*, char* json, size_t json_length, void* opaque) {
+  static_cast<KafkaDestination*>(opaque)->statistics_.update(std::string_view(json, json_length));
+  return 0;  // librdkafka frees the document
+}
 
 void KafkaDestination::deliveryLoop() {
   auto next_probe = steady_clock::now();

@@ -55,6 +55,7 @@
 #include <thread>
 #include <vector>
 
+#include "connectors/kafka/client_statistics.h"
 #include "connectors/kafka/connection_diagnostics.h"
 #include "connectors/kafka/kafka_settings.h"
 #include "connectors/kafka/oauthbearer.h"
@@ -119,6 +120,9 @@ class KafkaDestination final : public Destination {
   // metadata probe the delivery thread sends while disconnected; cleared by librdkafka's
   // ERR__ALL_BROKERS_DOWN.
   bool connected() const override;
+  // connected(), the latest connection problem (connection_diagnostics.h), the statistics'
+  // connection counters, messages produced again (resentCount) and producer restarts.
+  ConnectionHealth health() const override;
 
   // How often the producer was re-created after a fatal error; how many messages were produced
   // again after being taken back; how many of those may have reached Kafka already (taken back
@@ -145,6 +149,7 @@ class KafkaDestination final : public Destination {
                                void* opaque);
   static void onError(rd_kafka_t* producer, int error, const char* reason, void* opaque);
   static void onLog(const rd_kafka_t* producer, int level, const char* facility, const char* line);
+  static int onStatistics(rd_kafka_t* producer, char* json, size_t json_length, void* opaque);
   static int onCertificate(rd_kafka_t* producer, const char* broker_name, int32_t broker_id,
                            int* x509_error, int depth, const char* der, size_t der_size,
                            char* errstr, size_t errstr_size, void* opaque);
@@ -191,6 +196,7 @@ class KafkaDestination final : public Destination {
   RateLimitedWarning metadata_warning_;  // Static partitioning waiting for metadata
   RateLimitedWarning expired_warning_;   // messages that expired while parked
   ConnectionDiagnostics diagnostics_;    // TLS and SASL failures; librdkafka threads use it too
+  ClientStatistics statistics_;          // served by the delivery thread's poll
 
   DeliveryHandler* handler_ = nullptr;  // set by start(); read by the delivery thread only
 

@@ -65,6 +65,7 @@ void KafkaDestination::restartProducer() {
   discarding_ = true;
   topics_.reset();
   producer_.reset();
+  statistics_.clientReplaced();
   discarding_ = false;
   connection_.store(Connection::Unknown);
   if (Status created = createProducer(); !created.isOk()) {
@@ -171,6 +172,7 @@ void KafkaDestination::setConnection(Connection now, const char* reason) {
     reclaim_now_ = true;
   }
   if (now == Connection::Up) {
+    diagnostics_.clearProblem();
     logger_->info("connected to Kafka at {}", bootstrap_servers_);
   } else if (before == Connection::Up) {
     logger_->warn(

@@ -301,6 +301,8 @@ Result<ProducerConfig> producerConfig(const config::KafkaSettings& settings,
   addDelivery(settings, config.value());
   addFlightLimits(limits, config.value());
   addReconnectBackoff(config.value());
+  // Connection attempts, disconnects and request retries for the metrics.
+  set(config.value(), "statistics.interval.ms", std::to_string(kStatisticsIntervalMs));
   return config;
 }
 
@@ -323,7 +325,8 @@ Result<ConsumerConfig> consumerConfig(const config::KafkaSettings& settings,
   set(c, "enable.auto.commit", "false");
   set(c, "enable.auto.offset.store", "false");
   set(c, "auto.offset.reset", "earliest");
-  // The consumer lag per partition for the metrics, from librdkafka's statistics.
+  // The consumer lag per partition, connection attempts, disconnects and request retries for
+  // the metrics, from librdkafka's statistics.
   set(c, "statistics.interval.ms", std::to_string(kStatisticsIntervalMs));
   set(c, "partition.assignment.strategy", "roundrobin");
   // A crashed instance's partitions wait this long for a new owner; librdkafka's 45 s default

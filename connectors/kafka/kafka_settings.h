@@ -48,8 +48,8 @@ inline constexpr int64_t kConsumerPrefetchKbytes = 16'384;
 // mock cluster (`dataflow dev-kafka`) always holds the whole wait, which put up to 500 ms (the
 // default) on Kafka -> MQTT latency.
 inline constexpr int64_t kConsumerFetchWaitMs = 100;
-// statistics.interval.ms of the consumer: how often the consumer lag per partition (a metric) is
-// measured.
+// statistics.interval.ms of every client: how often the consumer lag per partition and the
+// connection counters (metrics) are measured.
 inline constexpr int kStatisticsIntervalMs = 5000;
 // session.timeout.ms of the consumer: how long a crashed instance keeps its partitions.
 inline constexpr int64_t kConsumerSessionTimeoutMs = 10'000;

@@ -200,6 +200,12 @@ void KafkaSource::close() {
 
 bool KafkaSource::connected() const { return assigned_.load(); }
 
+ConnectionHealth KafkaSource::health() const {
+  ConnectionHealth h = diagnostics_.health(connected());
+  statistics_.addCounters(h);
+  return h;
+}
+
 void KafkaSource::consumerLoop() {
   auto next_commit = clock_.steadyNow() + commit_interval_;
   try {
@@ -414,6 +420,7 @@ void KafkaSource::assigned(rd_kafka_topic_partition_list_t* partitions) {
   }
   if (!receiving) pause(partitions);
   assigned_.store(true);
+  diagnostics_.clearProblem();
   logger_->info("Kafka partitions assigned: {}", describePartitions(*partitions));
 }
 
@@ -595,7 +602,7 @@ std::vector<TopicPartition> KafkaSource::topicPartitions(
 
 // librdkafka's background thread. The source outlives its consumer (close() destroys it).
 int KafkaSource::onStatistics(rd_kafka_t*, char* json, size_t json_length, void* opaque) {
-  static_cast<KafkaSource*>(opaque)->lag_.update(std::string_view(json, json_length));
+  static_cast<KafkaSource*>(opaque)->statistics_.update(std::string_view(json, json_length));
   return 0;  // librdkafka frees the document
 }
 

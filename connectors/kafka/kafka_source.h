@@ -61,7 +61,7 @@
 #include <vector>
 
 #include "connectors/kafka/connection_diagnostics.h"
-#include "connectors/kafka/consumer_lag.h"
+#include "connectors/kafka/client_statistics.h"
 #include "connectors/kafka/kafka_settings.h"
 #include "connectors/kafka/oauthbearer.h"
 #include "connectors/kafka/offset_tracker.h"
@@ -132,7 +132,10 @@ class KafkaSource final : public Source {
   // the group has more members than partitions): set by an assignment, cleared by a revoke or a
   // lost assignment. A cluster outage shows here once librdkafka's session has timed out.
   bool connected() const override;
-  std::vector<PartitionLag> partitionLag() const override { return lag_.read(); }
+  std::vector<PartitionLag> partitionLag() const override { return statistics_.lag(); }
+  // connected(), the latest connection problem (connection_diagnostics.h) and the statistics'
+  // connection counters.
+  ConnectionHealth health() const override;
 
  private:
   static void onRebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t error,
@@ -184,7 +187,7 @@ class KafkaSource final : public Source {
   const WarningSink error_sink_;        // lines at error
   RateLimitedWarning stray_error_;      // stray records that cannot be fetched again (per record)
   ConnectionDiagnostics diagnostics_;   // TLS and SASL failures; librdkafka threads use it too
-  ConsumerLag lag_;                     // from the statistics the consumer thread's poll serves
+  ClientStatistics statistics_;         // served by the consumer thread's poll
 
   MessageHandler* handler_ = nullptr;  // set by start()
 

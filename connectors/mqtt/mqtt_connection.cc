@@ -54,6 +54,13 @@ class FailureLog {
   steady_clock::time_point last_logged_{};
 };
 
+// CONNACK reason codes that refuse who we are rather than where or when we connect.
+bool refusesCredentials(int code) {
+  return code == ::mqtt::ReasonCode::BAD_USER_NAME_OR_PASSWORD ||
+         code == ::mqtt::ReasonCode::NOT_AUTHORIZED || code == ::mqtt::ReasonCode::BANNED ||
+         code == ::mqtt::ReasonCode::BAD_AUTHENTICATION_METHOD;
+}
+
 // The CONNACK properties the owners need, read from paho's C property list.
 ConnackInfo connackInfo(const ::mqtt::connect_response& response) {
   ConnackInfo info;
@@ -172,6 +179,7 @@ void MqttConnection::run() {
   while (waitUntilWanted()) {
     const Status status = connectOnce();
     if (status.isOk()) {
+      recordConnected();
       failures.succeeded();
       backoff.reset();
       const Wake wake = waitWhileUp();
@@ -190,7 +198,12 @@ void MqttConnection::run() {
         continue;  // at once: the session is kept, in-flight messages are resent
       }
     } else if (!status.message().empty()) {
-      failures.failed([&] { return withDiagnosis(status.message()); });
+      recordFailure(status.message(), last_connect_auth_failed_);
+      failures.failed([&] {
+        std::string diagnosed = withDiagnosis(status.message());
+        recordFailure(diagnosed, last_connect_auth_failed_);
+        return diagnosed;
+      });
     }
     if (!sleepUnlessStopped(backoff.next())) return;
   }
@@ -200,6 +213,8 @@ void MqttConnection::run() {
 // the connection dropped meanwhile.
 Status MqttConnection::connectOnce() {
   last_connect_without_connack_ = false;
+  last_connect_auth_failed_ = false;
+  connection_attempts_.fetch_add(1, std::memory_order_relaxed);
   if (Status prepared = prepareConnect(); !prepared.isOk()) return prepared;
   const uint64_t operation = beginOperation(1, /*new_connection=*/true);
   try {
@@ -212,6 +227,7 @@ Status MqttConnection::connectOnce() {
   if (!connect) return Status::retriable("");
   if (!connect->ok) {
     last_connect_without_connack_ = connect->no_connack;
+    last_connect_auth_failed_ = connect->auth_refused;
     return Status::retriable(label() + ": cannot connect: " + connect->error);
   }
   logger_->info("MQTT {}: connected to {} as client id {} (session {})", role_,
@@ -353,6 +369,7 @@ void MqttConnection::onConnectionLost(const std::string& cause) noexcept {
     changed_.notify_all();
     wentDown();
     if (was_connected) {
+      disconnects_.fetch_add(1, std::memory_order_relaxed);
       loss_warning_.report([&] {
         return "MQTT " + role_ + ": connection to " + settings_.server_uri + " lost" +
                (cause.empty() ? "" : " (" + cause + ")") + "; reconnecting";
@@ -383,6 +400,7 @@ MqttConnection::Outcome MqttConnection::answerOf(const ::mqtt::token& token, boo
       // Paho gives a CONNACK's v5 reason code (e.g. 0x87 Not authorized) as the return code.
       answer.error = "the broker refused the connection: " +
                      ::mqtt::exception::reason_code_str(token.get_return_code());
+      answer.auth_refused = refusesCredentials(token.get_return_code());
     } else if (token.get_type() == ::mqtt::token::Type::CONNECT &&
                token.get_reason_code() == ::mqtt::ReasonCode::SUCCESS) {
       answer.no_connack = true;
@@ -418,6 +436,7 @@ void MqttConnection::onOperationDone(const ::mqtt::token& token, bool ok) noexce
       if (token.get_type() == ::mqtt::token::Type::CONNECT) {
         outcome_.connack = answer.connack;
         outcome_.no_connack = answer.no_connack;
+        outcome_.auth_refused = answer.auth_refused;
       }
       if (!answer.ok) {
         outcome_.ok = false;

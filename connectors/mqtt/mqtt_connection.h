@@ -54,6 +54,7 @@
 #include "connectors/common/client_chain_file.h"
 #include "connectors/mqtt/mqtt_settings.h"
 #include "engine/core/clock.h"
+#include "engine/core/connection_health.h"
 #include "engine/core/status.h"
 #include "engine/core/rate_limited_warning.h"
 
@@ -124,12 +125,17 @@ class MqttConnection {
 
   // Up: connected and AfterConnect returned Ok. Any thread; never takes paho's lock.
   bool connected() const { return connected_.load(); }
+  // Up or not, the latest connect failure (AuthenticationFailed when the broker's CONNACK refused
+  // the credentials, 0x86/0x87/0x8A/0x8C, or no credential could be fetched), connects tried and
+  // connections lost. Any thread; never takes paho's lock.
+  ConnectionHealth health() const;
 
  private:
   class Listener;
   struct Outcome {
     bool ok = true;
     bool no_connack = false;  // a CONNECT failed before any CONNACK (TCP, TLS, WebSockets)
+    bool auth_refused = false;  // a CONNACK refused the credentials or the client
     std::string error;
     ConnackInfo connack;
   };
@@ -155,6 +161,9 @@ class MqttConnection {
   bool sleepUnlessStopped(std::chrono::milliseconds wait);
   void disconnect(std::chrono::steady_clock::time_point deadline, const char* why);
   void wentDown();
+  // Connection thread: the latest connect failed (`problem`, for /readyz) or succeeded.
+  void recordFailure(const std::string& problem, bool authentication);
+  void recordConnected();
 
   // Paho's callback thread.
   void onConnectionLost(const std::string& cause) noexcept;
@@ -169,6 +178,7 @@ class MqttConnection {
   std::optional<std::string> credential_data_;  // connection thread: what the last CONNECT sent
   std::optional<std::chrono::system_clock::time_point> renew_at_;  // connection thread
   bool last_connect_without_connack_ = false;                      // connection thread
+  bool last_connect_auth_failed_ = false;                          // connection thread
   const std::shared_ptr<spdlog::logger> logger_;
   const WarningSink warning_sink_;
   RateLimitedWarning loss_warning_;
@@ -197,6 +207,11 @@ class MqttConnection {
   std::mutex close_mutex_;              // serialises close()
 
   std::atomic<bool> connected_{false};
+  std::atomic<uint64_t> connection_attempts_{0};
+  std::atomic<uint64_t> disconnects_{0};  // connections that were up and were lost
+  mutable std::mutex health_mutex_;
+  std::string problem_;                 // guarded by health_mutex_: the latest connect failure
+  bool authentication_failed_ = false;  // guarded by health_mutex_: it was an authentication one
 
   // Last, so destroyed first: paho's destroy waits for a callback in progress, and every member
   // such a callback touches is still alive then.

@@ -29,7 +29,10 @@ Status MqttConnection::prepareConnect() {
     credential_changed_ = false;  // what is fetched now is the newest
   }
   Result<Credential> credential = settings_.credentials->fetch();
-  if (!credential.isOk()) return Status::retriable(label() + ": " + credential.status().message());
+  if (!credential.isOk()) {
+    last_connect_auth_failed_ = true;  // no credential to authenticate with
+    return Status::retriable(label() + ": " + credential.status().message());
+  }
   connect_options_.set_properties(connectProperties(settings_, &credential.value()));
   credential_data_ = std::move(credential.value().data);
   renew_at_ = credential.value().renew_at;

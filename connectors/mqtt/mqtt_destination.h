@@ -99,6 +99,12 @@ class MqttDestination final : public Destination {
   // Idempotent.
   void close() override;
   bool connected() const override { return connection_->connected(); }
+  // The connection's health; messages_resent counts republished PUBLISHes.
+  ConnectionHealth health() const override {
+    ConnectionHealth h = connection_->health();
+    h.messages_resent = republished_.load(std::memory_order_relaxed);
+    return h;
+  }
 
   // Most PUBLISHes ever awaiting their answer at once, and how many were republished by this
   // destination after a reconnect. Any thread.

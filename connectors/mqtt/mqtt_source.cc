@@ -83,6 +83,12 @@ bool MqttSource::connected() const {
   return paused_ && !stopped_;
 }
 
+ConnectionHealth MqttSource::health() const {
+  ConnectionHealth h = connection_->health();
+  if (h.state != ConnectionState::Connected && connected()) h.state = ConnectionState::Connected;
+  return h;
+}
+
 size_t MqttSource::queuedCount() const {
   std::lock_guard lock(mutex_);
   return queue_.size();

@@ -115,6 +115,8 @@ class MqttSource final : public Source {
   // Connected and subscribed, or paused on purpose (a deliberate disconnect is not a fault).
   // Any thread; never takes paho's lock.
   bool connected() const override;
+  // The connection's health; paused for backpressure counts as connected, as in connected().
+  ConnectionHealth health() const override;
 
   uint64_t receivedCount() const { return received_.load(); }
   uint64_t ackedCount() const { return acked_.load(); }

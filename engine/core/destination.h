@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 
+#include "engine/core/connection_health.h"
 #include "engine/core/message.h"
 #include "engine/core/status.h"
 
@@ -62,6 +63,10 @@ class Destination {
   virtual void close() = 0;
 
   virtual bool connected() const = 0;
+
+  // The connection's state, latest problem and counters, for metrics and /readyz. Any thread;
+  // never blocks on the broker.
+  virtual ConnectionHealth health() const { return healthOf(connected()); }
 };
 
 }  // namespace dataflow

@@ -7,6 +7,7 @@
 #include <vector>
 #include <cstddef>
 
+#include "engine/core/connection_health.h"
 #include "engine/core/message.h"
 #include "engine/core/status.h"
 
@@ -69,6 +70,10 @@ class Source {
 
   // Whether the connection is up now: for logs and health. Any thread.
   virtual bool connected() const = 0;
+
+  // The connection's state, latest problem and counters, for metrics and /readyz. Any thread;
+  // never blocks on the broker.
+  virtual ConnectionHealth health() const { return healthOf(connected()); }
 
   // Kafka sources: the lag of every partition this instance reads, as last measured; other
   // sources have none. For metrics. Any thread.

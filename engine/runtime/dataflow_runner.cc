@@ -86,31 +86,61 @@ void DataflowRunner::onMessage(Message&& message) {
   message.ack.received_at = message.received_at;
   message.ack.payload_bytes = static_cast<uint32_t>(message.payload.size());
   // Counted before send: the delivery report may arrive before send() returns.
+  const AckToken sent_token = message.ack;
+  sent_bytes_.fetch_add(sent_token.payload_bytes, kRelaxed);
   sent_.fetch_add(1, kRelaxed);
   Status status = destination_->send(std::move(message));
   if (status.isOk()) return;
   if (status.isFatal()) {
     // Sent and refused at once: it still leaves inFlight() unchanged.
     refused_.fetch_add(1, kRelaxed);
+    settled(sent_token);
+    refusedBy(status);
     refused_warning_.report(
         [&] { return "message refused by the destination: " + status.message(); });
     source_->ack(token);
   } else {
     sent_.fetch_sub(1, kRelaxed);
+    sent_bytes_.fetch_sub(sent_token.payload_bytes, kRelaxed);
     abandoned_.fetch_add(1, kRelaxed);
   }
 }
 
+void DataflowRunner::settled(const AckToken& token) {
+  settled_bytes_.fetch_add(token.payload_bytes, kRelaxed);
+}
+
+void DataflowRunner::refusedBy(const Status& status) {
+  refused_in_a_row_.fetch_add(1, kRelaxed);
+  std::lock_guard lock(refusal_mutex_);
+  last_refusal_ = status.message();
+}
+
+std::string DataflowRunner::lastRefusal() const {
+  std::lock_guard lock(refusal_mutex_);
+  return last_refusal_;
+}
+
+uint64_t DataflowRunner::inFlightBytes() const {
+  // Settled before sent, as in counters(): never more settled than sent in one reading.
+  const uint64_t settled = settled_bytes_.load(kRelaxed);
+  const uint64_t sent = sent_bytes_.load(kRelaxed);
+  return sent > settled ? sent - settled : 0;
+}
+
 void DataflowRunner::onDelivery(const AckToken& token, const Status& status) {
   // The destination has logged a refusal (rate-limited) with its topic and reason.
+  settled(token);
   if (status.isOk()) {
     delivered_.fetch_add(1, kRelaxed);
     delivered_bytes_.fetch_add(token.payload_bytes, kRelaxed);
+    if (refused_in_a_row_.load(kRelaxed) != 0) refused_in_a_row_.store(0, kRelaxed);
     if (token.received_at != std::chrono::steady_clock::time_point{}) {
       latency_.record(clock_.steadyNow() - token.received_at);
     }
   } else {
     refused_.fetch_add(1, kRelaxed);
+    refusedBy(status);
   }
   source_->ack(token);
 }
@@ -118,6 +148,7 @@ void DataflowRunner::onDelivery(const AckToken& token, const Status& status) {
 void DataflowRunner::onExpired(const AckToken& token) {
   // The destination has logged it (rate-limited); the pipeline counts the ones it drops itself.
   expired_.fetch_add(1, kRelaxed);
+  settled(token);
   source_->ack(token);
 }
 

@@ -65,9 +65,15 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   RunnerCounters counters() const;
   transform::CounterSnapshot transformCounters() const { return pipeline_->counters(); }
   LatencySnapshot latency() const { return latency_.snapshot(); }
-  bool sourceConnected() const { return source_->connected(); }
+  ConnectionHealth sourceHealth() const { return source_->health(); }
   std::vector<PartitionLag> sourceLag() const { return source_->partitionLag(); }
-  bool destinationConnected() const { return destination_->connected(); }
+  ConnectionHealth destinationHealth() const { return destination_->health(); }
+  // Payload bytes accepted by the destination and not yet reported. Any thread.
+  uint64_t inFlightBytes() const;
+  // How many of the latest destination reports in a row were refusals (0 after a delivery), and
+  // the latest refusal's reason. Any thread.
+  uint64_t refusedInARow() const { return refused_in_a_row_.load(std::memory_order_relaxed); }
+  std::string lastRefusal() const;
 
   void onMessage(Message&& message) override;
   void onDelivery(const AckToken& token, const Status& status) override;
@@ -77,6 +83,10 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
 
  private:
   using Counter = std::atomic<uint64_t>;
+
+  // A destination report: the message left the destination (delivered, refused or expired).
+  void settled(const AckToken& token);
+  void refusedBy(const Status& status);
 
   std::string name_;
   std::unique_ptr<transform::Pipeline> pipeline_;
@@ -103,6 +113,11 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   Counter dropped_{0};
   Counter expired_{0};
   Counter abandoned_{0};
+  Counter sent_bytes_{0};     // payload bytes of the messages counted in sent_
+  Counter settled_bytes_{0};  // ... of those reported since (delivered, refused, expired)
+  Counter refused_in_a_row_{0};
+  mutable std::mutex refusal_mutex_;
+  std::string last_refusal_;  // guarded by refusal_mutex_
 };
 
 }  // namespace dataflow::runtime

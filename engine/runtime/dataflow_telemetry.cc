@@ -82,6 +82,8 @@ void DataflowTelemetry::detach(const DataflowRunner& runner) {
   retired_transform_ += runner.transformCounters();
   retired_latency_ += runner.latency();
   if (runner.state() == RunnerState::Failed) ++retired_failures_;
+  retired_source_.addCounters(runner.sourceHealth());
+  retired_destination_.addCounters(runner.destinationHealth());
   live_.erase(it);
 }
 
@@ -93,21 +95,38 @@ DataflowReading DataflowTelemetry::read() const {
   r.transform = retired_transform_;
   r.latency = retired_latency_;
   r.failures = retired_failures_;
+  ConnectionHealth source = retired_source_;
+  ConnectionHealth destination = retired_destination_;
+  ConnectionHealth newest_source;
+  ConnectionHealth newest_destination;
   for (const DataflowRunner* runner : live_) {
-    r.counters += runner->counters();
+    const RunnerCounters counters = runner->counters();
+    r.counters += counters;
+    r.in_flight += counters.inFlight();
+    r.in_flight_bytes += runner->inFlightBytes();
     r.transform += runner->transformCounters();
     r.latency += runner->latency();
     if (runner->state() == RunnerState::Failed) ++r.failures;
+    newest_source = runner->sourceHealth();
+    newest_destination = runner->destinationHealth();
+    source.addCounters(newest_source);
+    destination.addCounters(newest_destination);
   }
   if (!live_.empty()) {
     const DataflowRunner& newest = *live_.back();
     r.attached = true;
     r.state = newest.state();
-    r.source_connected = newest.sourceConnected();
-    r.destination_connected = newest.destinationConnected();
+    source.state = newest_source.state;
+    source.problem = std::move(newest_source.problem);
+    destination.state = newest_destination.state;
+    destination.problem = std::move(newest_destination.problem);
     r.lag = newest.sourceLag();
+    r.refused_in_a_row = newest.refusedInARow();
+    if (r.refused_in_a_row > 0) r.last_refusal = newest.lastRefusal();
     if (r.state == RunnerState::Failed) r.failure = newest.failureReason();
   }
+  r.source = std::move(source);
+  r.destination = std::move(destination);
   return r;
 }
 
@@ -138,6 +157,11 @@ std::vector<DataflowReading> Telemetry::read() const {
   readings.reserve(dataflows.size());
   for (const auto& d : dataflows) readings.push_back(d->read());
   return readings;
+}
+
+size_t Telemetry::dataflowCount() const {
+  std::lock_guard lock(mutex_);
+  return dataflows_.size();
 }
 
 int64_t Telemetry::nowMs() {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/config/manifest.h"
+#include "engine/core/connection_health.h"
 #include "engine/core/source.h"
 #include "engine/runtime/latency_histogram.h"
 #include "engine/transform/counters.h"
@@ -66,14 +67,25 @@ struct DataflowReading {
   transform::CounterSnapshot transform;
   LatencySnapshot latency;  // receive -> destination acknowledgement
   uint64_t failures = 0;    // runners of this dataflow that failed
+  // Each side's counters summed over every runner; its state and problem the newest runner's.
+  ConnectionHealth source;
+  ConnectionHealth destination;
+  // The live runners' messages and payload bytes accepted by the destination, not yet reported.
+  uint64_t in_flight = 0;
+  uint64_t in_flight_bytes = 0;
   // The newest attached runner; `attached` false once the dataflow was removed or stopped.
   bool attached = false;
   RunnerState state = RunnerState::Created;
-  bool source_connected = false;
-  bool destination_connected = false;
   std::string failure;  // why it failed, when state is Failed
   std::vector<PartitionLag> lag;  // a Kafka source's consumer lag per partition
+  uint64_t refused_in_a_row = 0;  // the newest runner's latest reports that were all refusals
+  std::string last_refusal;       // and the latest refusal's reason
 };
+
+// A dataflow whose destination refused this many messages in a row (none delivered between) is
+// "refusing": not ready. One refused message (too large, say) is the message's problem; a run of
+// them is the destination's (not authorised, quota).
+inline constexpr uint64_t kRefusingAfter = 5;
 
 class DataflowTelemetry {
  public:
@@ -93,6 +105,8 @@ class DataflowTelemetry {
   transform::CounterSnapshot retired_transform_;  // guarded by mutex_
   LatencySnapshot retired_latency_;               // guarded by mutex_
   uint64_t retired_failures_ = 0;                 // guarded by mutex_
+  ConnectionHealth retired_source_;               // guarded by mutex_: counters only
+  ConnectionHealth retired_destination_;          // guarded by mutex_: counters only
 };
 
 // Every dataflow's telemetry, and the process-wide facts the probes need. Shared by the Engine,
@@ -105,6 +119,7 @@ class Telemetry {
   void remove(const std::string& name);
   // One reading per known dataflow, in name order.
   std::vector<DataflowReading> read() const;
+  size_t dataflowCount() const;
 
   // The supervising thread's sign of life (steady clock, ms), for the liveness probe.
   void heartbeat();

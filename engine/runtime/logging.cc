@@ -133,6 +133,24 @@ void initLogging(const LogLevels& levels, LogFormat format) {
   spdlog::drop_all();
 }
 
+void setLogLevels(const LogLevels& levels) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.levels = levels;
+  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) {
+    l->set_level(levelFor(r.levels, l->name()));
+  });
+  for (auto& [key, endpoint_logger] : r.endpoint_loggers) {
+    endpoint_logger->set_level(levelFor(r.levels, key.first));  // its dataflow's level
+  }
+}
+
+LogLevels currentLogLevels() {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  return r.levels;
+}
+
 std::shared_ptr<spdlog::logger> logger(const std::string& name) {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);

@@ -29,6 +29,8 @@ inline constexpr std::string_view kComponentLoggers[] = {"engine", "identity"};
 struct LogLevels {
   std::string global = "info";
   std::vector<std::pair<std::string, std::string>> per_logger;  // name -> level, in order
+
+  friend bool operator==(const LogLevels&, const LogLevels&) = default;
 };
 
 enum class LogFormat { Text, Json };
@@ -43,6 +45,12 @@ Result<LogFormat> parseLogFormat(std::string_view text);
 // second call (e.g. once the profile's levels are known) replaces the loggers made so far, so
 // hold no logger across it.
 void initLogging(const LogLevels& levels, LogFormat format = LogFormat::Text);
+
+// Replaces the levels while the engine runs (a reloaded profile's diagnostics.logs.level): every
+// logger made so far and every one made later follows them. Any thread.
+void setLogLevels(const LogLevels& levels);
+// The levels in force, as given to initLogging or setLogLevels.
+LogLevels currentLogLevels();
 
 // The logger for `name` (created on first use with the level initLogging assigned to it). Its
 // JSON lines carry "dataflow": name unless name is one of kComponentLoggers.

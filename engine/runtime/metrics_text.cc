@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <tuple>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -77,9 +78,69 @@ class Exposition {
 
 double u(uint64_t v) { return static_cast<double>(v); }
 
+bool connected(const ConnectionHealth& side) { return side.state == ConnectionState::Connected; }
+
+bool refusing(const DataflowReading& d) { return d.refused_in_a_row >= kRefusingAfter; }
+
 bool dataflowReady(const DataflowReading& d) {
-  return d.attached && d.state == RunnerState::Running && d.source_connected &&
-         d.destination_connected;
+  return d.attached && d.state == RunnerState::Running && connected(d.source) &&
+         connected(d.destination) && !refusing(d);
+}
+
+// Per endpoint of every dataflow: `value` of its ConnectionHealth, labelled dataflow, endpoint
+// and side.
+template <class Value>
+void perEndpoint(const EngineReading& r, Exposition& out, const std::string& name,
+                 const char* type, const std::string& help, Value value) {
+  out.family(name, type, help);
+  for (const DataflowReading& d : r.dataflows) {
+    out.sample(name,
+               {{"dataflow", d.info.name}, {"endpoint", d.info.source_endpoint}, {"side", "source"}},
+               value(d.source));
+    out.sample(name,
+               {{"dataflow", d.info.name},
+                {"endpoint", d.info.destination_endpoint},
+                {"side", "destination"}},
+               value(d.destination));
+  }
+}
+
+void renderConnections(const EngineReading& r, Exposition& out) {
+  perEndpoint(r, out, "dataflow_endpoint_connected", "gauge",
+              "1 when the dataflow's connection to the endpoint is up.",
+              [](const ConnectionHealth& h) { return connected(h) ? 1.0 : 0.0; });
+  out.family("dataflow_endpoint_state", "gauge",
+             "The connection's state, one series per state: 1 for the current one.");
+  for (const DataflowReading& d : r.dataflows) {
+    for (const auto& [side, endpoint, health] :
+         {std::tuple{"source", &d.info.source_endpoint, &d.source},
+          std::tuple{"destination", &d.info.destination_endpoint, &d.destination}}) {
+      for (ConnectionState state : {ConnectionState::Connecting, ConnectionState::Connected,
+                                    ConnectionState::AuthenticationFailed}) {
+        out.sample("dataflow_endpoint_state",
+                   {{"dataflow", d.info.name},
+                    {"endpoint", *endpoint},
+                    {"side", side},
+                    {"state", toString(state)}},
+                   health->state == state ? 1 : 0);
+      }
+    }
+  }
+  perEndpoint(r, out, "dataflow_endpoint_connection_attempts_total", "counter",
+              "Connections tried, successful or not (Kafka: to every broker, as librdkafka counts "
+              "them every 5 s).",
+              [](const ConnectionHealth& h) { return u(h.connection_attempts); });
+  perEndpoint(r, out, "dataflow_endpoint_disconnects_total", "counter",
+              "Connections that were up and were lost: reconnects follow (Kafka: per broker, "
+              "idle closes included).",
+              [](const ConnectionHealth& h) { return u(h.disconnects); });
+  perEndpoint(r, out, "dataflow_endpoint_request_retries_total", "counter",
+              "Kafka protocol requests librdkafka sent again (0 for MQTT).",
+              [](const ConnectionHealth& h) { return u(h.request_retries); });
+  perEndpoint(r, out, "dataflow_endpoint_client_restarts_total", "counter",
+              "Client instances re-created after a fatal error (a Kafka producer's), their "
+              "messages produced again.",
+              [](const ConnectionHealth& h) { return u(h.client_restarts); });
 }
 
 // AIO's metrics: one series per service type, summed over the dataflows of that type.
@@ -193,19 +254,15 @@ void renderOwn(const EngineReading& r, Exposition& out) {
   }
   perDataflow("dataflow_messages_in_flight", "gauge",
               "Messages accepted by the destination and not yet acknowledged.",
-              [](const DataflowReading& d) { return u(d.counters.inFlight()); });
-  out.family("dataflow_endpoint_connected", "gauge",
-             "1 when the dataflow's connection to the endpoint is up.");
-  for (const DataflowReading& d : r.dataflows) {
-    out.sample("dataflow_endpoint_connected",
-               {{"dataflow", d.info.name}, {"endpoint", d.info.source_endpoint}, {"side", "source"}},
-               d.source_connected ? 1 : 0);
-    out.sample("dataflow_endpoint_connected",
-               {{"dataflow", d.info.name},
-                {"endpoint", d.info.destination_endpoint},
-                {"side", "destination"}},
-               d.destination_connected ? 1 : 0);
-  }
+              [](const DataflowReading& d) { return u(d.in_flight); });
+  perDataflow("dataflow_in_flight_bytes", "gauge",
+              "Payload bytes of the messages in flight.",
+              [](const DataflowReading& d) { return u(d.in_flight_bytes); });
+  perDataflow("dataflow_messages_resent_total", "counter",
+              "Messages the destination sent again after a failed attempt (MQTT: PUBLISHes "
+              "republished; Kafka: produced again after an outage or a producer restart).",
+              [](const DataflowReading& d) { return u(d.destination.messages_resent); });
+  renderConnections(r, out);
   perDataflow("dataflow_ready", "gauge",
               "1 when the dataflow runs with both endpoints connected (what /readyz checks).",
               [](const DataflowReading& d) { return dataflowReady(d) ? 1.0 : 0.0; });
@@ -254,6 +311,22 @@ void renderProcess(const ProcessReading& p, Exposition& out) {
   out.sample("process_max_fds", {}, p.max_fds);
 }
 
+// "" when the side is up; else what /readyz says about it.
+std::string notConnected(const char* side, const std::string& endpoint, const ConnectionHealth& h) {
+  if (connected(h)) return "";
+  std::string text = std::string(side) + " endpoint " + endpoint;
+  if (h.state == ConnectionState::AuthenticationFailed) {
+    return text + " authentication failed" + (h.problem.empty() ? "" : ": " + h.problem);
+  }
+  return text + " connecting" + (h.problem.empty() ? "" : " (latest problem: " + h.problem + ")");
+}
+
+nlohmann::json sideEntry(const ConnectionHealth& h) {
+  nlohmann::json side{{"state", toString(h.state)}};
+  if (!connected(h) && !h.problem.empty()) side["problem"] = h.problem;
+  return side;
+}
+
 }  // namespace
 
 EngineReading readEngine(const Telemetry& telemetry, std::string version) {
@@ -293,14 +366,21 @@ Readiness readiness(const EngineReading& reading) {
       } else if (d.state != RunnerState::Running) {
         reason = std::string(toString(d.state));
       } else {
-        if (!d.source_connected) reason = "source endpoint " + d.info.source_endpoint + " connecting";
-        if (!d.destination_connected) {
-          reason += std::string(reason.empty() ? "" : "; ") + "destination endpoint " +
-                    d.info.destination_endpoint + " connecting";
+        auto add = [&reason](const std::string& part) {
+          if (!part.empty()) reason += (reason.empty() ? "" : "; ") + part;
+        };
+        add(notConnected("source", d.info.source_endpoint, d.source));
+        add(notConnected("destination", d.info.destination_endpoint, d.destination));
+        if (refusing(d)) {
+          add("destination endpoint " + d.info.destination_endpoint + " refusing messages (" +
+              std::to_string(d.refused_in_a_row) + " in a row, the latest: " + d.last_refusal +
+              ")");
         }
       }
       entry["reason"] = reason;
     }
+    entry["source"] = sideEntry(d.source);
+    entry["destination"] = sideEntry(d.destination);
     dataflows.push_back(std::move(entry));
   }
   nlohmann::json body{{"ready", all},

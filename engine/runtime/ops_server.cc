@@ -29,7 +29,7 @@ Result<std::unique_ptr<OpsServer>> OpsServer::start(std::shared_ptr<const Teleme
   });
   auto live = [t, o](const httplib::Request&, httplib::Response& response) {
     const auto silent = t->sinceHeartbeat();
-    if (silent <= o->liveness_timeout) {
+    if (silent <= livenessTimeout(*o, t->dataflowCount())) {
       response.set_content("ok\n", "text/plain");
       return;
     }

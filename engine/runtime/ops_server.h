@@ -3,7 +3,7 @@
 //   GET /metrics   text exposition format 0.0.4 (metrics_text.h)
 //   GET /livez     200 "ok" while the engine's supervising thread checks in (it wakes every
 //                  second); 500 naming how long it has been silent once that exceeds
-//                  `liveness_timeout` (a wedged engine). /healthz is the same probe.
+//                  livenessTimeout() (a wedged engine). /healthz is the same probe.
 //   GET /readyz    200 when every dataflow runs with both endpoints connected, else 503 (and 503
 //                  while draining); the JSON body names each dataflow that is not ready and why.
 // Two threads at most serve requests; a scrape reads the telemetry without stopping any dataflow.
@@ -29,8 +29,18 @@ class OpsServer {
     std::string address = "0.0.0.0";
     int port = 9600;  // 0: any free port (see port())
     std::string version;
-    std::chrono::milliseconds liveness_timeout{std::chrono::minutes(2)};
+    // The supervising thread may be silent for liveness_base plus liveness_per_dataflow times
+    // (the dataflows known now + 1): a rotation drains the dataflows it rebuilds one after the
+    // other, and dataflows come and go with reloads.
+    std::chrono::milliseconds liveness_base{std::chrono::minutes(2)};
+    std::chrono::milliseconds liveness_per_dataflow{0};
   };
+
+  // What /livez allows now, for `dataflows` known dataflows.
+  static std::chrono::milliseconds livenessTimeout(const Options& options, size_t dataflows) {
+    return options.liveness_base +
+           options.liveness_per_dataflow * static_cast<int64_t>(dataflows + 1);
+  }
 
   // Listens (fails with the reason when the address or port cannot be bound) and serves on a
   // thread of its own until destroyed.

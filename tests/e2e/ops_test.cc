@@ -44,15 +44,26 @@ std::string key(const std::string& name, const json& labels) {
 
 class OpsE2E : public ::testing::Test {
  protected:
-  OpsE2E() {
-    std::ofstream(dir_.file("flow.yaml"))
-        << endpoint("source", source_) << endpoint("destination", destination_)
+  OpsE2E() { writeManifest("flow.yaml", destination_); }
+
+  // Dataflow "bridge": plant/# on source_ to out/<second level> on `destination`.
+  void writeManifest(const std::string& file, const Mosquitto& destination) {
+    std::ofstream(dir_.file(file))
+        << endpoint("source", source_) << endpoint("destination", destination)
         << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
            "metadata:\n  name: bridge\nspec:\n  operations:\n"
            "  - operationType: Source\n    sourceSettings:\n      endpointRef: source\n"
            "      dataSources: ['plant/#']\n"
            "  - operationType: Destination\n    destinationSettings:\n"
            "      endpointRef: destination\n      dataDestination: 'out/${inputTopic.2}'\n";
+  }
+
+  json readyDataflow() {
+    const auto r = get("/readyz");
+    if (!r) return json::object();
+    const json body = json::parse(r->body, nullptr, false);
+    if (body.is_discarded() || body.at("dataflows").empty()) return json::object();
+    return body.at("dataflows")[0];
   }
 
   static std::string endpoint(const std::string& name, const Mosquitto& broker) {
@@ -223,6 +234,70 @@ TEST_F(OpsE2E, ReadyzNamesTheDataflowWhoseBrokerIsDownAndLivezStaysUp) {
   ASSERT_TRUE(waitFor([&] { auto r = get("/readyz"); return r && r->status == 200; }, 60s))
       << engine_->log();
   EXPECT_EQ(value(R"(dataflow_messages_dropped_total{dataflow="bridge",reason="expired"})"), 1);
+  // The lost connection and the reconnects are counted.
+  const Samples s = scrape();
+  const std::string destination_side =
+      R"(dataflow="bridge",endpoint="destination",side="destination"})";
+  EXPECT_EQ(s.at("dataflow_endpoint_disconnects_total{" + destination_side), 1);
+  EXPECT_GE(s.at("dataflow_endpoint_connection_attempts_total{" + destination_side), 2);
+  EXPECT_EQ(s.at(R"(dataflow_endpoint_disconnects_total{dataflow="bridge",endpoint="source",side="source"})"),
+            0);
+  engine_->signal(SIGTERM);
+  EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
+}
+
+TEST_F(OpsE2E, ReadyzSaysAuthenticationFailedWhenTheBrokerRefusesTheClient) {
+  Mosquitto::Options options;
+  options.extra_config = "allow_anonymous false\n";
+  Mosquitto locked(options);
+  writeManifest("locked.yaml", locked);
+  startEngine("locked.yaml", "subscribed");
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return readyDataflow().value("destination", json::object()).value("state", "") ==
+               "authentication_failed";
+      },
+      60s))
+      << engine_->log();
+  EXPECT_EQ(get("/readyz")->status, 503);
+  const json bridge = readyDataflow();
+  EXPECT_THAT(bridge.at("reason").get<std::string>(),
+              HasSubstr("destination endpoint destination authentication failed"));
+  EXPECT_THAT(bridge.at("reason").get<std::string>(), HasSubstr("Not authorized"));
+  EXPECT_EQ(bridge.at("source").at("state"), "connected");
+  EXPECT_EQ(
+      value(R"(dataflow_endpoint_state{dataflow="bridge",endpoint="destination",side="destination",state="authentication_failed"})"),
+      1);
+  engine_->signal(SIGTERM);
+  EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
+}
+
+TEST_F(OpsE2E, ReadyzSaysTheDestinationRefusesWhenItRefusesMessageAfterMessage) {
+  // Subscribing is allowed, publishing is not: PUBACK 0x87 Not authorized for every message.
+  std::ofstream(dir_.file("read-only.acl")) << "topic read #\n";
+  Mosquitto::Options options;
+  options.extra_config = "acl_file " + dir_.file("read-only.acl") + "\n";
+  Mosquitto refusing(options);
+  writeManifest("refusing.yaml", refusing);
+  startEngine("refusing.yaml", "subscribed");
+  ASSERT_TRUE(waitFor([&] { auto r = get("/readyz"); return r && r->status == 200; }, 30s))
+      << engine_->log();
+  MqttTestClient publisher(source_.address(), randomName("pub-"));
+  for (int i = 0; i < 6; ++i) publisher.publish("plant/m" + std::to_string(i), "denied", 1);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return value(R"(dataflow_messages_dropped_total{dataflow="bridge",reason="refused_by_destination"})") ==
+               6;
+      },
+      60s))
+      << engine_->log();
+  const auto ready = get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  const json bridge = readyDataflow();
+  EXPECT_THAT(bridge.at("reason").get<std::string>(),
+              HasSubstr("destination endpoint destination refusing messages (6 in a row"));
+  EXPECT_THAT(bridge.at("reason").get<std::string>(), HasSubstr("Not authorized"));
   engine_->signal(SIGTERM);
   EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
 }

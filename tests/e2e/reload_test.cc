@@ -228,6 +228,47 @@ TEST_F(ReloadE2E, AProfileWithoutDataflowWaitsAndStartsOneWrittenLater) {
   EXPECT_EQ(stopEngine(), 0) << engineLog();
 }
 
+// The profile's diagnostics.logs.level takes effect without restarting any dataflow.
+TEST_F(ReloadE2E, AProfilesLogLevelChangeAppliesWithoutRestartingADataflow) {
+  const std::string profile_line = "spec:\n  instanceCount: 1\n";
+  auto manifests = [&](const std::string& level) {
+    std::string text = base();
+    text.replace(text.find(profile_line), profile_line.size(),
+                 profile_line + "  diagnostics:\n    logs:\n      level: '" + level + "'\n");
+    // plant/steady/<a>/<b> -> out/<b>; plant/steady/<a> has no fourth level: dropped, warned.
+    return text +
+           "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+           "metadata:\n  name: steady\nspec:\n  operations:\n  - operationType: Source\n"
+           "    sourceSettings:\n      endpointRef: mqtt\n      dataSources: ['plant/steady/#']\n"
+           "  - operationType: Destination\n    destinationSettings:\n      endpointRef: mqtt\n"
+           "      dataDestination: 'out/${inputTopic.4}'\n";
+  };
+  // The dataflow's own lines are off at first; the engine's are not.
+  writeFile("all.yaml", manifests("error,engine=info"));
+  MqttWatcher out(mosquitto_->port(), "out/#", dir_->file("watch.log"));
+  run(manifests_ + "/all.yaml");
+  ASSERT_TRUE(logged("running 1 of 1 dataflow")) << engineLog();
+  // Flowing (the source has subscribed) before the change.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        publish("plant/steady/a/before", "before");
+        return !out.messages().empty();
+      },
+      kDeadline))
+      << engineLog();
+  writeFile("all.yaml", manifests("info"));
+  ASSERT_TRUE(logged("reload: log level now \"info\" (profile default)")) << engineLog();
+  ASSERT_TRUE(logged("applied: started none; restarted none; stopped none; 1 unchanged"))
+      << engineLog();
+  // The dataflow's logger follows at once: its warning about an unroutable message shows.
+  publish("plant/steady/a", "unroutable");
+  ASSERT_TRUE(logged("cannot be resolved for input topic 'plant/steady/a'")) << engineLog();
+  publish("plant/steady/a/after", "after");
+  EXPECT_EQ(topicOf(out, "after"), "out/after");
+  EXPECT_EQ(connectionsOf("dataflow-steady-0"), 1u) << "the dataflow never reconnected";
+  EXPECT_EQ(stopEngine(), 0) << engineLog();
+}
+
 // The manifests in a ConfigMap mounted as a folder: Kubernetes swaps `..data` to a new hidden
 // folder, and the visible files are links through it.
 TEST_F(ReloadE2E, AMountedConfigMapOfManifestsIsReloadedWhenKubernetesUpdatesIt) {

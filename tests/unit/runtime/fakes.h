@@ -26,6 +26,7 @@ class FakeSource final : public Source {
   size_t drainReceived(std::chrono::steady_clock::time_point) override { return not_handed_over; }
   void close() override { closed = true; }
   bool connected() const override { return true; }
+  ConnectionHealth health() const override { return health_reading; }
 
   // Plays the broker: hands one message to the runtime on the calling thread.
   void receive(Message m) { handler_->onMessage(std::move(m)); }
@@ -40,6 +41,7 @@ class FakeSource final : public Source {
   bool stopped = false;
   bool closed = false;
   size_t not_handed_over = 0;  // what drainReceived() reports
+  ConnectionHealth health_reading = healthOf(true);  // what health() reports
 
  private:
   MessageHandler* handler_ = nullptr;
@@ -66,6 +68,7 @@ class FakeDestination final : public Destination {
   }
   void close() override { closed = true; }
   bool connected() const override { return true; }
+  ConnectionHealth health() const override { return health_reading; }
 
   // Plays the broker: acknowledges (or refuses) the oldest pending message.
   void deliverOldest(Status status = Status::ok()) {
@@ -100,6 +103,7 @@ class FakeDestination final : public Destination {
 
   Status send_status;
   bool closed = false;
+  ConnectionHealth health_reading = healthOf(true);  // what health() reports
 
  private:
   DeliveryHandler* handler_ = nullptr;

@@ -8,6 +8,7 @@
 #include "engine/runtime/dataflow_runner.h"
 #include "engine/runtime/logging.h"
 #include "engine/runtime/metrics_text.h"
+#include "engine/runtime/ops_server.h"
 #include "fakes.h"
 
 namespace dataflow::runtime {
@@ -109,8 +110,8 @@ DataflowReading reading(const std::string& name, bool source_up, bool destinatio
   d.info = {name, "in-endpoint", "out-endpoint", "Local AIO MQTT Broker", "Event Hubs"};
   d.attached = true;
   d.state = RunnerState::Running;
-  d.source_connected = source_up;
-  d.destination_connected = destination_up;
+  d.source = healthOf(source_up);
+  d.destination = healthOf(destination_up);
   return d;
 }
 
@@ -147,6 +148,124 @@ TEST(MetricsText, AioMetricsSumByServiceTypeAndOwnMetricsArePerDataflow) {
   EXPECT_THAT(text, HasSubstr("dataflow_build_info{version=\"1.2.3\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("dataflow_messages_in_flight{dataflow=\"b\"} 0\n"));
   EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(DataflowTelemetry, ConnectionCountersGoOnAcrossRunnersAndInFlightCountsOnlyLiveOnes) {
+  ManualClock clock;
+  Telemetry telemetry;
+  auto flow = telemetry.dataflow({"flow", "mqtt", "kafka", "Local AIO MQTT Broker", "Event Hubs"});
+  {
+    Harness first(clock, flow);
+    first.source->health_reading.connection_attempts = 3;
+    first.destination->health_reading.messages_resent = 2;
+    first.destination->health_reading.client_restarts = 1;
+    // Abandoned in flight when the runner goes: not in flight for the next one.
+    first.source->receive(message(clock, 1, "12345"));
+    EXPECT_EQ(flow->read().in_flight, 1u);
+    EXPECT_EQ(flow->read().in_flight_bytes, 5u);
+  }
+  Harness second(clock, flow);
+  second.source->health_reading.connection_attempts = 1;
+  second.destination->health_reading = healthOf(false);
+  second.destination->health_reading.state = ConnectionState::AuthenticationFailed;
+  second.destination->health_reading.problem = "SASL login refused";
+  second.source->receive(message(clock, 2, "123"));
+  second.source->receive(message(clock, 3, "1"));
+  second.destination->deliverOldest();
+  const DataflowReading r = flow->read();
+  EXPECT_EQ(r.in_flight, 1u);
+  EXPECT_EQ(r.in_flight_bytes, 1u);
+  EXPECT_EQ(r.source.connection_attempts, 4u);
+  EXPECT_EQ(r.source.state, ConnectionState::Connected);
+  EXPECT_EQ(r.destination.messages_resent, 2u);
+  EXPECT_EQ(r.destination.client_restarts, 1u);
+  EXPECT_EQ(r.destination.state, ConnectionState::AuthenticationFailed);
+  EXPECT_EQ(r.destination.problem, "SASL login refused");
+}
+
+TEST(DataflowTelemetry, RefusalsInARowAreCountedUntilADelivery) {
+  ManualClock clock;
+  Telemetry telemetry;
+  auto flow = telemetry.dataflow({"flow", "mqtt", "kafka", "", ""});
+  Harness h(clock, flow);
+  for (uint64_t i = 1; i <= 3; ++i) h.source->receive(message(clock, i, "x"));
+  h.destination->deliverOldest(Status::fatal("topic not authorised"));
+  h.destination->deliverOldest(Status::fatal("topic not authorised"));
+  DataflowReading r = flow->read();
+  EXPECT_EQ(r.refused_in_a_row, 2u);
+  EXPECT_EQ(r.last_refusal, "topic not authorised");
+  EXPECT_EQ(r.in_flight_bytes, 1u);
+  h.destination->deliverOldest();
+  r = flow->read();
+  EXPECT_EQ(r.refused_in_a_row, 0u);
+  EXPECT_EQ(r.in_flight_bytes, 0u);
+  // Refused by send() itself counts too.
+  h.destination->send_status = Status::fatal("larger than message.max.bytes");
+  h.source->receive(message(clock, 4, "y"));
+  EXPECT_EQ(flow->read().refused_in_a_row, 1u);
+  EXPECT_EQ(flow->read().in_flight_bytes, 0u);
+}
+
+TEST(MetricsText, EndpointHealthIsExportedPerSide) {
+  EngineReading r;
+  r.dataflows = {reading("a", true, false)};
+  r.dataflows[0].destination.state = ConnectionState::AuthenticationFailed;
+  r.dataflows[0].destination.connection_attempts = 7;
+  r.dataflows[0].destination.messages_resent = 4;
+  r.dataflows[0].source.disconnects = 2;
+  r.dataflows[0].in_flight_bytes = 1024;
+  const std::string text = renderMetrics(r);
+  const std::string out = "dataflow=\"a\",endpoint=\"out-endpoint\",side=\"destination\"";
+  const std::string in = "dataflow=\"a\",endpoint=\"in-endpoint\",side=\"source\"";
+  EXPECT_THAT(text, HasSubstr("dataflow_endpoint_state{" + out +
+                              ",state=\"authentication_failed\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("dataflow_endpoint_state{" + out + ",state=\"connected\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("dataflow_endpoint_state{" + in + ",state=\"connected\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("dataflow_endpoint_connection_attempts_total{" + out + "} 7\n"));
+  EXPECT_THAT(text, HasSubstr("dataflow_endpoint_disconnects_total{" + in + "} 2\n"));
+  EXPECT_THAT(text, HasSubstr("dataflow_messages_resent_total{dataflow=\"a\"} 4\n"));
+  EXPECT_THAT(text, HasSubstr("dataflow_in_flight_bytes{dataflow=\"a\"} 1024\n"));
+}
+
+TEST(Readiness, ReasonsNameAuthenticationFailuresProblemsAndRefusingDestinations) {
+  EngineReading r;
+  r.dataflows = {reading("auth", true, false), reading("down", false, true),
+                 reading("refusing", true, true), reading("one-refused", true, true)};
+  r.dataflows[0].destination.state = ConnectionState::AuthenticationFailed;
+  r.dataflows[0].destination.problem = "Kafka endpoint \"hub\": SASL login refused";
+  r.dataflows[1].source.problem = "cannot connect: Connection refused";
+  r.dataflows[2].refused_in_a_row = kRefusingAfter;
+  r.dataflows[2].last_refusal = "TOPIC_AUTHORIZATION_FAILED";
+  r.dataflows[3].refused_in_a_row = 1;  // one message's problem, not the destination's
+  const Readiness result = readiness(r);
+  EXPECT_FALSE(result.ready);
+  const nlohmann::json body = nlohmann::json::parse(result.body);
+  const nlohmann::json& d = body.at("dataflows");
+  EXPECT_EQ(d[0].at("reason"),
+            "destination endpoint out-endpoint authentication failed: Kafka endpoint \"hub\": "
+            "SASL login refused");
+  EXPECT_EQ(d[0].at("destination").at("state"), "authentication_failed");
+  EXPECT_EQ(d[1].at("reason"),
+            "source endpoint in-endpoint connecting (latest problem: cannot connect: Connection "
+            "refused)");
+  EXPECT_EQ(d[1].at("source").at("problem"), "cannot connect: Connection refused");
+  EXPECT_EQ(d[2].at("reason"),
+            "destination endpoint out-endpoint refusing messages (5 in a row, the latest: "
+            "TOPIC_AUTHORIZATION_FAILED)");
+  EXPECT_EQ(d[3].at("ready"), true);
+}
+
+TEST(OpsServer, LivenessAllowsADrainPerDataflowKnownNowIncludingOnesAddedLater) {
+  OpsServer::Options options;
+  options.liveness_base = 120s;
+  options.liveness_per_dataflow = 10s;
+  Telemetry telemetry;
+  EXPECT_EQ(OpsServer::livenessTimeout(options, telemetry.dataflowCount()), 130s);
+  telemetry.dataflow({"a", "", "", "", ""});
+  telemetry.dataflow({"b", "", "", "", ""});  // added by a reload, say
+  EXPECT_EQ(OpsServer::livenessTimeout(options, telemetry.dataflowCount()), 150s);
+  telemetry.remove("a");
+  EXPECT_EQ(OpsServer::livenessTimeout(options, telemetry.dataflowCount()), 140s);
 }
 
 TEST(MetricsText, LabelValuesAreEscaped) {

@@ -148,6 +148,36 @@ TEST(ConnectionDiagnostics, OneLinePerKindNamingEndpointAndBrokerWithoutTheSecre
   EXPECT_EQ(diagnostics.scrub("a hunter2-secret b"), "a [redacted] b");
 }
 
+TEST(ConnectionDiagnostics, HealthSaysAuthenticationFailedUntilABrokerIsReached) {
+  SystemClock clock;
+  const ClientConfig config = {{"bootstrap.servers", "127.0.0.1:36915"},
+                               {"sasl.mechanisms", "SCRAM-SHA-256"},
+                               {"sasl.username", "bob"},
+                               {"sasl.password", "hunter2-secret"}};
+  ConnectionDiagnostics diagnostics("eventhub", config, clock, [](std::string_view) {});
+  EXPECT_EQ(diagnostics.health(false).state, ConnectionState::Connecting);
+  EXPECT_EQ(diagnostics.health(false).problem, "");
+  // An unclassified error is the latest problem until a TLS or SASL failure comes.
+  EXPECT_FALSE(diagnostics.report(
+      RD_KAFKA_RESP_ERR__TRANSPORT,
+      "127.0.0.1:36915/bootstrap: Connect to ipv4#127.0.0.1:36915 failed: Connection refused"));
+  EXPECT_THAT(diagnostics.health(false).problem, HasSubstr("Connection refused"));
+  EXPECT_TRUE(diagnostics.report(
+      RD_KAFKA_RESP_ERR__AUTHENTICATION,
+      "sasl_ssl://127.0.0.1:36915/bootstrap: SASL authentication error: wrong password "
+      "hunter2-secret (after 75ms in state AUTH_REQ)"));
+  // librdkafka's "all brokers down" that follows does not hide why.
+  EXPECT_FALSE(diagnostics.report(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN, "1/1 brokers are down"));
+  ConnectionHealth refused = diagnostics.health(false);
+  EXPECT_EQ(refused.state, ConnectionState::AuthenticationFailed);
+  EXPECT_THAT(refused.problem, HasSubstr("SASL SCRAM-SHA-256 login refused"));
+  EXPECT_THAT(refused.problem, Not(HasSubstr("hunter2-secret")));
+  EXPECT_EQ(diagnostics.health(true).state, ConnectionState::Connected);
+  diagnostics.clearProblem();
+  EXPECT_EQ(diagnostics.health(false).state, ConnectionState::Connecting);
+  EXPECT_EQ(diagnostics.health(false).problem, "");
+}
+
 TEST(ConnectionDiagnostics, VerificationCallbackKeepsOpenSslsVerdictAndFeedsTheReport) {
   SystemClock clock;
   std::vector<std::string> lines;

@@ -28,6 +28,7 @@ TEST_F(KafkaSettingsTest, SchemaDefaultsGiveTheWholeListInOrder) {
       {"message.send.max.retries", "2147483647"},
       {"reconnect.backoff.ms", "100"},
       {"reconnect.backoff.max.ms", "10000"},
+      {"statistics.interval.ms", "5000"},
   };
   EXPECT_EQ(mapOk(load()), expected);
 }
