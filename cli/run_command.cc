@@ -278,7 +278,8 @@ Command addRunCommand(CLI::App& app) {
       ->capture_default_str();
   run->add_option("--log-level", args->log_level,
                   "trace|debug|info|warn|error|off, optionally followed by ,NAME=LEVEL pairs "
-                  "(NAME: engine or a dataflow). Default: the profile's diagnostics.logs.level");
+                  "(NAME: engine or a dataflow). Default: the profile's diagnostics.logs.level, "
+                  "which a reload applies at once");
   run->add_option("--log-format", args->log_format,
                   "text: time level [logger] message; json: one JSON object per line with time, "
                   "level, logger, dataflow, endpoint (when the line is about one), message and "
