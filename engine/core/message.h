@@ -40,10 +40,12 @@ struct AckToken {
   int32_t partition = -1;    // Kafka source: the record's partition
   int64_t offset = -1;       // Kafka source: the record's offset
   // Set by the runner before a message goes to its destination, which hands the token back with
-  // the delivery report: the message's receive time and its payload size at sending, for the
-  // latency and byte metrics. Not part of the token's identity.
+  // the delivery report: the message's receive time, its payload size at sending and how long
+  // after receiving it was handed to the destination (microseconds, saturating), for the latency
+  // and byte metrics. Not part of the token's identity.
   std::chrono::steady_clock::time_point received_at{};
   uint32_t payload_bytes = 0;
+  uint32_t sent_after_us = 0;
 
   friend bool operator==(const AckToken& a, const AckToken& b) {
     return a.sequence == b.sequence && a.topic_index == b.topic_index &&

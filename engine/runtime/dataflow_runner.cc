@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace dataflow::runtime {
 
@@ -76,15 +77,24 @@ void DataflowRunner::onMessage(Message&& message) {
     abandoned_.fetch_add(1, kRelaxed);
     return;
   }
-  if (pipeline_->process(message) != transform::Outcome::Forward) {
+  const bool forward = pipeline_->process(message) == transform::Outcome::Forward;
+  const auto ready = clock_.steadyNow();
+  const auto transformed_in = ready - message.received_at;
+  if (!forward) {
     // Counted and reported (rate-limited) by the pipeline itself.
+    transformation_failed_.record(transformed_in);
     dropped_.fetch_add(1, kRelaxed);
     source_->ack(token);
     return;
   }
+  transformation_ok_.record(transformed_in);
   // Travels with the message and comes back in its delivery report.
   message.ack.received_at = message.received_at;
   message.ack.payload_bytes = static_cast<uint32_t>(message.payload.size());
+  const int64_t after_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(transformed_in).count();
+  message.ack.sent_after_us = static_cast<uint32_t>(
+      std::clamp<int64_t>(after_us, 0, std::numeric_limits<uint32_t>::max()));
   // Counted before send: the delivery report may arrive before send() returns.
   const AckToken sent_token = message.ack;
   sent_bytes_.fetch_add(sent_token.payload_bytes, kRelaxed);
@@ -95,6 +105,7 @@ void DataflowRunner::onMessage(Message&& message) {
     // Sent and refused at once: it still leaves inFlight() unchanged.
     refused_.fetch_add(1, kRelaxed);
     settled(sent_token);
+    recordUpload(sent_token, clock_.steadyNow(), false);
     refusedBy(status);
     refused_warning_.report(
         [&] { return "message refused by the destination: " + status.message(); });
@@ -108,6 +119,22 @@ void DataflowRunner::onMessage(Message&& message) {
 
 void DataflowRunner::settled(const AckToken& token) {
   settled_bytes_.fetch_add(token.payload_bytes, kRelaxed);
+}
+
+void DataflowRunner::recordUpload(const AckToken& token, std::chrono::steady_clock::time_point now,
+                                  bool ok) {
+  if (token.received_at == std::chrono::steady_clock::time_point{}) return;  // not sent by us
+  const auto sent_at = token.received_at + std::chrono::microseconds(token.sent_after_us);
+  (ok ? upload_ok_ : upload_failed_).record(now - sent_at);
+}
+
+StageLatencies DataflowRunner::stageLatencies() const {
+  StageLatencies s;
+  s.transformation_ok = transformation_ok_.snapshot();
+  s.transformation_failed = transformation_failed_.snapshot();
+  s.upload_ok = upload_ok_.snapshot();
+  s.upload_failed = upload_failed_.snapshot();
+  return s;
 }
 
 void DataflowRunner::refusedBy(const Status& status) {
@@ -131,12 +158,14 @@ uint64_t DataflowRunner::inFlightBytes() const {
 void DataflowRunner::onDelivery(const AckToken& token, const Status& status) {
   // The destination has logged a refusal (rate-limited) with its topic and reason.
   settled(token);
+  const auto now = clock_.steadyNow();
+  recordUpload(token, now, status.isOk());
   if (status.isOk()) {
     delivered_.fetch_add(1, kRelaxed);
     delivered_bytes_.fetch_add(token.payload_bytes, kRelaxed);
     if (refused_in_a_row_.load(kRelaxed) != 0) refused_in_a_row_.store(0, kRelaxed);
     if (token.received_at != std::chrono::steady_clock::time_point{}) {
-      latency_.record(clock_.steadyNow() - token.received_at);
+      latency_.record(now - token.received_at);
     }
   } else {
     refused_.fetch_add(1, kRelaxed);

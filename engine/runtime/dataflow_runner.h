@@ -65,6 +65,7 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   RunnerCounters counters() const;
   transform::CounterSnapshot transformCounters() const { return pipeline_->counters(); }
   LatencySnapshot latency() const { return latency_.snapshot(); }
+  StageLatencies stageLatencies() const;
   ConnectionHealth sourceHealth() const { return source_->health(); }
   std::vector<PartitionLag> sourceLag() const { return source_->partitionLag(); }
   ConnectionHealth destinationHealth() const { return destination_->health(); }
@@ -86,6 +87,8 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
 
   // A destination report: the message left the destination (delivered, refused or expired).
   void settled(const AckToken& token);
+  // Upload latency of a reported message (now: the report's time).
+  void recordUpload(const AckToken& token, std::chrono::steady_clock::time_point now, bool ok);
   void refusedBy(const Status& status);
 
   std::string name_;
@@ -108,7 +111,11 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   Counter sent_{0};
   Counter delivered_{0};
   Counter delivered_bytes_{0};
-  LatencyHistogram latency_;
+  LatencyHistogram latency_;  // receive -> destination acknowledgement
+  LatencyHistogram transformation_ok_;
+  LatencyHistogram transformation_failed_;
+  LatencyHistogram upload_ok_;
+  LatencyHistogram upload_failed_;
   Counter refused_{0};
   Counter dropped_{0};
   Counter expired_{0};

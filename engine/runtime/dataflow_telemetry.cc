@@ -81,6 +81,7 @@ void DataflowTelemetry::detach(const DataflowRunner& runner) {
   retired_ += runner.counters();
   retired_transform_ += runner.transformCounters();
   retired_latency_ += runner.latency();
+  retired_stages_ += runner.stageLatencies();
   if (runner.state() == RunnerState::Failed) ++retired_failures_;
   retired_source_.addCounters(runner.sourceHealth());
   retired_destination_.addCounters(runner.destinationHealth());
@@ -94,6 +95,7 @@ DataflowReading DataflowTelemetry::read() const {
   r.counters = retired_;
   r.transform = retired_transform_;
   r.latency = retired_latency_;
+  r.stages = retired_stages_;
   r.failures = retired_failures_;
   ConnectionHealth source = retired_source_;
   ConnectionHealth destination = retired_destination_;
@@ -106,6 +108,7 @@ DataflowReading DataflowTelemetry::read() const {
     r.in_flight_bytes += runner->inFlightBytes();
     r.transform += runner->transformCounters();
     r.latency += runner->latency();
+    r.stages += runner->stageLatencies();
     if (runner->state() == RunnerState::Failed) ++r.failures;
     newest_source = runner->sourceHealth();
     newest_destination = runner->destinationHealth();

@@ -66,6 +66,7 @@ struct DataflowReading {
   RunnerCounters counters;  // every runner the dataflow has had
   transform::CounterSnapshot transform;
   LatencySnapshot latency;  // receive -> destination acknowledgement
+  StageLatencies stages;    // AIO's transformation and upload latencies
   uint64_t failures = 0;    // runners of this dataflow that failed
   // Each side's counters summed over every runner; its state and problem the newest runner's.
   ConnectionHealth source;
@@ -104,6 +105,7 @@ class DataflowTelemetry {
   RunnerCounters retired_;                    // guarded by mutex_
   transform::CounterSnapshot retired_transform_;  // guarded by mutex_
   LatencySnapshot retired_latency_;               // guarded by mutex_
+  StageLatencies retired_stages_;                 // guarded by mutex_
   uint64_t retired_failures_ = 0;                 // guarded by mutex_
   ConnectionHealth retired_source_;               // guarded by mutex_: counters only
   ConnectionHealth retired_destination_;          // guarded by mutex_: counters only

@@ -9,6 +9,14 @@ LatencySnapshot& LatencySnapshot::operator+=(const LatencySnapshot& other) {
   return *this;
 }
 
+StageLatencies& StageLatencies::operator+=(const StageLatencies& other) {
+  transformation_ok += other.transformation_ok;
+  transformation_failed += other.transformation_failed;
+  upload_ok += other.upload_ok;
+  upload_failed += other.upload_failed;
+  return *this;
+}
+
 LatencySnapshot LatencyHistogram::snapshot() const {
   LatencySnapshot s;
   uint64_t running = 0;

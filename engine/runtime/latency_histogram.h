@@ -22,6 +22,18 @@ struct LatencySnapshot {
   LatencySnapshot& operator+=(const LatencySnapshot& other);
 };
 
+// AIO's per-stage latencies of a dataflow, each split by outcome (AIO's `success` label):
+//   transformation: receive -> ready to send (ok), or -> dropped by the pipeline (failed);
+//   upload: handed to the destination -> its acknowledgement (ok) or refusal (failed).
+struct StageLatencies {
+  LatencySnapshot transformation_ok;
+  LatencySnapshot transformation_failed;
+  LatencySnapshot upload_ok;
+  LatencySnapshot upload_failed;
+
+  StageLatencies& operator+=(const StageLatencies& other);
+};
+
 class LatencyHistogram {
  public:
   void record(std::chrono::steady_clock::duration latency) {

@@ -149,8 +149,12 @@ void renderAio(const EngineReading& r, Exposition& out) {
     std::map<std::string, double> values;
     void add(const std::string& type, double v) { values[type] += v; }
   };
-  BySide received, received_bytes, sent, sent_bytes, expired, processing_errors, payload_errors;
+  BySide received, received_bytes, sent, sent_bytes, expired, processing_errors, payload_errors,
+      retried;
   std::map<std::string, LatencySnapshot> latency;
+  // (target type, success) and (source type, target type, success).
+  std::map<std::pair<std::string, bool>, LatencySnapshot> upload;
+  std::map<std::tuple<std::string, std::string, bool>, LatencySnapshot> transformation;
   double active = 0;
   for (const DataflowReading& d : r.dataflows) {
     const std::string& from = d.info.source_service_type;
@@ -163,7 +167,12 @@ void renderAio(const EngineReading& r, Exposition& out) {
     processing_errors.add(
         to, u(d.transform.unresolved_topic + d.transform.invalid_topic + d.counters.refused));
     payload_errors.add(to, u(d.counters.refused));
+    retried.add(to, u(d.destination.messages_resent));
     latency[from] += d.latency;
+    upload[{to, true}] += d.stages.upload_ok;
+    upload[{to, false}] += d.stages.upload_failed;
+    transformation[{from, to, true}] += d.stages.transformation_ok;
+    transformation[{from, to, false}] += d.stages.transformation_failed;
     if (d.attached && d.state == RunnerState::Running) ++active;
   }
   auto counter = [&](const std::string& name, const char* label, const BySide& side,
@@ -175,6 +184,8 @@ void renderAio(const EngineReading& r, Exposition& out) {
           "Messages received from sources (AIO metric).");
   counter("aio_dataflow_messages_sent", "target_service_type", sent,
           "Messages acknowledged by destinations (AIO metric).");
+  counter("aio_dataflow_messages_retried", "target_service_type", retried,
+          "Messages a destination sent again after a failed attempt (AIO metric).");
   counter("aio_dataflow_messages_expired", "target_service_type", expired,
           "Messages dropped because their MQTT v5 Message Expiry Interval ran out (AIO metric).");
   counter("aio_dataflow_messages_dropped_processing_errors", "target_service_type",
@@ -196,6 +207,24 @@ void renderAio(const EngineReading& r, Exposition& out) {
              "metric).");
   for (const auto& [type, h] : latency) {
     out.histogram("aio_dataflow_processing_latency", {{"source_service_type", type}}, h, 1.0);
+  }
+  out.family("aio_dataflow_upload_latency", "histogram",
+             "Milliseconds from handing a message to the destination to its acknowledgement "
+             "(success=true) or refusal (success=false) (AIO metric).");
+  for (const auto& [key, h] : upload) {
+    out.histogram("aio_dataflow_upload_latency",
+                  {{"target_service_type", key.first}, {"success", key.second ? "true" : "false"}},
+                  h, 1.0);
+  }
+  out.family("aio_dataflow_transformation_latency", "histogram",
+             "Milliseconds from receiving a message to its being ready to send (success=true) or "
+             "dropped by the pipeline (success=false) (AIO metric).");
+  for (const auto& [key, h] : transformation) {
+    out.histogram("aio_dataflow_transformation_latency",
+                  {{"source_service_type", std::get<0>(key)},
+                   {"target_service_type", std::get<1>(key)},
+                   {"success", std::get<2>(key) ? "true" : "false"}},
+                  h, 1.0);
   }
   out.family("aio_dataflow_active_dataflows", "gauge", "Dataflows running (AIO metric).");
   out.sample("aio_dataflow_active_dataflows", {}, active);

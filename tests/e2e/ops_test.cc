@@ -159,6 +159,21 @@ TEST_F(OpsE2E, MetricsCountTheTrafficSentAndAreValidExposition) {
   EXPECT_EQ(s["aio_dataflow_processing_latency_count" + local], 50);
   EXPECT_EQ(s[R"(aio_dataflow_processing_latency_bucket{le="+Inf",source_service_type="Unknown Mqtt Broker"})"],
             50);
+  // The stages: 50 transformed and uploaded, the unroutable one failed its transformation.
+  EXPECT_EQ(
+      s[R"(aio_dataflow_upload_latency_count{success="true",target_service_type="Unknown Mqtt Broker"})"],
+      50);
+  EXPECT_EQ(
+      s[R"(aio_dataflow_upload_latency_count{success="false",target_service_type="Unknown Mqtt Broker"})"],
+      0);
+  const std::string both = R"(source_service_type="Unknown Mqtt Broker",success=)";
+  EXPECT_EQ(s["aio_dataflow_transformation_latency_count{" + both +
+              R"("true",target_service_type="Unknown Mqtt Broker"})"],
+            50);
+  EXPECT_EQ(s["aio_dataflow_transformation_latency_count{" + both +
+              R"("false",target_service_type="Unknown Mqtt Broker"})"],
+            1);
+  EXPECT_EQ(s["aio_dataflow_messages_retried" + remote], 0);
   EXPECT_EQ(s["aio_dataflow_active_dataflows{}"], 1);
   EXPECT_EQ(s[R"(dataflow_messages_received_total{dataflow="bridge"})"], 51);
   EXPECT_EQ(s[R"(dataflow_messages_delivered_total{dataflow="bridge"})"], 50);

@@ -183,6 +183,35 @@ TEST(DataflowTelemetry, ConnectionCountersGoOnAcrossRunnersAndInFlightCountsOnly
   EXPECT_EQ(r.destination.problem, "SASL login refused");
 }
 
+TEST(DataflowTelemetry, TransformationAndUploadLatenciesSplitTheProcessingLatency) {
+  ManualClock clock;
+  Telemetry telemetry;
+  auto flow = telemetry.dataflow({"flow", "mqtt", "kafka", "", ""});
+  Harness h(clock, flow);
+  Message m = message(clock, 1, "x");
+  clock.advance(2ms);  // received 2 ms before the runner took it: transformation
+  h.source->receive(std::move(m));
+  clock.advance(30ms);  // the destination's round trip: upload
+  h.destination->deliverOldest();
+  h.source->receive(message(clock, 2, "y"));
+  clock.advance(200ms);
+  h.destination->deliverOldest(Status::fatal("refused"));
+  const DataflowReading r = flow->read();
+  EXPECT_EQ(r.stages.transformation_ok.count, 2u);
+  EXPECT_DOUBLE_EQ(r.stages.transformation_ok.sum_ms, 2.0);
+  EXPECT_EQ(r.stages.upload_ok.count, 1u);
+  EXPECT_DOUBLE_EQ(r.stages.upload_ok.sum_ms, 30.0);
+  EXPECT_EQ(r.stages.upload_failed.count, 1u);
+  EXPECT_DOUBLE_EQ(r.stages.upload_failed.sum_ms, 200.0);
+  EXPECT_EQ(r.latency.count, 1u);
+  EXPECT_DOUBLE_EQ(r.latency.sum_ms, 32.0);
+  EngineReading engine;
+  engine.dataflows = {r};
+  const std::string text = renderMetrics(engine);
+  EXPECT_THAT(text, HasSubstr("aio_dataflow_upload_latency_sum{target_service_type=\"\",success="
+                              "\"false\"} 200\n"));
+}
+
 TEST(DataflowTelemetry, RefusalsInARowAreCountedUntilADelivery) {
   ManualClock clock;
   Telemetry telemetry;
