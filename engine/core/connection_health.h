@@ -25,7 +25,7 @@ struct ConnectionHealth {
   uint64_t connection_attempts = 0;  // connects tried, successful or not (Kafka: per broker)
   uint64_t disconnects = 0;          // connections that were up and went down unasked
   uint64_t messages_resent = 0;      // destinations: messages sent again after a failed attempt
-  uint64_t request_retries = 0;      // Kafka: protocol requests librdkafka retried
+  uint64_t request_retries = 0;      // Kafka: requests librdkafka sent again (its txretries)
   uint64_t client_restarts = 0;      // the client library's instance re-created after a fatal error
 
   // Adds the counters of `other` (the state and problem stay this one's).

@@ -135,7 +135,8 @@ void renderConnections(const EngineReading& r, Exposition& out) {
               "idle closes included).",
               [](const ConnectionHealth& h) { return u(h.disconnects); });
   perEndpoint(r, out, "dataflow_endpoint_request_retries_total", "counter",
-              "Kafka protocol requests librdkafka sent again (0 for MQTT).",
+              "Kafka protocol requests librdkafka sent again after a timeout or transport error "
+              "(0 for MQTT).",
               [](const ConnectionHealth& h) { return u(h.request_retries); });
   perEndpoint(r, out, "dataflow_endpoint_client_restarts_total", "counter",
               "Client instances re-created after a fatal error (a Kafka producer's), their "

@@ -284,6 +284,9 @@ TEST_F(KafkaDestinationTest, AFatalProducerErrorReCreatesTheProducerAndLosesNoth
   EXPECT_THAT(recorder_.failures(), ::testing::IsEmpty());
   EXPECT_EQ(destination->restartCount(), 1u);
   EXPECT_GE(destination->resentCount(), 1u);
+  const ConnectionHealth health = destination->health();
+  EXPECT_EQ(health.client_restarts, 1u);
+  EXPECT_EQ(health.messages_resent, destination->resentCount());
   std::set<std::string> values;
   for (const KafkaRecord& r :
        KafkaReader(kafka_.bootstrapServers(), topic_).readAtLeast(kCount + 1, kDeadline)) {
