@@ -104,7 +104,7 @@ void DataflowRunner::onMessage(Message&& message) {
   if (status.isFatal()) {
     // Sent and refused at once: it still leaves inFlight() unchanged.
     refused_.fetch_add(1, kRelaxed);
-    settled(sent_token);
+    unsettled(sent_token);
     recordUpload(sent_token, clock_.steadyNow(), false);
     refusedBy(status);
     refused_warning_.report(
@@ -117,8 +117,8 @@ void DataflowRunner::onMessage(Message&& message) {
   }
 }
 
-void DataflowRunner::settled(const AckToken& token) {
-  settled_bytes_.fetch_add(token.payload_bytes, kRelaxed);
+void DataflowRunner::unsettled(const AckToken& token) {
+  dropped_bytes_.fetch_add(token.payload_bytes, kRelaxed);
 }
 
 void DataflowRunner::recordUpload(const AckToken& token, std::chrono::steady_clock::time_point now,
@@ -149,15 +149,14 @@ std::string DataflowRunner::lastRefusal() const {
 }
 
 uint64_t DataflowRunner::inFlightBytes() const {
-  // Settled before sent, as in counters(): never more settled than sent in one reading.
-  const uint64_t settled = settled_bytes_.load(kRelaxed);
+  // Reported before sent, as in counters(): never more reported than sent in one reading.
+  const uint64_t settled = delivered_bytes_.load(kRelaxed) + dropped_bytes_.load(kRelaxed);
   const uint64_t sent = sent_bytes_.load(kRelaxed);
   return sent > settled ? sent - settled : 0;
 }
 
 void DataflowRunner::onDelivery(const AckToken& token, const Status& status) {
   // The destination has logged a refusal (rate-limited) with its topic and reason.
-  settled(token);
   const auto now = clock_.steadyNow();
   recordUpload(token, now, status.isOk());
   if (status.isOk()) {
@@ -169,6 +168,7 @@ void DataflowRunner::onDelivery(const AckToken& token, const Status& status) {
     }
   } else {
     refused_.fetch_add(1, kRelaxed);
+    unsettled(token);
     refusedBy(status);
   }
   source_->ack(token);
@@ -177,7 +177,7 @@ void DataflowRunner::onDelivery(const AckToken& token, const Status& status) {
 void DataflowRunner::onExpired(const AckToken& token) {
   // The destination has logged it (rate-limited); the pipeline counts the ones it drops itself.
   expired_.fetch_add(1, kRelaxed);
-  settled(token);
+  unsettled(token);
   source_->ack(token);
 }
 

@@ -85,8 +85,9 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
  private:
   using Counter = std::atomic<uint64_t>;
 
-  // A destination report: the message left the destination (delivered, refused or expired).
-  void settled(const AckToken& token);
+  // A message sent and then refused or expired: its bytes leave the in-flight bytes (delivered
+  // ones leave through delivered_bytes_).
+  void unsettled(const AckToken& token);
   // Upload latency of a reported message (now: the report's time).
   void recordUpload(const AckToken& token, std::chrono::steady_clock::time_point now, bool ok);
   void refusedBy(const Status& status);
@@ -121,7 +122,7 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   Counter expired_{0};
   Counter abandoned_{0};
   Counter sent_bytes_{0};     // payload bytes of the messages counted in sent_
-  Counter settled_bytes_{0};  // ... of those reported since (delivered, refused, expired)
+  Counter dropped_bytes_{0};  // ... of those refused or expired since
   Counter refused_in_a_row_{0};
   mutable std::mutex refusal_mutex_;
   std::string last_refusal_;  // guarded by refusal_mutex_

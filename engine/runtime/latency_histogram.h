@@ -37,16 +37,24 @@ struct StageLatencies {
 class LatencyHistogram {
  public:
   void record(std::chrono::steady_clock::duration latency) {
-    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
-    const double ms = us < 0 ? 0.0 : static_cast<double>(us) / 1000.0;
+    const int64_t signed_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
+    const uint64_t us = signed_us < 0 ? 0 : static_cast<uint64_t>(signed_us);
     size_t bucket = 0;
-    while (bucket < kLatencyBoundsMs.size() && ms > kLatencyBoundsMs[bucket]) ++bucket;
+    while (bucket < kBoundsUs.size() && us > kBoundsUs[bucket]) ++bucket;
     buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
-    sum_us_.fetch_add(us < 0 ? 0 : static_cast<uint64_t>(us), std::memory_order_relaxed);
+    sum_us_.fetch_add(us, std::memory_order_relaxed);
   }
   LatencySnapshot snapshot() const;
 
  private:
+  // kLatencyBoundsMs in whole microseconds: the per-message path compares integers.
+  static constexpr std::array<uint64_t, kLatencyBoundsMs.size()> kBoundsUs = [] {
+    std::array<uint64_t, kLatencyBoundsMs.size()> us{};
+    for (size_t i = 0; i < us.size(); ++i) us[i] = static_cast<uint64_t>(kLatencyBoundsMs[i] * 1000);
+    return us;
+  }();
+
   // buckets_[i] for i < size: (bounds[i-1], bounds[i]]; the last one: above every bound.
   std::array<std::atomic<uint64_t>, kLatencyBoundsMs.size() + 1> buckets_{};
   std::atomic<uint64_t> sum_us_{0};
