@@ -64,8 +64,8 @@ echo "\$ dataflow run -f examples/quickstart   (hosts rewritten to the ports abo
 "$dataflow" run -f "$work/manifests" 2> "$work/engine.log" &
 engine=$!
 pids+=($engine)
-wait_for 20 grep -q "subscribed" "$work/engine.log" ||
-  { cat "$work/engine.log"; fail "dataflow run did not subscribe"; }
+wait_for 20 grep -q "MQTT source: subscribed" "$work/engine.log" ||
+  { cat "$work/engine.log"; fail "dataflow run did not subscribe its MQTT source"; }
 wait_for 20 grep -q "MQTT destination: connected" "$work/engine.log" ||
   { cat "$work/engine.log"; fail "dataflow run did not connect its MQTT destination"; }
 sed 's/^/  /' "$work/engine.log"
