@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/kubernetes_source.h"
 #include "cli/manifest_reloader.h"
 #include "cli/manifest_sources.h"
 #include "connectors/registry.h"
@@ -22,11 +23,15 @@ namespace dataflow::cli {
 namespace {
 
 constexpr int kDefaultPrometheusPort = 9600;  // AIO's, when no profile says otherwise
+// How long `run --kubernetes` waits for the first list of every collection before it starts.
+constexpr std::chrono::seconds kKubernetesSyncWait{30};
 
 struct RunArgs {
   ManifestSources sources;
   std::string profile = config::kDefaultProfile;
   uint32_t instance_id = 0;
+  bool instance_id_given = false;
+  KubernetesOptions kubernetes;
   std::string log_level;  // empty: the profile's diagnostics.logs.level
   std::string log_format = "text";
   double drain_timeout_s = 10;
@@ -132,14 +137,41 @@ void applyProfileDiagnostics(const RunArgs& args, int64_t serving_port,
   }
 }
 
-int runEngine(const RunArgs& args) {
+int runEngine(const RunArgs& given) {
+  RunArgs args = given;
   const runtime::LogFormat format = runtime::parseLogFormat(args.log_format).value();
   // Until the profile's levels are known: info, so that every manifest problem (warning or
   // error) shows in either format, as the text format always printed them.
   runtime::initLogging(runtime::LogLevels{}, format);
+  // Every thread started from here on (the Kubernetes watches included) inherits the blocked
+  // mask; only sigwait() sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload, not stop: see the signal thread below
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::unique_ptr<KubernetesSource> kubernetes;
+  if (args.kubernetes.enabled) {
+    auto started = KubernetesSource::start(args.kubernetes, kKubernetesSyncWait);
+    if (!started.isOk()) {
+      report(format, spdlog::level::err, "--kubernetes: " + started.status().message());
+      return kExitUsage;
+    }
+    kubernetes = std::move(started).value();
+    kubernetes->applyTo(args.sources);
+    if (!args.instance_id_given) args.instance_id = instanceIdFromPod();
+  }
   const uint64_t loaded_digest = manifestDigest(args.sources.paths);  // before reading them
   config::Plan plan;
-  if (!loadPlan(args, format, plan)) return kExitUsage;
+  if (!loadPlan(args, format, plan)) {
+    // From the API server, an invalid resource is someone's mistake to fix while the pod runs:
+    // it waits for a valid change (reload) instead of exiting into a crash loop.
+    if (!kubernetes) return kExitUsage;
+    report(format, spdlog::level::err,
+           "the resources read from Kubernetes have errors; waiting for a valid change");
+    plan = config::Plan{};
+  }
   const config::DataflowProfile* profile = findProfile(plan, args.profile);
   Result<runtime::LogLevels> levels =
       runtime::parseLogLevels(!args.log_level.empty() ? args.log_level
@@ -152,13 +184,6 @@ int runEngine(const RunArgs& args) {
   runtime::initLogging(levels.value(), format);
   auto log = runtime::logger("engine");
 
-  // Every thread started from here on inherits the blocked mask; only sigwait() sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGHUP);  // reload, not stop: see the signal thread below
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   const config::MountedFiles files = args.sources.mountedFiles();
   runtime::EngineOptions options;
@@ -265,17 +290,35 @@ Command addRunCommand(CLI::App& app) {
       "prometheusPort. Logs go to stderr, one line per event: text, or with --log-format json "
       "one JSON object per line (time, level, logger, dataflow, endpoint, message, fields), "
       "manifest errors included.");
-  run->add_option("-f,--file", args->sources.paths,
-                  "Manifest files or folders (multi-document YAML; watched, see above)")
-      ->required()
-      ->check(CLI::ExistingPath);
+  auto* files = run->add_option("-f,--file", args->sources.paths,
+                                "Manifest files or folders (multi-document YAML; watched, see "
+                                "above)")
+                    ->check(CLI::ExistingPath);
+  auto* kubernetes =
+      run->add_flag("--kubernetes", args->kubernetes.enabled,
+                    "Read the DataflowEndpoints, Dataflows and DataflowProfiles of a namespace, "
+                    "and the Secrets and ConfigMaps they reference, from the Kubernetes API "
+                    "server (list and watch; changes reload as file changes do) instead of -f");
+  files->excludes(kubernetes);
+  kubernetes->excludes(files);
+  run->add_option("--namespace", args->kubernetes.namespace_name,
+                  "With --kubernetes: the namespace to read (default: the kubeconfig context's, "
+                  "else the pod's)")
+      ->needs(kubernetes);
+  run->add_option("--kubeconfig", args->kubernetes.kubeconfig,
+                  "With --kubernetes: a kubeconfig to reach the API server from outside a pod "
+                  "(token authentication); default $KUBECONFIG, else the pod's service account")
+      ->needs(kubernetes);
   args->sources.addMountOptions(*run);
   args->sources.addTokenDirOption(*run);
   run->add_option("--profile", args->profile, "DataflowProfile whose dataflows to run")
       ->capture_default_str();
   run->add_option("--instance-id", args->instance_id,
-                  "This instance's ordinal, 0 to instanceCount-1 (Static partitions, client ids)")
-      ->capture_default_str();
+                  "This instance's ordinal, 0 to instanceCount-1 (Static partitions, client ids). "
+                  "With --kubernetes the default is $POD_INDEX, else the ordinal ending "
+                  "$POD_NAME")
+      ->capture_default_str()
+      ->each([args](const std::string&) { args->instance_id_given = true; });
   run->add_option("--log-level", args->log_level,
                   "trace|debug|info|warn|error|off, optionally followed by ,NAME=LEVEL pairs "
                   "(NAME: engine or a dataflow). Default: the profile's diagnostics.logs.level, "
@@ -308,6 +351,11 @@ Command addRunCommand(CLI::App& app) {
                   "Per dataflow: MiB held for the destination before the source waits")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  run->callback([files, kubernetes] {
+    if (files->count() == 0 && kubernetes->count() == 0) {
+      throw CLI::RequiredError("-f,--file or --kubernetes");
+    }
+  });
   return [args] { return runEngine(*args); };
 }
 

@@ -1,5 +1,7 @@
 #include "connectors/identity/access_token.h"
 
+#include "engine/core/base64.h"
+
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -70,35 +72,6 @@ std::optional<int64_t> parseRfc1123(std::string_view text) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-std::optional<std::string> decodeBase64Url(std::string_view text) {
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (const char c : text) {
-    int v = -1;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-' || c == '+')
-      v = 62;
-    else if (c == '_' || c == '/')
-      v = 63;
-    else if (c == '=')
-      break;
-    else
-      return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -168,7 +141,7 @@ std::optional<json> jwtClaims(std::string_view token) {
   const size_t first = token.find('.');
   const size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
   if (second == std::string_view::npos) return std::nullopt;
-  std::optional<std::string> payload = decodeBase64Url(token.substr(first + 1, second - first - 1));
+  std::optional<std::string> payload = decodeBase64(token.substr(first + 1, second - first - 1));
   if (!payload) return std::nullopt;
   json claims = json::parse(*payload, nullptr, /*allow_exceptions=*/false);
   if (!claims.is_object()) return std::nullopt;

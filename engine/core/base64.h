@@ -1,0 +1,14 @@
+// Base64 decoding for what Kubernetes and JWTs carry: the standard alphabet and the URL-safe one
+// (both accepted), padding optional, whitespace and line breaks ignored.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dataflow {
+
+// nullopt when `text` holds a character of neither alphabet.
+std::optional<std::string> decodeBase64(std::string_view text);
+
+}  // namespace dataflow
