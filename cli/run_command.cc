@@ -170,7 +170,8 @@ int runEngine(const RunArgs& given) {
     if (!kubernetes) return kExitUsage;
     report(format, spdlog::level::err,
            "the resources read from Kubernetes have errors; waiting for a valid change");
-    plan = config::Plan{};
+    config::Diagnostics none;
+    plan = config::validate(config::Manifests{}, config::ValidateOptions{}, none);  // waits
   }
   const config::DataflowProfile* profile = findProfile(plan, args.profile);
   Result<runtime::LogLevels> levels =

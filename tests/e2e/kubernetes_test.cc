@@ -1,0 +1,266 @@
+// `dataflow run --kubernetes` as an operator meets it: resources applied with the real kubectl
+// (v1.32) to tests/support/fake_kube_apiserver.py, the engine reading them through list/watch,
+// messages flowing through a real mosquitto. Each test has its own API server, KUBECONFIG and
+// KUBECACHEDIR.
+#include <gmock/gmock.h>
+#include <httplib.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "tests/support/files.h"
+#include "tests/support/mosquitto.h"
+#include "tests/support/mqtt_client.h"
+#include "tests/support/process.h"
+#include "tests/support/random_name.h"
+#include "tests/support/test_pki.h"
+#include "tests/support/wait.h"
+
+namespace dataflow::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr const char* kPython = "/usr/bin/python3";
+constexpr const char* kKubectl = "/usr/bin/kubectl";
+constexpr auto kDeadline = 60s;
+
+class KubernetesE2E : public ::testing::Test {
+ protected:
+  KubernetesE2E() {
+    startApiServer();
+    std::ofstream(dir_.file("kubeconfig"))
+        << "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: "
+           "http://127.0.0.1:"
+        << api_port_
+        << "\nusers:\n- name: fake\n  user:\n    token: test-token\ncontexts:\n- name: fake\n"
+           "  context:\n    cluster: fake\n    user: fake\n    namespace: plant-ns\n"
+           "current-context: fake\n";
+  }
+
+  void startApiServer() {
+    api_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{kPython,
+                                 std::string(DATAFLOW_SOURCE_DIR) +
+                                     "/tests/support/fake_kube_apiserver.py",
+                                 "--port", std::to_string(api_port_), "--state",
+                                 dir_.file("api-state.json")},
+        dir_.file("api-" + std::to_string(++api_starts_) + ".log"));
+    ASSERT_TRUE(waitFor([&] { return api_->log().find("listening on") != std::string::npos; },
+                        kDeadline))
+        << api_->log();
+  }
+
+  // Runs kubectl with this test's kubeconfig and cache; its output (stdout and stderr).
+  std::string kubectl(std::vector<std::string> args, int expected_exit = 0) {
+    args.insert(args.begin(), kKubectl);
+    args.push_back("--request-timeout=20s");
+    const std::string log = dir_.file("kubectl-" + std::to_string(++kubectl_runs_) + ".log");
+    ChildProcess run(args, log,
+                     {"KUBECONFIG=" + dir_.file("kubeconfig"),
+                      "KUBECACHEDIR=" + dir_.file("kube-cache"), "HOME=" + dir_.path()});
+    EXPECT_EQ(run.wait(kDeadline), std::optional<int>(expected_exit)) << run.log();
+    return run.log();
+  }
+
+  // kubectl apply -f of `manifest` (YAML or JSON).
+  std::string apply(const std::string& manifest) {
+    const std::string file = dir_.file("apply-" + std::to_string(++applies_) + ".yaml");
+    std::ofstream(file) << manifest;
+    return kubectl({"apply", "-f", file});
+  }
+
+  static std::string endpoint(const std::string& name, const std::string& host,
+                              const std::string& tls = "      mode: Disabled\n") {
+    return "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+           "metadata:\n  name: " +
+           name + "\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n    host: " + host +
+           "\n    authentication:\n      method: Anonymous\n    tls:\n" + tls;
+  }
+
+  // plant/<name>/+ on `endpoint` -> `destination` on the same endpoint.
+  static std::string flow(const std::string& name, const std::string& destination,
+                          const std::string& endpoint = "broker") {
+    return "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\nmetadata:\n"
+           "  name: " +
+           name +
+           "\nspec:\n  operations:\n  - operationType: Source\n    sourceSettings:\n"
+           "      endpointRef: " +
+           endpoint + "\n      dataSources: ['plant/" + name +
+           "/+']\n  - operationType: Destination\n    destinationSettings:\n      endpointRef: " +
+           endpoint + "\n      dataDestination: '" + destination + "'\n";
+  }
+
+  void startEngine() {
+    engine_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{DATAFLOW_EXE, "run", "--kubernetes", "--kubeconfig",
+                                 dir_.file("kubeconfig"), "--drain-timeout", "5"},
+        dir_.file("engine.log"), std::vector<std::string>{"TMPDIR=" + dir_.path()});
+  }
+
+  size_t count(const std::string& text) const {
+    const std::string log = engine_->log();
+    size_t found = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+      ++found;
+    }
+    return found;
+  }
+  bool logged(const std::string& text, size_t times = 1) {
+    return waitFor([&] { return count(text) >= times || !engine_->running(); }, kDeadline) &&
+           count(text) >= times;
+  }
+
+  // Publishes on plant/<flow>/<n> until something arrives at `subscriber` (the source may not
+  // have subscribed yet); returns the first message's topic.
+  std::string roundTrip(MqttTestClient& publisher, MqttTestClient& subscriber,
+                        const std::string& flow, const std::string& payload) {
+    std::string topic;
+    waitFor(
+        [&] {
+          publisher.publish("plant/" + flow + "/1", payload, 1);
+          for (const auto& m : subscriber.receive(1, 1s)) {
+            if (m->get_payload_str() == payload) topic = m->get_topic();
+          }
+          return !topic.empty();
+        },
+        kDeadline);
+    return topic;
+  }
+
+  int stopEngine() {
+    engine_->signal(SIGTERM);
+    return engine_->wait(kDeadline).value_or(-1);
+  }
+
+  TempDir dir_{"kubernetes-e2e"};
+  int api_port_ = freeTcpPort();
+  std::unique_ptr<ChildProcess> api_;
+  std::unique_ptr<ChildProcess> engine_;
+  Mosquitto mosquitto_;
+  int api_starts_ = 0;
+  int kubectl_runs_ = 0;
+  int applies_ = 0;
+};
+
+TEST_F(KubernetesE2E, KubectlApplyRunsTheDataflowsAndAChangeRestartsOnlyThatOne) {
+  apply(endpoint("broker", mosquitto_.address()) + "---\n" + flow("flow-a", "out/a") + "---\n" +
+        flow("flow-b", "out/b"));
+  startEngine();
+  ASSERT_TRUE(logged("namespace plant-ns")) << engine_->log();
+  ASSERT_TRUE(logged("running 2 of 2 dataflows")) << engine_->log();
+  MqttTestClient publisher(mosquitto_.address(), randomName("pub-"));
+  MqttTestClient subscriber(mosquitto_.address(), randomName("sub-"));
+  subscriber.subscribe("out/#", 1);
+  EXPECT_EQ(roundTrip(publisher, subscriber, "flow-a", "a-1"), "out/a") << engine_->log();
+  EXPECT_EQ(roundTrip(publisher, subscriber, "flow-b", "b-1"), "out/b") << engine_->log();
+  EXPECT_THAT(kubectl({"get", "dataflows"}), HasSubstr("flow-a"));
+
+  // A changed dataflow restarts; the other is untouched.
+  EXPECT_THAT(apply(flow("flow-a", "out/a2")), HasSubstr("configured"));
+  ASSERT_TRUE(logged("applied: started none; restarted flow-a; stopped none; 1 unchanged"))
+      << engine_->log();
+  EXPECT_EQ(roundTrip(publisher, subscriber, "flow-a", "a-2"), "out/a2") << engine_->log();
+
+  // Deleted: it stops.
+  EXPECT_THAT(kubectl({"delete", "dataflow", "flow-b"}), HasSubstr("deleted"));
+  ASSERT_TRUE(logged("applied: started none; restarted none; stopped flow-b; 1 unchanged"))
+      << engine_->log();
+  // The engine authenticated with the kubeconfig's token.
+  httplib::Client api("127.0.0.1", api_port_);
+  auto tokens = api.Get("/_test/tokens");
+  ASSERT_TRUE(tokens);
+  EXPECT_THAT(tokens->body, HasSubstr("test-token"));
+  EXPECT_EQ(stopEngine(), 0) << engine_->log();
+}
+
+TEST_F(KubernetesE2E, ATrustBundleConfigMapComesFromTheApiAndItsUpdateReconnects) {
+  fs::create_directories(dir_.file("pki"));
+  TestPki pki(dir_.file("pki"), "k8s");
+  const TestCertificate server = pki.server();
+  MosquittoOptions options;
+  options.tls = MosquittoTls{pki.caCert(), server.chain, server.key, false};
+  Mosquitto secure(options);
+  const std::string ca = readWholeFile(pki.caCert());
+  auto configMap = [&](const std::string& pem) {
+    return json{{"apiVersion", "v1"},
+                {"kind", "ConfigMap"},
+                {"metadata", {{"name", "broker-ca"}}},
+                {"data", {{"ca.crt", pem}}}}
+        .dump();
+  };
+  apply(configMap(ca));
+  apply(endpoint("secure-broker", "127.0.0.1:" + std::to_string(secure.tlsPort()),
+                 "      mode: Enabled\n      trustedCaCertificateConfigMapRef: broker-ca\n") +
+        "---\n" + flow("tls-flow", "out/tls", "secure-broker"));
+  startEngine();
+  MqttTestClient publisher(secure.address(), randomName("pub-"));
+  MqttTestClient subscriber(secure.address(), randomName("sub-"));
+  subscriber.subscribe("out/#", 1);
+  EXPECT_EQ(roundTrip(publisher, subscriber, "tls-flow", "over-tls"), "out/tls")
+      << engine_->log();
+
+  // The ConfigMap changes through the API: the dataflow reconnects with the new content.
+  apply(configMap(ca + "\n"));
+  ASSERT_TRUE(logged("mounted content changed")) << engine_->log();
+  ASSERT_TRUE(logged("subscribed", 2)) << engine_->log();
+  EXPECT_EQ(roundTrip(publisher, subscriber, "tls-flow", "after-rotation"), "out/tls")
+      << engine_->log();
+  EXPECT_EQ(stopEngine(), 0) << engine_->log();
+}
+
+TEST_F(KubernetesE2E, TheWatchResumesAfterTheApiServerRestartsAndRelistsAfterExpiry) {
+  apply(endpoint("broker", mosquitto_.address()) + "---\n" + flow("steady", "out/one"));
+  startEngine();
+  ASSERT_TRUE(logged("running 1 of 1 dataflow")) << engine_->log();
+
+  // The API server goes away and comes back on the same port with its objects.
+  api_->signal(SIGKILL);
+  api_->wait(kDeadline);
+  ASSERT_TRUE(logged("watch failed")) << engine_->log();
+  startApiServer();
+  EXPECT_THAT(apply(flow("steady", "out/two")), HasSubstr("configured"));
+  ASSERT_TRUE(logged("restarted steady")) << engine_->log();
+
+  // The server forgets its history: every watch gets 410 Expired and lists again.
+  httplib::Client api("127.0.0.1", api_port_);
+  ASSERT_TRUE(api.Post("/_test/expire"));
+  ASSERT_TRUE(logged("expired; listing again")) << engine_->log();
+  apply(flow("late", "out/late"));
+  ASSERT_TRUE(logged("started late")) << engine_->log();
+  MqttTestClient publisher(mosquitto_.address(), randomName("pub-"));
+  MqttTestClient subscriber(mosquitto_.address(), randomName("sub-"));
+  subscriber.subscribe("out/#", 1);
+  EXPECT_EQ(roundTrip(publisher, subscriber, "steady", "s"), "out/two") << engine_->log();
+  EXPECT_EQ(roundTrip(publisher, subscriber, "late", "l"), "out/late") << engine_->log();
+  EXPECT_EQ(stopEngine(), 0) << engine_->log();
+}
+
+TEST_F(KubernetesE2E, AnInvalidResourceIsRefusedAndWhatRunsKeepsRunning) {
+  // Invalid from the start: the pod waits for a fix instead of exiting.
+  apply(flow("early", "out/early", "missing-endpoint"));
+  startEngine();
+  ASSERT_TRUE(logged("waiting for a valid change")) << engine_->log();
+  EXPECT_TRUE(engine_->running());
+  apply(endpoint("broker", mosquitto_.address()) + "---\n" + flow("early", "out/early"));
+  ASSERT_TRUE(logged("started early")) << engine_->log();
+
+  // A change that breaks a dataflow is refused; the running one stays.
+  apply(flow("early", "out/early", "no-such-endpoint"));
+  ASSERT_TRUE(logged("refused")) << engine_->log();
+  MqttTestClient publisher(mosquitto_.address(), randomName("pub-"));
+  MqttTestClient subscriber(mosquitto_.address(), randomName("sub-"));
+  subscriber.subscribe("out/#", 1);
+  EXPECT_EQ(roundTrip(publisher, subscriber, "early", "still"), "out/early") << engine_->log();
+  EXPECT_THAT(engine_->log(), HasSubstr("no-such-endpoint"));
+  EXPECT_EQ(stopEngine(), 0) << engine_->log();
+}
+
+}  // namespace
+}  // namespace dataflow::testing
