@@ -37,6 +37,8 @@ class KubernetesSource {
   // Points `sources` at the mirror.
   void applyTo(ManifestSources& sources) const;
   const std::string& namespaceName() const { return namespace_; }
+  kubernetes::ApiClient& client() { return *client_; }
+  const kubernetes::ManifestMirror& mirror() const { return *mirror_; }
 
  private:
   KubernetesSource() = default;

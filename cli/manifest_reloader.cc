@@ -67,9 +67,8 @@ uint64_t manifestDigest(const std::vector<std::string>& paths) {
 }
 
 ManifestReloader::ManifestReloader(const ManifestSources& sources, runtime::Engine& engine,
-                                   uint64_t loaded,
-                                   std::function<void(const config::Plan&)> on_valid)
-    : sources_(sources), engine_(engine), on_valid_(std::move(on_valid)), loaded_digest_(loaded) {
+                                   uint64_t loaded, OnLoaded on_loaded)
+    : sources_(sources), engine_(engine), on_loaded_(std::move(on_loaded)), loaded_digest_(loaded) {
   pending_ = "manifest files changed";  // checked at once: a change made while starting counts
   watch();
   worker_ = std::thread([this] { run(); });
@@ -150,13 +149,14 @@ void ManifestReloader::reload(const std::string& trigger) {
     }
   }
   if (diagnostics.hasErrors()) {
+    if (on_loaded_) on_loaded_(nullptr, diagnostics);
     engine_.countRefusedReload();
     log->error("reload ({}) refused: {} in the manifests; the running configuration stays", trigger,
                countOf(diagnostics.errorCount(), "error"));
     return;
   }
   log->info("reload ({}): manifests are valid; applying them", trigger);
-  if (on_valid_) on_valid_(*plan);
+  if (on_loaded_) on_loaded_(plan.get(), diagnostics);
   engine_.requestApply(std::move(plan), trigger);
 }
 

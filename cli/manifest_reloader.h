@@ -34,10 +34,13 @@ class ManifestReloader {
   // `sources` and `engine` outlive the reloader. `loaded` is manifestDigest() of the paths taken
   // just before the engine's plan was loaded: a change made since then is reloaded at once.
   // Watching starts at once; a folder that cannot be watched is logged (SIGHUP still reloads).
-  // `on_valid` (optional) sees every valid plan just before the engine is asked to apply it, for
-  // what the engine does not own (the profile's log levels); worker thread.
+  // `on_loaded` (optional) sees every load, worker thread: the plan (null when the manifests
+  // have errors; then the engine keeps what it runs) just before the engine is asked to apply
+  // it, and the load's diagnostics. For what the engine does not own: the profile's log levels,
+  // the status written back to Kubernetes.
+  using OnLoaded = std::function<void(const config::Plan* plan, const config::Diagnostics&)>;
   ManifestReloader(const ManifestSources& sources, runtime::Engine& engine, uint64_t loaded,
-                   std::function<void(const config::Plan&)> on_valid = nullptr);
+                   OnLoaded on_loaded = nullptr);
   ~ManifestReloader();  // stops watching; waits for a reload in progress
   ManifestReloader(const ManifestReloader&) = delete;
   ManifestReloader& operator=(const ManifestReloader&) = delete;
@@ -54,7 +57,7 @@ class ManifestReloader {
 
   const ManifestSources& sources_;
   runtime::Engine& engine_;
-  const std::function<void(const config::Plan&)> on_valid_;
+  const OnLoaded on_loaded_;
   std::unique_ptr<DirectoryWatcher> watcher_;  // worker thread (and the constructor)
   std::vector<std::string> watched_;           // the folders watcher_ watches
   uint64_t loaded_digest_;                     // worker thread: manifestDigest() last loaded

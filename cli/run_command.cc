@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/kubernetes_source.h"
+#include "cli/kubernetes_status.h"
 #include "cli/manifest_reloader.h"
 #include "cli/manifest_sources.h"
 #include "connectors/registry.h"
@@ -77,8 +78,8 @@ void report(runtime::LogFormat format, spdlog::level::level_enum level, const st
 }
 
 // Loads and validates; reports every problem. Returns false when the manifests are invalid.
-bool loadPlan(const RunArgs& args, runtime::LogFormat format, config::Plan& plan) {
-  config::Diagnostics diagnostics;
+bool loadPlan(const RunArgs& args, runtime::LogFormat format, config::Plan& plan,
+              config::Diagnostics& diagnostics) {
   plan = args.sources.loadPlan(diagnostics);
   for (const config::Diagnostic& d : diagnostics.items()) {
     const bool error = d.severity == config::Diagnostic::Severity::Error;
@@ -164,7 +165,8 @@ int runEngine(const RunArgs& given) {
   }
   const uint64_t loaded_digest = manifestDigest(args.sources.paths);  // before reading them
   config::Plan plan;
-  if (!loadPlan(args, format, plan)) {
+  config::Diagnostics load_diagnostics;
+  if (!loadPlan(args, format, plan, load_diagnostics)) {
     // From the API server, an invalid resource is someone's mistake to fix while the pod runs:
     // it waits for a valid change (reload) instead of exiting into a crash loop.
     if (!kubernetes) return kExitUsage;
@@ -231,13 +233,22 @@ int runEngine(const RunArgs& given) {
               watched.message());
   }
 
+  // Instance 0 writes the status of the resources (one writer, so instances never flap it).
+  std::unique_ptr<StatusWriter> status;
+  if (kubernetes && args.instance_id == 0) {
+    status = std::make_unique<StatusWriter>(kubernetes->client(), kubernetes->mirror(),
+                                            kubernetes->namespaceName(), options.telemetry);
+    status->loaded(load_diagnostics);
+  }
+
   // The signal thread turns SIGHUP into a reload and SIGINT/SIGTERM into requestStop(); the main
   // thread supervises: it applies reloads, stops each dataflow that fails, and returns when a stop
   // is requested or every dataflow has failed.
   auto reloader = std::make_unique<ManifestReloader>(
       args.sources, *engine, loaded_digest,
-      [&args, serving_port](const config::Plan& reloaded) {
-        applyProfileDiagnostics(args, serving_port, reloaded);
+      [&](const config::Plan* reloaded, const config::Diagnostics& diagnostics) {
+        if (reloaded) applyProfileDiagnostics(args, serving_port, *reloaded);
+        if (status) status->loaded(diagnostics);
       });
   int signal_number = 0;
   std::thread signal_thread([&] {

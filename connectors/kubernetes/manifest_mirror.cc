@@ -127,6 +127,13 @@ void ManifestMirror::stop() {
   if (configmaps_) configmaps_->stop();
 }
 
+std::map<std::string, nlohmann::json> ManifestMirror::objects(const std::string& plural) const {
+  for (size_t i = 0; i < custom_.size(); ++i) {
+    if (plural == kCustomResourcePlurals[i]) return custom_[i]->snapshot();
+  }
+  return {};
+}
+
 void ManifestMirror::sync() {
   std::lock_guard lock(sync_mutex_);
   std::set<std::string> secrets;
@@ -157,7 +164,7 @@ void ManifestMirror::syncManifests(const std::string& plural, const ResourceWatc
     }
     if (object.contains("spec")) manifest["spec"] = object["spec"];
     files.insert(name + ".yaml");
-    writeIfChanged(folder / (name + ".yaml"), manifest.dump(2) + "\n");
+    writeIfChanged(manifestFile(plural, name), manifest.dump(2) + "\n");
   }
   removeOthers(folder, files);
 }

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,6 +50,11 @@ class ManifestMirror {
   std::string manifestsDir() const { return dir_ + "/manifests"; }
   std::string secretsDir() const { return dir_ + "/secrets"; }
   std::string configMapsDir() const { return dir_ + "/configmaps"; }
+  // The file a custom resource is written to, and every object of `plural` as last seen.
+  std::string manifestFile(const std::string& plural, const std::string& name) const {
+    return manifestsDir() + "/" + plural + "/" + name + ".yaml";
+  }
+  std::map<std::string, nlohmann::json> objects(const std::string& plural) const;
 
  private:
   // Writes what the watches hold now. Any watch thread.

@@ -581,21 +581,30 @@ nlohmann::json customResourceDefinition(const std::string& kind) {
   auto column = [](const char* name, const char* path) {
     return nlohmann::json{{"name", name}, {"type", "string"}, {"jsonPath", path}};
   };
+  // What `dataflow run --kubernetes` writes (cli/kubernetes_status.h): the state, and with -o wide
+  // why.
+  auto withStatus = [&](nlohmann::json columns) {
+    columns.push_back(column("State", ".status.state"));
+    nlohmann::json message = column("Message", ".status.message");
+    message["priority"] = 1;
+    columns.push_back(message);
+    return columns;
+  };
   if (kind == "DataflowEndpoint") {
     return crdFor(kind, "dataflowendpoints", {"dfe"},
                   endpointSchema().schema()["properties"]["spec"],
-                  nlohmann::json::array({column("Type", ".spec.endpointType")}));
+                  withStatus(nlohmann::json::array({column("Type", ".spec.endpointType")})));
   }
   if (kind == "Dataflow") {
     return crdFor(kind, "dataflows", {"df"}, dataflowSchema().schema()["properties"]["spec"],
-                  nlohmann::json::array(
-                      {column("Profile", ".spec.profileRef"), column("Mode", ".spec.mode")}));
+                  withStatus(nlohmann::json::array(
+                      {column("Profile", ".spec.profileRef"), column("Mode", ".spec.mode")})));
   }
   if (kind == "DataflowProfile") {
     return crdFor(
         kind, "dataflowprofiles", {"dfp"}, profileSchema().schema()["properties"]["spec"],
-        nlohmann::json::array(
-            {{{"name", "Instances"}, {"type", "integer"}, {"jsonPath", ".spec.instanceCount"}}}));
+        withStatus(nlohmann::json::array(
+            {{{"name", "Instances"}, {"type", "integer"}, {"jsonPath", ".spec.instanceCount"}}})));
   }
   return nullptr;
 }

@@ -134,6 +134,11 @@ class KubernetesE2E : public ::testing::Test {
     return topic;
   }
 
+  // status.state of Dataflow `name` as kubectl reads it.
+  std::string stateOf(const std::string& name) {
+    return kubectl({"get", "dataflow", name, "-o", "jsonpath={.status.state}"});
+  }
+
   int stopEngine() {
     engine_->signal(SIGTERM);
     return engine_->wait(kDeadline).value_or(-1);
@@ -160,7 +165,12 @@ TEST_F(KubernetesE2E, KubectlApplyRunsTheDataflowsAndAChangeRestartsOnlyThatOne)
   subscriber.subscribe("out/#", 1);
   EXPECT_EQ(roundTrip(publisher, subscriber, "flow-a", "a-1"), "out/a") << engine_->log();
   EXPECT_EQ(roundTrip(publisher, subscriber, "flow-b", "b-1"), "out/b") << engine_->log();
-  EXPECT_THAT(kubectl({"get", "dataflows"}), HasSubstr("flow-a"));
+  // The status says it runs, in kubectl's table too (the CRD's printer columns).
+  EXPECT_TRUE(waitFor([&] { return stateOf("flow-a") == "Running"; }, kDeadline))
+      << stateOf("flow-a") << engine_->log();
+  EXPECT_THAT(kubectl({"get", "dataflows"}), ::testing::ContainsRegex("flow-a +Running"));
+  EXPECT_EQ(kubectl({"get", "dataflowendpoint", "broker", "-o", "jsonpath={.status.state}"}),
+            "Valid");
 
   // A changed dataflow restarts; the other is untouched.
   EXPECT_THAT(apply(flow("flow-a", "out/a2")), HasSubstr("configured"));
@@ -259,6 +269,15 @@ TEST_F(KubernetesE2E, AnInvalidResourceIsRefusedAndWhatRunsKeepsRunning) {
   subscriber.subscribe("out/#", 1);
   EXPECT_EQ(roundTrip(publisher, subscriber, "early", "still"), "out/early") << engine_->log();
   EXPECT_THAT(engine_->log(), HasSubstr("no-such-endpoint"));
+  // The resource's status carries the error, with its field path.
+  EXPECT_TRUE(waitFor([&] { return stateOf("early") == "Invalid"; }, kDeadline))
+      << stateOf("early");
+  const std::string errors =
+      kubectl({"get", "dataflow", "early", "-o", "jsonpath={.status.errors}"});
+  EXPECT_THAT(errors, HasSubstr("endpointRef"));
+  EXPECT_THAT(errors, HasSubstr("no-such-endpoint"));
+  EXPECT_EQ(kubectl({"get", "dataflow", "early", "-o", "jsonpath={.status.observedGeneration}"}),
+            kubectl({"get", "dataflow", "early", "-o", "jsonpath={.metadata.generation}"}));
   EXPECT_EQ(stopEngine(), 0) << engine_->log();
 }
 

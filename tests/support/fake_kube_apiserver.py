@@ -18,7 +18,10 @@ test can check it). Serves:
     apiserver answers), and the status subresource (GET/PUT/PATCH
     NAME/status, which changes only .status);
   - server-set fields: uid, resourceVersion (one counter), generation (bumped when anything but
-    metadata and status changes), creationTimestamp.
+    metadata and status changes), creationTimestamp;
+  - a list asked for as a meta.k8s.io Table (what `kubectl get` asks for) gets the custom
+    resource's additionalPrinterColumns from the repository's crds/ (simple .a.b paths only),
+    after Name, as the apiserver's CRD table convertor does.
 Test controls: POST /_test/expire drops the event history (every open watch gets a 410 ERROR and
 ends); GET /_test/requests lists "METHOD PATH" of every request; GET /_test/tokens the bearer
 tokens seen. `--state FILE` keeps the objects and the counter across a restart (written after
@@ -36,6 +39,7 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -55,6 +59,29 @@ RESOURCES = [
 ]
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 HISTORY = 1000  # events kept for watches that resume from a resourceVersion
+CRDS_DIR = Path(__file__).resolve().parents[2] / "crds"
+
+
+def printer_columns():
+    """plural -> additionalPrinterColumns of its storage version, from crds/."""
+    import yaml  # Debian's python3-yaml
+    columns = {}
+    for path in CRDS_DIR.glob("*.yaml"):
+        crd = yaml.safe_load(path.read_text())
+        for version in crd["spec"]["versions"]:
+            if version.get("storage"):
+                columns[crd["spec"]["names"]["plural"]] = version.get(
+                    "additionalPrinterColumns", [])
+    return columns
+
+
+def json_path(obj, path):
+    """The value at a simple JSONPath like .status.state, or None."""
+    for part in path.strip(".").split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            return None
+        obj = obj[part]
+    return obj
 
 
 def api_version(group, version):
@@ -137,6 +164,7 @@ class Store:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     store = None
+    columns = {}
     requests = []
     tokens = []
 
@@ -363,8 +391,25 @@ class Handler(BaseHTTPRequestHandler):
                      sorted(store.objects.items()) if (g, p, ns) == (group, plural, namespace)
                      and self.matches(o, query)]
             rv = str(store.rv)
+        if "as=Table" in self.headers.get("Accept", "") and plural in Handler.columns:
+            return self.send_table(plural, items, rv)
         self.send_json(200, {"kind": kind + "List", "apiVersion": api_version(group, version),
                              "metadata": {"resourceVersion": rv}, "items": items})
+
+    def send_table(self, plural, items, rv):
+        columns = Handler.columns[plural]
+        definitions = [{"name": "Name", "type": "string", "format": "name", "description": "",
+                        "priority": 0}] + [
+            {"name": c["name"], "type": c["type"], "format": c.get("format", ""),
+             "description": c.get("description", ""), "priority": c.get("priority", 0)}
+            for c in columns]
+        rows = [{"cells": [o["metadata"]["name"]] + [json_path(o, c["jsonPath"]) for c in columns],
+                 "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                            "metadata": o["metadata"]}} for o in items]
+        self.send_json(200, {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+                             "metadata": {"resourceVersion": rv},
+                             "columnDefinitions": definitions, "rows": rows},
+                       "application/json;as=Table;v=v1;g=meta.k8s.io")
 
     def create(self, group, version, plural, kind, namespace):
         store = Handler.store
@@ -480,6 +525,7 @@ def main():
     parser.add_argument("--state", default="")
     args = parser.parse_args()
     Handler.store = Store(args.state)
+    Handler.columns = printer_columns()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"listening on {server.server_address[1]}", flush=True)
