@@ -128,6 +128,8 @@ def check_values():
     used = set()
     templates = os.path.join(chart, "templates")
     for name in sorted(os.listdir(templates)):
+        if os.path.splitext(name)[1] not in (".yaml", ".yml", ".tpl", ".txt"):
+            fail("templates/%s: helm lint accepts only .yaml, .yml, .tpl and .txt" % name)
         with open(os.path.join(templates, name)) as f:
             text = f.read()
         for match in re.finditer(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)", text):
