@@ -4,8 +4,8 @@ tpl, required, toYaml: helm's template engine, not helm) and checks what comes o
 
 usage: chart_render_check.py SOURCE_DIR CHART_RENDER DATAFLOW_EXE
 
-Cases: default values; serviceMonitor on; two operator replicas; an existing ServiceAccount;
-serviceAccount.create=false without a name (must fail). For every rendering: each document is
+Cases: default values; serviceMonitor on; two operator replicas; an existing ServiceAccount; no
+RBAC; serviceAccount.create=false or engineServiceAccount.create=false without a name (must fail). For every rendering: each document is
 YAML with apiVersion, kind and a DNS-label name; every object carries the standard labels; the
 Deployment's selector matches its pod labels, the Service selects those pods on a named container
 port; the restricted security context holds; ServiceAccounts, Roles and RoleBindings refer to one
@@ -269,10 +269,15 @@ for d in by_kind(docs, "Deployment"):
 check_case("existingServiceAccount", ["serviceAccount.create=false", "serviceAccount.name=ops"],
            [k for k in base if k != "ServiceAccount"] + ["ServiceAccount"], operator_account="ops")
 
-result = render("serviceAccount.create=false")
-if result.returncode == 0 or "serviceAccount.name is required" not in result.stderr:
-    fail("noServiceAccountName", "rendering did not fail with the required message: %s"
-         % result.stderr.strip())
+docs = documents("noRbac", "rbac.create=false")
+if sorted(d["kind"] for d in docs) != sorted(k for k in base if not k.startswith("Role")):
+    fail("noRbac", "rbac.create=false still renders %s" % sorted(d["kind"] for d in docs))
+
+for account in ("serviceAccount", "engineServiceAccount"):
+    result = render(account + ".create=false")
+    if result.returncode == 0 or account + ".name is required" not in result.stderr:
+        fail(account + "WithoutName", "rendering did not fail with the required message: %s"
+             % result.stderr.strip())
 
 result = render(notes=True)
 if result.returncode != 0 or "kubectl apply -f" not in result.stdout or NAMESPACE not in result.stdout:
@@ -284,4 +289,4 @@ for f in failures:
     print("FAIL:", f)
 if failures:
     sys.exit(1)
-print("chart rendered with chart-render (helm's template engine, not helm) in 5 cases: all checks hold")
+print("chart rendered with chart-render (helm's template engine, not helm) in 8 cases: all checks hold")
