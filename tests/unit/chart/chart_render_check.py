@@ -4,7 +4,7 @@ tpl, required, toYaml: helm's template engine, not helm) and checks what comes o
 
 usage: chart_render_check.py SOURCE_DIR CHART_RENDER DATAFLOW_EXE
 
-Cases: default values; serviceMonitor on; two operator replicas; an existing ServiceAccount; no
+Cases: default values; serviceMonitor on; every optional value set (every-branch-values.yaml); two operator replicas; an existing ServiceAccount; no
 RBAC; serviceAccount.create=false or engineServiceAccount.create=false without a name (must fail). For every rendering: each document is
 YAML with apiVersion, kind and a DNS-label name; every object carries the standard labels; the
 Deployment's selector matches its pod labels, the Service selects those pods on a named container
@@ -63,9 +63,10 @@ def fail(case, message):
 
 
 def render(*sets, notes=False):
+    """Each of sets is a.b=value, or @FILE for a values file."""
     command = [renderer, "--chart", chart, "--name", RELEASE, "--namespace", NAMESPACE]
     for s in sets:
-        command += ["--set", s]
+        command += ["--values", s[1:]] if s.startswith("@") else ["--set", s]
     if notes:
         command.append("--notes")
     return subprocess.run(command, capture_output=True, text=True)
@@ -212,7 +213,7 @@ def engine_account(container):
     return next((a[len(flag):] for a in container["args"] if a.startswith(flag)), None)
 
 
-def check_case(case, sets, kinds, operator_account=None):
+def check_case(case, sets, kinds, operator_account=None, tag=None):
     docs = documents(case, *sets)
     if not docs:
         return []
@@ -230,7 +231,7 @@ def check_case(case, sets, kinds, operator_account=None):
                  "engine": engine_account(container)}
         if names["engine"] not in accounts:
             fail(case, "--engine-service-account %r is not rendered" % names["engine"])
-        if container["image"] != "dataflow-engine:" + app_version:
+        if container["image"] != "dataflow-engine:" + (tag or app_version):
             fail(case, "image %s, expected the appVersion tag" % container["image"])
         check_rbac(case, docs, names)
     return docs
@@ -269,6 +270,20 @@ for d in by_kind(docs, "Deployment"):
 check_case("existingServiceAccount", ["serviceAccount.create=false", "serviceAccount.name=ops"],
            [k for k in base if k != "ServiceAccount"] + ["ServiceAccount"], operator_account="ops")
 
+every_branch = os.path.join(os.path.dirname(os.path.abspath(__file__)), "every-branch-values.yaml")
+docs = check_case("everyBranch", ["@" + every_branch], base + ["ServiceMonitor"],
+                  tag="0.1.0-rc1")
+for d in by_kind(docs, "Deployment"):
+    pod = d["spec"]["template"]
+    wanted = {"tolerations": 1, "nodeSelector": 1, "imagePullSecrets": 1, "affinity": 1}
+    if [k for k in wanted if not pod["spec"].get(k)] or pod["metadata"]["labels"].get("team") \
+            != "edge" or "--extra-flag=1" not in pod["spec"]["containers"][0]["args"] \
+            or not pod["metadata"].get("annotations"):
+        fail("everyBranch", "optional values did not reach the pod: %s" % pod)
+accounts = [a for a in by_kind(docs, "ServiceAccount") if a["metadata"].get("annotations")]
+if len(accounts) != 2:
+    fail("everyBranch", "ServiceAccount annotations missing")
+
 docs = documents("noRbac", "rbac.create=false")
 if sorted(d["kind"] for d in docs) != sorted(k for k in base if not k.startswith("Role")):
     fail("noRbac", "rbac.create=false still renders %s" % sorted(d["kind"] for d in docs))
@@ -289,4 +304,4 @@ for f in failures:
     print("FAIL:", f)
 if failures:
     sys.exit(1)
-print("chart rendered with chart-render (helm's template engine, not helm) in 8 cases: all checks hold")
+print("chart rendered with chart-render (helm's template engine, not helm) in 9 cases: all checks hold")
