@@ -8,6 +8,7 @@ usage: chart_static_check.py SOURCE_DIR DATAFLOW_EXE
 - Chart.yaml, values.yaml and every CRD parse as YAML; Chart.yaml has what `helm lint` requires
   (apiVersion v2, name = folder, SemVer version) and its appVersion is the engine's version as
   `dataflow version` prints it and CMakeLists.txt declares it.
+- Every template file has an extension helm lint accepts (.yaml .yml .tpl .txt).
 - Every .Values.a.b path a template reads is defined in values.yaml, and every leaf of values.yaml
   is read by some template (itself or an ancestor), so no value is declared and ignored.
 Exit 0 when all hold; 1 with every failure listed.
