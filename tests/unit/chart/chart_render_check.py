@@ -4,6 +4,7 @@ tpl, required, toYaml: helm's template engine, not helm) and checks what comes o
 
 usage: chart_render_check.py SOURCE_DIR CHART_RENDER DATAFLOW_EXE
 
+Every built-in object's fields are checked against the Kubernetes API types (k8s_fields.py).
 Cases: default values; serviceMonitor on; every optional value set (every-branch-values.yaml); two operator replicas; an existing ServiceAccount; no
 RBAC; serviceAccount.create=false or engineServiceAccount.create=false without a name (must fail). For every rendering: each document is
 YAML with apiVersion, kind and a DNS-label name; every object carries the standard labels; the
@@ -18,6 +19,8 @@ import subprocess
 import sys
 
 import yaml
+
+from k8s_fields import unknown_fields
 
 source, renderer, dataflow = sys.argv[1], sys.argv[2], sys.argv[3]
 chart = os.path.join(source, "charts", "dataflow-engine")
@@ -90,6 +93,9 @@ def by_kind(docs, kind):
 
 def check_common(case, docs):
     for d in docs:
+        if d.get("kind") != "ServiceMonitor":
+            for problem in unknown_fields(d):
+                fail(case, problem)
         name = d.get("metadata", {}).get("name", "")
         if not d.get("apiVersion") or not d.get("kind"):
             fail(case, "a document lacks apiVersion or kind: %s" % d)
