@@ -17,6 +17,9 @@ packages=(
   openssl
   # independent checks of the metrics endpoint: a Prometheus text parser and promtool
   python3-prometheus-client prometheus
+  # the Helm chart's checks: Go's text/template and sprig (helm's template engine; helm itself is not packaged)
+  # and the Kubernetes API types the rendered objects are checked against
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev python3-kubernetes
 )
 
 missing=()
