@@ -14,6 +14,7 @@ Command addCrdsCommand(CLI::App& app);
 Command addVersionCommand(CLI::App& app);
 Command addRunCommand(CLI::App& app);
 Command addDevKafkaCommand(CLI::App& app);
+Command addOperatorCommand(CLI::App& app);
 
 // Exit codes shared by every subcommand.
 inline constexpr int kExitOk = 0;

@@ -26,25 +26,29 @@ std::optional<uint32_t> number(std::string_view text) {
   return value;
 }
 
-Result<kubernetes::ApiServer> findApiServer(const KubernetesOptions& options) {
+}  // namespace
+
+Result<ResolvedApiServer> resolveApiServer(const KubernetesOptions& options) {
   std::string kubeconfig = options.kubeconfig.empty() ? env("KUBECONFIG") : options.kubeconfig;
   if (auto colon = kubeconfig.find(':'); colon != std::string::npos) {
     kubeconfig = kubeconfig.substr(0, colon);  // the first file of a list
   }
-  return kubeconfig.empty() ? kubernetes::inCluster() : kubernetes::fromKubeconfig(kubeconfig);
+  Result<kubernetes::ApiServer> server =
+      kubeconfig.empty() ? kubernetes::inCluster() : kubernetes::fromKubeconfig(kubeconfig);
+  if (!server.isOk()) return server.status();
+  ResolvedApiServer resolved{std::move(server).value(), options.namespace_name};
+  if (resolved.namespace_name.empty()) resolved.namespace_name = resolved.server.namespace_name;
+  if (resolved.namespace_name.empty()) resolved.namespace_name = "default";
+  return resolved;
 }
-
-}  // namespace
 
 Result<std::unique_ptr<KubernetesSource>> KubernetesSource::start(const KubernetesOptions& options,
                                                                   std::chrono::seconds sync_wait) {
   auto log = runtime::logger("engine");
-  Result<kubernetes::ApiServer> server = findApiServer(options);
-  if (!server.isOk()) return server.status();
+  Result<ResolvedApiServer> resolved = resolveApiServer(options);
+  if (!resolved.isOk()) return resolved.status();
   std::unique_ptr<KubernetesSource> source(new KubernetesSource());
-  source->namespace_ = !options.namespace_name.empty()       ? options.namespace_name
-                       : !server.value().namespace_name.empty() ? server.value().namespace_name
-                                                                : "default";
+  source->namespace_ = resolved.value().namespace_name;
   const std::string base = env("TMPDIR").empty() ? "/tmp" : env("TMPDIR");
   std::string pattern = base + "/dataflow-kubernetes-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
@@ -52,9 +56,9 @@ Result<std::unique_ptr<KubernetesSource>> KubernetesSource::start(const Kubernet
                          " for the resources read from Kubernetes");
   }
   source->dir_ = pattern;
-  const std::string url = server.value().base_url;
+  const std::string url = resolved.value().server.base_url;
   Result<std::unique_ptr<kubernetes::ApiClient>> client =
-      kubernetes::ApiClient::create(std::move(server).value(), source->dir_);
+      kubernetes::ApiClient::create(std::move(resolved.value().server), source->dir_);
   if (!client.isOk()) return client.status();
   source->client_ = std::move(client).value();
   source->mirror_ = std::make_unique<kubernetes::ManifestMirror>(

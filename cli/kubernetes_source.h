@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/manifest_sources.h"
+#include "connectors/kubernetes/api_server.h"
 #include "engine/core/status.h"
 
 namespace dataflow::kubernetes {
@@ -24,6 +25,14 @@ struct KubernetesOptions {
   std::string namespace_name;  // empty: the kubeconfig context's, else the pod's
   std::string kubeconfig;      // empty: $KUBECONFIG, else in-cluster
 };
+
+// The API server from --kubeconfig, $KUBECONFIG or the pod, and the namespace to work in
+// (options, else the kubeconfig context's or the pod's, else "default").
+struct ResolvedApiServer {
+  kubernetes::ApiServer server;
+  std::string namespace_name;
+};
+Result<ResolvedApiServer> resolveApiServer(const KubernetesOptions& options);
 
 class KubernetesSource {
  public:

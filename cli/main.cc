@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   Command validate = addValidateCommand(app);
   Command dev_kafka = addDevKafkaCommand(app);
   Command crds = addCrdsCommand(app);
+  Command op = addOperatorCommand(app);
   Command version = addVersionCommand(app);
   try {
     app.parse(argc, argv);
@@ -19,7 +20,8 @@ int main(int argc, char** argv) {
   }
   for (auto [name, command] :
        {std::pair{"run", run}, std::pair{"validate", validate}, std::pair{"dev-kafka", dev_kafka},
-        std::pair{"crds", crds}, std::pair{"version", version}}) {
+        std::pair{"crds", crds}, std::pair{"operator", op},
+        std::pair{"version", version}}) {
     if (app.got_subcommand(name)) return command();
   }
   return kExitUsage;

@@ -107,6 +107,29 @@ Response ApiClient::mergePatch(const std::string& path, const nlohmann::json& pa
   return response;
 }
 
+Response ApiClient::post(const std::string& path, const nlohmann::json& object) {
+  const std::string body = object.dump();
+  auto send = [&](bool reread) {
+    return answer(
+        connect(server_, bearerToken(reread))->Post(path.c_str(), body, "application/json"));
+  };
+  Response response = send(false);
+  if (response.status == 401 && !server_.token_file.empty()) response = send(true);
+  return response;
+}
+
+Response ApiClient::del(const std::string& path) {
+  const std::string body =
+      R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"})";
+  auto send = [&](bool reread) {
+    return answer(
+        connect(server_, bearerToken(reread))->Delete(path.c_str(), body, "application/json"));
+  };
+  Response response = send(false);
+  if (response.status == 401 && !server_.token_file.empty()) response = send(true);
+  return response;
+}
+
 Response ApiClient::watch(const std::string& path_and_query, std::chrono::seconds read_timeout,
                           const std::function<bool(const nlohmann::json& event)>& on_event) {
   Response response;

@@ -39,6 +39,8 @@ class ApiClient {
 
   Response get(const std::string& path_and_query);
   Response mergePatch(const std::string& path, const nlohmann::json& patch);
+  Response post(const std::string& path, const nlohmann::json& object);
+  Response del(const std::string& path);
 
   // GETs `path_and_query` (a watch=true URL) and calls `on_event` with each JSON line of the
   // stream until the server ends it, `on_event` returns false, or stopWatches(). The Response
