@@ -235,6 +235,38 @@ TEST_F(ScaleOut, StaticPartitioningWritesEachInstanceToItsOwnPartition) {
   EXPECT_EQ(per_partition.size(), static_cast<size_t>(kInstances));
 }
 
+// instanceCount grown from 1 to 3 by a reload, as the operator's rescale reaches a running pod:
+// instance 0's dataflow restarts on $share/flow/plant/+/data and unsubscribes plant/+/data from
+// its persistent session, which would otherwise go on delivering it every message besides its
+// share (each message twice).
+TEST_F(ScaleOut, GrowingInstanceCountByReloadSharesTheStreamWithoutCopies) {
+  createTopic(1);
+  writeManifests(FlowSpec().instances(1));
+  ASSERT_NO_FATAL_FAILURE(startInstance(0));
+  EXPECT_THAT(instances_[0]->log(), ::testing::HasSubstr("subscribed to plant/+/data at"));
+  writeManifests(FlowSpec().instances(kInstances));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return instances_[0]->log().find("unsubscribed from plant/+/data") != std::string::npos;
+      },
+      kDeadline))
+      << instances_[0]->log();
+  ASSERT_NO_FATAL_FAILURE(startInstance(1));
+  ASSERT_NO_FATAL_FAILURE(startInstance(2));
+  constexpr int kCount = 300;
+  std::unique_ptr<ChildProcess> publisher =
+      publishLines(*mosquitto_, "plant/m1/data", kCount, *dir_);
+  ASSERT_EQ(publisher->wait(kDeadline), 0) << publisher->log();
+  std::set<std::string> values;
+  for (const KafkaRecord& r : readRecords(kCount)) values.insert(r.value);
+  for (const std::string& n : numbers(kCount)) EXPECT_TRUE(values.count(n)) << n << " missing";
+  const std::vector<double> shares = received({0, 1, 2});
+  std::cout << "[ measure ] instanceCount 1 -> 3 by reload, " << kCount
+            << " messages: " << describe({0, 1, 2}, shares) << "\n";
+  for (double share : shares) EXPECT_GT(share, 0);
+  EXPECT_EQ(shares[0] + shares[1] + shares[2], kCount) << "a message was handed over twice";
+}
+
 // Kafka -> MQTT with instance 1 SIGKILLed while records flow: its partitions move to instances 0
 // and 2 once the group's session timeout (10 s) expires, and they replay everything after its last
 // commit, so no record is missing (duplicates are allowed and counted).
