@@ -40,6 +40,7 @@ Result<std::unique_ptr<Source>> createSource(const runtime::SourceSpec& spec) {
   Result<std::unique_ptr<MqttSource>> source =
       MqttSource::create(std::move(settings).value(), spec.topics, *context.clock, context.logger);
   if (!source.isOk()) return source.status();
+  source.value()->retireTopics(spec.retired_topics);
   return std::unique_ptr<Source>(std::move(source).value());
 }
 

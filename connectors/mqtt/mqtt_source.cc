@@ -117,6 +117,27 @@ Status MqttSource::subscribeAll() {
   }
   logger_->info("MQTT source: subscribed to {} at QoS {}", joined(topics_),
                 settings.subscription_qos);
+  return unsubscribeRetired();
+}
+
+// After subscribing, so that no message matching both an old and a new filter goes unmatched in
+// between (it may arrive twice instead). "No subscription existed" is a success reason code.
+Status MqttSource::unsubscribeRetired() {
+  if (retired_topics_.empty()) return Status::ok();
+  Status status = connection_->runOperations(
+      retired_topics_.size(), [&](void* context, ::mqtt::iaction_listener& listener) {
+        for (const std::string& topic : retired_topics_) {
+          connection_->client().unsubscribe(topic, context, listener);
+        }
+      });
+  if (!status.isOk()) {
+    if (status.message().empty()) return status;
+    return Status::retriable("unsubscribing the filters this dataflow no longer has failed: " +
+                             status.message());
+  }
+  logger_->info("MQTT source: unsubscribed from {} (no longer among this dataflow's filters)",
+                joined(retired_topics_));
+  retired_topics_.clear();
   return Status::ok();
 }
 

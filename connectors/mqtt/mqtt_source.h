@@ -96,6 +96,11 @@ class MqttSource final : public Source {
   MqttSource(const MqttSource&) = delete;
   MqttSource& operator=(const MqttSource&) = delete;
 
+  // Filters an earlier source subscribed in this client's persistent session that this one must
+  // not receive: unsubscribed after the first successful subscription (runtime::SourceSpec::
+  // retired_topics). Call before start().
+  void retireTopics(std::vector<std::string> filters) { retired_topics_ = std::move(filters); }
+
   // Starts the worker and connection threads and returns at once. Fatal if called twice.
   Status start(MessageHandler& handler) override;
   // Accounting only: paho has already acknowledged QoS 1 on receipt. Any thread.
@@ -131,6 +136,7 @@ class MqttSource final : public Source {
 
   // Connection thread.
   Status subscribeAll();
+  Status unsubscribeRetired();
   // Paho's callback thread.
   void onMessage(const ::mqtt::const_message_ptr& message) noexcept;
   // Worker thread.
@@ -138,6 +144,7 @@ class MqttSource final : public Source {
   void handOver(Message&& message) noexcept;
 
   const std::vector<std::string> topics_;
+  std::vector<std::string> retired_topics_;  // cleared by the connection thread once unsubscribed
   const Clock& clock_;
   const std::shared_ptr<spdlog::logger> logger_;
   const QueueLimits limits_;

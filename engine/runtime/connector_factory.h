@@ -49,6 +49,12 @@ struct SourceSpec {
   // MQTT filters or Kafka topics as they must be subscribed: `$share/<group>/` already added when
   // instance_count > 1 (MQTT), `$shared/` already normalised to `$share/`.
   std::vector<std::string> topics;
+  // MQTT: filters the dataflow's previous source subscribed in the same persistent session that
+  // `topics` no longer has (a reload changed its sources or instanceCount). The broker keeps a
+  // session's subscriptions across connections, so they are unsubscribed once, after `topics`
+  // are subscribed; else the session would go on delivering them (e.g. `a/+` next to
+  // `$share/flow/a/+`, every message twice, after instanceCount grew past 1).
+  std::vector<std::string> retired_topics;
 };
 
 struct DestinationSpec {

@@ -35,7 +35,8 @@ std::unique_ptr<DataflowRunner> buildRunner(const config::PlannedDataflow& plann
                                             const EngineOptions& options,
                                             const ConnectorFactory& factory,
                                             const config::MountedFiles& files, const Clock& clock,
-                                            std::vector<std::string>& errors) {
+                                            std::vector<std::string>& errors,
+                                            std::vector<std::string> retired_topics = {}) {
   const std::string& name = planned.dataflow->metadata.name;
   auto log = logger(name);
   transform::PipelineEnvironment environment;
@@ -44,7 +45,8 @@ std::unique_ptr<DataflowRunner> buildRunner(const config::PlannedDataflow& plann
   auto pipeline = transform::Pipeline::build(pipelineOptions(planned, options.instance_id),
                                              std::move(environment));
   SourceSpec source_spec{contextFor(planned, *planned.source, options, files, clock),
-                         subscriptionTopics(planned, planned.profile->spec.instance_count)};
+                         subscriptionTopics(planned, planned.profile->spec.instance_count),
+                         std::move(retired_topics)};
   DestinationSpec destination_spec{contextFor(planned, *planned.destination, options, files, clock),
                                    options.limits};
   destination_spec.context.client_id += "-out";
@@ -105,6 +107,24 @@ std::vector<std::string> subscriptionTopics(const config::PlannedDataflow& plann
   return topics;
 }
 
+std::vector<std::string> retiredTopics(const config::PlannedDataflow& before,
+                                       const config::PlannedDataflow& after, uint32_t instance_id) {
+  const config::DataflowEndpoint& was = *before.source;
+  const config::DataflowEndpoint& is = *after.source;
+  if (!was.spec.mqtt || !is.spec.mqtt || was.spec.mqtt->host != is.spec.mqtt->host ||
+      mqttClientId(before, was, instance_id) != mqttClientId(after, is, instance_id)) {
+    return {};
+  }
+  const std::vector<std::string> now =
+      subscriptionTopics(after, static_cast<uint32_t>(after.profile->spec.instance_count));
+  std::vector<std::string> retired;
+  for (std::string& topic :
+       subscriptionTopics(before, static_cast<uint32_t>(before.profile->spec.instance_count))) {
+    if (std::find(now.begin(), now.end(), topic) == now.end()) retired.push_back(std::move(topic));
+  }
+  return retired;
+}
+
 std::unique_ptr<Engine> Engine::build(const config::Plan& plan, const EngineOptions& options,
                                       const ConnectorFactory& factory,
                                       const config::MountedFiles& files, const Clock& clock,
@@ -135,8 +155,11 @@ std::unique_ptr<Engine> Engine::build(const config::Plan& plan, const EngineOpti
 }
 
 std::unique_ptr<DataflowRunner> Engine::makeRunner(const config::PlannedDataflow& planned,
-                                                   std::vector<std::string>& errors) const {
-  return buildRunner(planned, options_, *factory_, *files_, *clock_, errors);
+                                                   std::vector<std::string>& errors,
+                                                   const Slot* replaced) const {
+  std::vector<std::string> retired;
+  if (replaced) retired = retiredTopics(*replaced->planned, planned, options_.instance_id);
+  return buildRunner(planned, options_, *factory_, *files_, *clock_, errors, std::move(retired));
 }
 
 Engine::Slot Engine::slotFor(const config::PlannedDataflow& planned,
@@ -289,7 +312,7 @@ void Engine::rebuild(size_t index, uint64_t fingerprint) {
   for (const std::string& f : slots_[index].folders) folders += (folders.empty() ? "" : ", ") + f;
   slots_[index].fingerprint = fingerprint;  // a refused change is logged once, not at every recheck
   std::vector<std::string> errors;
-  auto fresh = makeRunner(*slots_[index].planned, errors);
+  auto fresh = makeRunner(*slots_[index].planned, errors, &slots_[index]);
   if (!fresh) {
     std::string why;
     for (const std::string& e : errors) why += (why.empty() ? "" : "; ") + e;

@@ -138,9 +138,11 @@ class Engine {
   size_t reapFailed();
   // Reports the runner's failure to supervise().
   void watchFailures(DataflowRunner& runner);
-  // buildRunner() with what build() was given.
+  // buildRunner() with what build() was given. `replaced`: the runner's slot it replaces, whose
+  // source filters the new one drops are unsubscribed (SourceSpec::retired_topics).
   std::unique_ptr<DataflowRunner> makeRunner(const config::PlannedDataflow& planned,
-                                             std::vector<std::string>& errors) const;
+                                             std::vector<std::string>& errors,
+                                             const Slot* replaced = nullptr) const;
   Slot slotFor(const config::PlannedDataflow& planned, std::shared_ptr<const config::Plan> plan);
   // Appends a built runner (not started).
   void adopt(std::unique_ptr<DataflowRunner> runner, Slot slot);
@@ -198,5 +200,10 @@ std::string mqttClientId(const config::PlannedDataflow& planned, const config::D
 // subscription becomes `$share/<dataflow name>/<filter>` so the instances share the stream.
 std::vector<std::string> subscriptionTopics(const config::PlannedDataflow& planned,
                                             uint32_t instance_count);
+
+// The filters `before` subscribed that `after` does not, when both are MQTT sources of the same
+// broker and client id (one persistent session); empty otherwise.
+std::vector<std::string> retiredTopics(const config::PlannedDataflow& before,
+                                       const config::PlannedDataflow& after, uint32_t instance_id);
 
 }  // namespace dataflow::runtime

@@ -46,7 +46,7 @@ std::vector<Engine::Change> Engine::plannedChanges(const std::shared_ptr<const c
       const bool failed = runners_[*index]->state() == RunnerState::Failed;
       if (!failed && now.model == slot.model && now.fingerprint == slot.fingerprint) continue;
     }
-    auto fresh = makeRunner(planned, errors);
+    auto fresh = makeRunner(planned, errors, index ? &slots_[*index] : nullptr);
     if (fresh) changes.push_back(Change{index, std::move(fresh), std::move(slot)});
   }
   for (const auto& [name, index] : running) changes.push_back(Change{index, nullptr, Slot()});

@@ -159,6 +159,8 @@ TEST_F(EngineReload, AnInstanceCountChangeRestartsEveryDataflowWithSharedSubscri
       engine_->apply(planOf(manifests({flow("flow-a", "kafka", "out-a")}, 2)), "test").isOk());
   ASSERT_EQ(factory_.sources("flow-a").size(), 2u);
   EXPECT_EQ(factory_.lastSpec("flow-a").topics, std::vector<std::string>{"$share/flow-a/flow-a/+"});
+  // Same client id, same session: the plain filter is unsubscribed, or it keeps delivering.
+  EXPECT_EQ(factory_.lastSpec("flow-a").retired_topics, std::vector<std::string>{"flow-a/+"});
 }
 
 TEST_F(EngineReload, AReloadThatCannotBeBuiltChangesNothingAndIsCountedRefused) {

@@ -155,6 +155,36 @@ TEST(Engine, SingleInstanceSubscribesFiltersUnchanged) {
   EXPECT_EQ(subscriptionTopics(loaded.plan.dataflows[0], 1), std::vector<std::string>{"a/+"});
 }
 
+// A reload that changes a dataflow's MQTT filters: the ones the new source no longer subscribes
+// are unsubscribed from the persistent session they share (same broker, same client id).
+TEST(Engine, AReloadRetiresTheFiltersTheDataflowNoLongerSubscribes) {
+  const std::string endpoints = mqttEndpoint() + "---\n" + kafkaEndpoint("") + "---\n";
+  auto one = loadAndValidate(endpoints +
+                             config::testing::dataflow("local-mqtt", "[a/+, b]", "kafka", "out"));
+  auto three = loadAndValidate(kProfile + "---\n" + endpoints +
+                               config::testing::dataflow("local-mqtt", "[a/+, c]", "kafka", "out"));
+  auto other_client = loadAndValidate(
+      kProfile + "---\n" + mqttEndpoint("    clientIdPrefix: edge\n") + "---\n" +
+      kafkaEndpoint("") + "---\n" + config::testing::dataflow("local-mqtt", "[d]", "kafka", "out"));
+  auto from_kafka =
+      loadAndValidate(endpoints + config::testing::dataflow("kafka", "[t]", "local-mqtt", "out"));
+  for (auto* loaded : {&one, &three, &other_client, &from_kafka}) {
+    ASSERT_FALSE(loaded->diagnostics.hasErrors()) << loaded->lines()[0];
+    ASSERT_EQ(loaded->plan.dataflows.size(), 1u);
+  }
+  const config::PlannedDataflow& p1 = one.plan.dataflows[0];
+  const config::PlannedDataflow& p3 = three.plan.dataflows[0];
+  // instanceCount 1 -> 3: a/+ became $share/flow/a/+; b was dropped.
+  EXPECT_EQ(retiredTopics(p1, p3, 0), (std::vector<std::string>{"a/+", "b"}));
+  EXPECT_EQ(retiredTopics(p3, p1, 0),
+            (std::vector<std::string>{"$share/flow/a/+", "$share/flow/c"}));
+  EXPECT_TRUE(retiredTopics(p3, p3, 0).empty());
+  // Another client id is another session; a Kafka source has none.
+  EXPECT_TRUE(retiredTopics(p3, other_client.plan.dataflows[0], 0).empty());
+  EXPECT_TRUE(retiredTopics(p1, from_kafka.plan.dataflows[0], 0).empty());
+  EXPECT_TRUE(retiredTopics(from_kafka.plan.dataflows[0], p1, 0).empty());
+}
+
 TEST(Engine, EveryProblemIsReportedAndNothingIsBuilt) {
   auto loaded =
       loadAndValidate(kProfile + "---\n" + mqttEndpoint() + "---\n" + kafkaEndpoint("") + "---\n" +
