@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets with clang (address and undefined-behaviour sanitizers) and runs
 # each for SECONDS (default 60) from a seed corpus of the repository's manifests and messages.
 # A crash leaves its input in $BUILD/artifacts and fails the script.
-#   scripts/fuzz.sh [SECONDS]        DATAFLOW_FUZZ_BUILD_DIR overrides the build folder.
+#   scripts/fuzz.sh [SECONDS]        DATAFLOW_FUZZ_BUILD_DIR overrides the build folder;
+#                                    DATAFLOW_FUZZ_JOBS the build's parallel jobs (ninja's default).
 set -euo pipefail
 seconds=${1:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +11,7 @@ build=${DATAFLOW_FUZZ_BUILD_DIR:-$root/build-fuzz}
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DDATAFLOW_FUZZ=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" >/dev/null
+cmake --build "$build" ${DATAFLOW_FUZZ_JOBS:+-j "$DATAFLOW_FUZZ_JOBS"} >/dev/null
 
 mkdir -p "$build/artifacts"
 status=0
