@@ -263,16 +263,9 @@ void ConnectionDiagnostics::clearProblem() {
 }
 
 ConnectionHealth ConnectionDiagnostics::health(bool connected) const {
-  ConnectionHealth h;
-  if (connected) {
-    h.state = ConnectionState::Connected;
-    return h;
-  }
+  if (connected) return healthOf(true);
   std::lock_guard lock(mutex_);
-  h.state = authentication_failed_ ? ConnectionState::AuthenticationFailed
-                                   : ConnectionState::Connecting;
-  h.problem = problem_;
-  return h;
+  return healthOf(false, authentication_failed_, problem_);
 }
 
 bool ConnectionDiagnostics::repeatsReport(std::string_view facility, std::string_view line) const {

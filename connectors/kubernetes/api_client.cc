@@ -88,46 +88,39 @@ Response answer(const httplib::Result& result) {
 
 }  // namespace
 
-Response ApiClient::get(const std::string& path_and_query) {
-  Response response = answer(connect(server_, bearerToken(false))->Get(path_and_query.c_str()));
-  if (response.status == 401 && !server_.token_file.empty()) {
-    response = answer(connect(server_, bearerToken(true))->Get(path_and_query.c_str()));
-  }
+Response ApiClient::withToken(const std::function<Response(const std::string& token)>& send) {
+  Response response = send(bearerToken(false));
+  if (response.status == 401 && !server_.token_file.empty()) response = send(bearerToken(true));
   return response;
+}
+
+Response ApiClient::get(const std::string& path_and_query) {
+  return withToken([&](const std::string& token) {
+    return answer(connect(server_, token)->Get(path_and_query.c_str()));
+  });
 }
 
 Response ApiClient::mergePatch(const std::string& path, const nlohmann::json& patch) {
   const std::string body = patch.dump();
-  auto send = [&](bool reread) {
-    return answer(connect(server_, bearerToken(reread))
-                      ->Patch(path.c_str(), body, "application/merge-patch+json"));
-  };
-  Response response = send(false);
-  if (response.status == 401 && !server_.token_file.empty()) response = send(true);
-  return response;
+  return withToken([&](const std::string& token) {
+    return answer(
+        connect(server_, token)->Patch(path.c_str(), body, "application/merge-patch+json"));
+  });
 }
 
 Response ApiClient::post(const std::string& path, const nlohmann::json& object) {
   const std::string body = object.dump();
-  auto send = [&](bool reread) {
-    return answer(
-        connect(server_, bearerToken(reread))->Post(path.c_str(), body, "application/json"));
-  };
-  Response response = send(false);
-  if (response.status == 401 && !server_.token_file.empty()) response = send(true);
-  return response;
+  return withToken([&](const std::string& token) {
+    return answer(connect(server_, token)->Post(path.c_str(), body, "application/json"));
+  });
 }
 
 Response ApiClient::del(const std::string& path) {
   const std::string body =
       R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"})";
-  auto send = [&](bool reread) {
-    return answer(
-        connect(server_, bearerToken(reread))->Delete(path.c_str(), body, "application/json"));
-  };
-  Response response = send(false);
-  if (response.status == 401 && !server_.token_file.empty()) response = send(true);
-  return response;
+  return withToken([&](const std::string& token) {
+    return answer(connect(server_, token)->Delete(path.c_str(), body, "application/json"));
+  });
 }
 
 Response ApiClient::watch(const std::string& path_and_query, std::chrono::seconds read_timeout,

@@ -55,6 +55,8 @@ class ApiClient {
  private:
   explicit ApiClient(ApiServer server) : server_(std::move(server)) {}
   std::string bearerToken(bool force_reread);
+  // send(token); once more with the token file re-read when the server answered 401.
+  Response withToken(const std::function<Response(const std::string& token)>& send);
 
   ApiServer server_;
   std::mutex token_mutex_;

@@ -17,16 +17,14 @@ void MqttConnection::recordConnected() {
 
 ConnectionHealth MqttConnection::health() const {
   ConnectionHealth h;
+  if (connected_.load()) {
+    h = healthOf(true);
+  } else {
+    std::lock_guard lock(health_mutex_);
+    h = healthOf(false, authentication_failed_, problem_);
+  }
   h.connection_attempts = connection_attempts_.load(std::memory_order_relaxed);
   h.disconnects = disconnects_.load(std::memory_order_relaxed);
-  if (connected_.load()) {
-    h.state = ConnectionState::Connected;
-    return h;
-  }
-  std::lock_guard lock(health_mutex_);
-  h.state = authentication_failed_ ? ConnectionState::AuthenticationFailed
-                                   : ConnectionState::Connecting;
-  h.problem = problem_;
   return h;
 }
 

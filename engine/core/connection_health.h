@@ -51,10 +51,18 @@ inline const char* toString(ConnectionState state) {
   return "unknown";
 }
 
-// The health of a connector that knows nothing but whether it is up.
-inline ConnectionHealth healthOf(bool connected) {
+// The health of a connector that is up, or else is retrying after `problem` (an authentication
+// failure or any other). Counters left at zero.
+inline ConnectionHealth healthOf(bool connected, bool authentication_failed = false,
+                                 std::string problem = {}) {
   ConnectionHealth h;
-  h.state = connected ? ConnectionState::Connected : ConnectionState::Connecting;
+  if (connected) {
+    h.state = ConnectionState::Connected;
+  } else {
+    h.state = authentication_failed ? ConnectionState::AuthenticationFailed
+                                    : ConnectionState::Connecting;
+    h.problem = std::move(problem);
+  }
   return h;
 }
 

@@ -85,6 +85,22 @@ class ScaleOut : public EngineE2E {
     return out;
   }
 
+  // Publishes `count` numbered lines on plant/m1/data, reads them back from Kafka and expects
+  // every one there (at least once). The records read, for a closer look.
+  std::vector<KafkaRecord> publishAndReadBack(int count) {
+    std::unique_ptr<ChildProcess> publisher =
+        publishLines(*mosquitto_, "plant/m1/data", count, *dir_);
+    if (publisher->wait(kDeadline) != std::optional<int>(0)) {
+      ADD_FAILURE() << "mosquitto_pub failed: " << publisher->log();
+      return {};
+    }
+    std::vector<KafkaRecord> records = readRecords(count);
+    std::set<std::string> values;
+    for (const KafkaRecord& r : records) values.insert(r.value);
+    for (const std::string& n : numbers(count)) EXPECT_TRUE(values.count(n)) << n << " missing";
+    return records;
+  }
+
   static std::string describe(const std::vector<int>& ids, const std::vector<double>& values) {
     std::ostringstream out;
     for (size_t i = 0; i < ids.size(); ++i) {
@@ -171,12 +187,7 @@ TEST_F(ScaleOut, MqttSharedSubscriptionSplitsTheMessagesBetweenTheInstances) {
   // 500 each: below the 1,000 at which a source that falls behind pauses (disconnects), so no
   // message is ever delivered twice and the shares must add up exactly.
   constexpr int kCount = 1500;
-  std::unique_ptr<ChildProcess> publisher =
-      publishLines(*mosquitto_, "plant/m1/data", kCount, *dir_);
-  ASSERT_EQ(publisher->wait(kDeadline), 0) << publisher->log();
-  std::set<std::string> values;
-  for (const KafkaRecord& r : readRecords(kCount)) values.insert(r.value);
-  for (const std::string& n : numbers(kCount)) EXPECT_TRUE(values.count(n)) << n << " missing";
+  publishAndReadBack(kCount);
   const std::vector<double> shares = received({0, 1, 2});
   std::cout << "[ measure ] MQTT -> Kafka, " << kCount
             << " messages over a shared subscription: " << describe({0, 1, 2}, shares) << "\n";
@@ -216,16 +227,8 @@ TEST_F(ScaleOut, StaticPartitioningWritesEachInstanceToItsOwnPartition) {
   writeManifests(FlowSpec().instances(kInstances).kafka("    partitionStrategy: Static\n"));
   ASSERT_NO_FATAL_FAILURE(startInstances());
   constexpr int kCount = 900;
-  std::unique_ptr<ChildProcess> publisher =
-      publishLines(*mosquitto_, "plant/m1/data", kCount, *dir_);
-  ASSERT_EQ(publisher->wait(kDeadline), 0) << publisher->log();
   std::map<int32_t, double> per_partition;
-  std::set<std::string> values;
-  for (const KafkaRecord& r : readRecords(kCount)) {
-    ++per_partition[r.partition];
-    values.insert(r.value);
-  }
-  for (const std::string& n : numbers(kCount)) EXPECT_TRUE(values.count(n)) << n << " missing";
+  for (const KafkaRecord& r : publishAndReadBack(kCount)) ++per_partition[r.partition];
   const std::vector<double> shares = received({0, 1, 2});
   std::cout << "[ measure ] Static partitioning, " << kCount
             << " messages: " << describe({0, 1, 2}, shares) << "\n";
@@ -256,12 +259,7 @@ TEST_F(ScaleOut, GrowingInstanceCountByReloadSharesTheStreamWithoutCopies) {
   ASSERT_NO_FATAL_FAILURE(startInstance(1));
   ASSERT_NO_FATAL_FAILURE(startInstance(2));
   constexpr int kCount = 300;
-  std::unique_ptr<ChildProcess> publisher =
-      publishLines(*mosquitto_, "plant/m1/data", kCount, *dir_);
-  ASSERT_EQ(publisher->wait(kDeadline), 0) << publisher->log();
-  std::set<std::string> values;
-  for (const KafkaRecord& r : readRecords(kCount)) values.insert(r.value);
-  for (const std::string& n : numbers(kCount)) EXPECT_TRUE(values.count(n)) << n << " missing";
+  publishAndReadBack(kCount);
   const std::vector<double> shares = received({0, 1, 2});
   std::cout << "[ measure ] instanceCount 1 -> 3 by reload, " << kCount
             << " messages: " << describe({0, 1, 2}, shares) << "\n";
