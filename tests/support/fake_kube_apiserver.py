@@ -123,6 +123,7 @@ class Store:
         self.rv = 0
         self.events = []  # (rv, group, plural, namespace, type, object)
         self.oldest = 0   # watches from before this resourceVersion get 410
+        self.expiries = 0  # expire() calls: a watch open across one ends with 410
         self.state_file = state_file
         if state_file and os.path.exists(state_file):
             with open(state_file) as f:
@@ -158,6 +159,7 @@ class Store:
         with self.lock:
             self.events.clear()
             self.oldest = self.rv + 1
+            self.expiries += 1
             self.lock.notify_all()
 
 
@@ -490,10 +492,13 @@ class Handler(BaseHTTPRequestHandler):
                 position = store.rv
             else:
                 position = int(since)
+            expiries = store.expiries
         last_bookmark = time.monotonic()
         while time.monotonic() < deadline:
             with store.lock:
-                if position < store.oldest - 1:
+                # Too old to resume from, or open when the history was dropped (even an up-to-date
+                # watch: the real apiserver ends them all when its watch cache is reset).
+                if position < store.oldest - 1 or store.expiries != expiries:
                     send({"type": "ERROR", "object": status_body(
                         410, "Expired", f"too old resource version: {position} ({store.oldest})")})
                     break
@@ -501,7 +506,7 @@ class Handler(BaseHTTPRequestHandler):
                 if not pending:
                     store.lock.wait(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
                     pending = [e for e in store.events if e[0] > position]
-                    if position < store.oldest - 1:
+                    if position < store.oldest - 1 or store.expiries != expiries:
                         continue
                 current_rv = store.rv
             for rv, g, p, ns, event_type, obj in pending:
