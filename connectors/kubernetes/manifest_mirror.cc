@@ -154,7 +154,11 @@ void ManifestMirror::syncManifests(const std::string& plural, const ResourceWatc
   const fs::path folder = manifestsDir() + "/" + plural;
   std::set<std::string> files;
   for (const auto& [name, object] : watch.snapshot()) {
-    if (!safeName(name)) continue;
+    if (!safeName(name)) {
+      logger_->warn("Kubernetes {} \"{}\": not a name this engine can use as a file name; left out",
+                    plural, name);
+      continue;
+    }
     nlohmann::json manifest{{"apiVersion", object.value("apiVersion", "")},
                             {"kind", object.value("kind", "")}};
     manifest["metadata"]["name"] = name;
@@ -183,7 +187,11 @@ void ManifestMirror::syncMounted(const std::string& root, const ResourceWatch& w
     ::chmod(folder.c_str(), 0700);
     std::set<std::string> keys;
     auto write = [&](const std::string& key, const std::string& value) {
-      if (!safeName(key)) return;
+      if (!safeName(key)) {
+        logger_->warn("Kubernetes {} {}: key \"{}\" is not a usable file name; left out",
+                      secrets ? "Secret" : "ConfigMap", name, key);
+        return;
+      }
       keys.insert(key);
       writeIfChanged(folder / key, value);
     };
