@@ -18,7 +18,7 @@ namespace dataflow::bench {
 //  - set_tcp_nodelay: without it, Nagle's algorithm holds small PUBLISHes back for tens of ms.
 //  - max_inflight_messages 100: the Receive Maximum mosquitto grants publishers, the engine's
 //    default maxInflightMessages for what it receives.
-//  - max_queued_messages 0 (from the test support): nothing dropped for a paused subscriber.
+//  - max_queued_messages 1000000000 (from the test support): nothing dropped for a paused subscriber.
 extern const char* const kBrokerConfig;
 
 class Environment {

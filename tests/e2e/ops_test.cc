@@ -313,6 +313,11 @@ TEST_F(OpsE2E, ReadyzSaysTheDestinationRefusesWhenItRefusesMessageAfterMessage) 
   EXPECT_THAT(bridge.at("reason").get<std::string>(),
               HasSubstr("destination endpoint destination refusing messages (6 in a row"));
   EXPECT_THAT(bridge.at("reason").get<std::string>(), HasSubstr("Not authorized"));
+  // A refusal is that message's outcome: the connection stays.
+  EXPECT_EQ(
+      value(R"(dataflow_endpoint_disconnects_total{dataflow="bridge",endpoint="destination",side="destination"})"),
+      0)
+      << engine_->log();
   engine_->signal(SIGTERM);
   EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
 }

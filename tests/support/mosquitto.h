@@ -31,9 +31,12 @@ struct MosquittoOptions {
 };
 
 // The generated configuration: `listener PORT 127.0.0.1` (and a TLS listener when asked),
-// `allow_anonymous true`, `max_queued_messages 0` (no cap on the QoS 1 messages queued for an
-// offline or backpressured session: mosquitto's default of 1000 would silently drop the rest, and a
-// test must not lose messages to that by accident), persistence when asked, the broker's log to
+// `allow_anonymous true`, `max_queued_messages 1000000000` (in effect no cap on the QoS 1 messages
+// queued for an offline or backpressured session: mosquitto's default of 1000 would silently drop
+// the rest, and a test must not lose messages to that by accident; not 0, which mosquitto 2.0.11
+// reads as "no cap" when queueing but, after refusing a PUBLISH, compares `out_packet_count >= 0`
+// and disconnects the client with 0x97 Quota exceeded: see kMaxQueuedMessages), persistence when
+// asked, the broker's log to
 // logPath(). Runs /usr/sbin/mosquitto as the current user. Not thread-safe: one test thread drives
 // it.
 class Mosquitto {
