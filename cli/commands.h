@@ -20,6 +20,6 @@ Command addOperatorCommand(CLI::App& app);
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitInvalid = 1;  // the manifests have errors
 inline constexpr int kExitUsage = 2;    // bad command line
-inline constexpr int kExitFailed = 3;   // run: every dataflow failed while running
+inline constexpr int kExitFailed = 3;   // run: every dataflow failed; operator: lost its Lease
 
 }  // namespace dataflow::cli

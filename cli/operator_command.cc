@@ -1,7 +1,10 @@
 // `dataflow operator`: reconciles the DataflowProfiles of a namespace into StatefulSets of
 // `dataflow run --kubernetes` pods (connectors/kubernetes/profile_operator.h) until SIGINT or
-// SIGTERM. Serves /livez (200 while running) and /readyz (200 once a reconciliation succeeded) and
-// /metrics on --metrics-port.
+// SIGTERM, while it holds the leader-election Lease (connectors/kubernetes/leader_election.h) when
+// --leader-elect is on (the default). Serves /livez (200 while running), /readyz (200 on a standby,
+// and on the leader once a reconciliation succeeded) and /metrics on --metrics-port. Losing the
+// Lease stops reconciling and exits 3, so the restarted pod campaigns again, as controller-runtime
+// does.
 #include <httplib.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/kubernetes_source.h"
 #include "connectors/kubernetes/api_client.h"
+#include "connectors/kubernetes/leader_election.h"
 #include "connectors/kubernetes/profile_operator.h"
 #include "engine/runtime/logging.h"
 
@@ -27,7 +31,16 @@ struct OperatorArgs {
   int metrics_port = 9600;
   std::string metrics_address = "0.0.0.0";
   int resync_seconds = 30;
+  bool leader_elect = true;
+  kubernetes::LeaderElectionOptions election;
+  double lease_duration_s = 15;
+  double renew_deadline_s = 10;
+  double retry_period_s = 2;
 };
+
+std::chrono::milliseconds millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0 + 0.5));
+}
 
 int runOperator(const OperatorArgs& args) {
   runtime::initLogging(runtime::parseLogLevels(args.log_level).value(),
@@ -60,12 +73,33 @@ int runOperator(const OperatorArgs& args) {
   options.log_format = args.log_format;
   options.resync = std::chrono::seconds(args.resync_seconds);
   kubernetes::ProfileOperator reconciler(*client.value(), options, log);
+  kubernetes::LeaderElectionOptions election = args.election;
+  election.namespace_name = options.namespace_name;
+  election.lease_duration = millis(args.lease_duration_s);
+  election.renew_deadline = millis(args.renew_deadline_s);
+  election.retry_period = millis(args.retry_period_s);
+  if (election.identity.empty()) election.identity = kubernetes::defaultIdentity();
+  if (args.leader_elect) {
+    if (Status valid = election.validate(); !valid.isOk()) {
+      log->error("operator: {}", valid.message());
+      return kExitUsage;
+    }
+  }
+  kubernetes::LeaderElector elector(*client.value(), election, log);
+  std::atomic<bool> lost{false};
 
   httplib::Server probes;
   probes.Get("/livez", [](const httplib::Request&, httplib::Response& r) {
     r.set_content("ok\n", "text/plain");
   });
   probes.Get("/readyz", [&](const httplib::Request&, httplib::Response& r) {
+    if (args.leader_elect && !elector.leading()) {  // a standby is healthy and ready to take over
+      const std::string holder = elector.holder();
+      r.set_content("standby (leader: " + (holder.empty() ? std::string("none yet") : holder) +
+                        ")\n",
+                    "text/plain");
+      return;
+    }
     const bool ready = reconciler.reconciled() > 0;
     r.status = ready ? 200 : 503;
     r.set_content(ready ? "ok\n" : "no reconciliation has succeeded yet\n", "text/plain");
@@ -74,7 +108,11 @@ int runOperator(const OperatorArgs& args) {
     r.set_content("# HELP dataflow_operator_reconciliations_total Reconciliations that "
                   "succeeded.\n# TYPE dataflow_operator_reconciliations_total counter\n"
                   "dataflow_operator_reconciliations_total " +
-                      std::to_string(reconciler.reconciled()) + "\n",
+                      std::to_string(reconciler.reconciled()) +
+                      "\n# HELP dataflow_operator_leader 1 while this replica holds the "
+                      "leader-election Lease (always 1 with --leader-elect=false).\n# TYPE "
+                      "dataflow_operator_leader gauge\ndataflow_operator_leader " +
+                      std::string(!args.leader_elect || elector.leading() ? "1" : "0") + "\n",
                   "text/plain; version=0.0.4; charset=utf-8");
   });
   const int port = args.metrics_port == 0
@@ -90,16 +128,32 @@ int runOperator(const OperatorArgs& args) {
   log->info("operator: reconciling the DataflowProfiles of namespace {} into StatefulSets of {} "
             "(probes and metrics on http://{}:{})",
             options.namespace_name, options.engine_image, args.metrics_address, port);
-  reconciler.start();
+  const pthread_t main_thread = pthread_self();
+  if (args.leader_elect) {
+    elector.start([&] { reconciler.start(); },
+                  [&] {
+                    lost.store(true);
+                    pthread_kill(main_thread, SIGTERM);  // ends the sigwait below
+                  });
+  } else {
+    reconciler.start();
+  }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  log->info("operator: {} received; stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  if (lost.load()) {
+    log->error("operator: lost the leader-election Lease; stopping and exiting 3 so that the "
+               "restarted process campaigns again");
+  } else {
+    log->info("operator: {} received; stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  }
+  elector.stop();
   reconciler.stop();
+  if (!lost.load()) elector.release();
   probes.stop();
   serving.join();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-  return kExitOk;
+  return lost.load() ? kExitFailed : kExitOk;
 }
 
 }  // namespace
@@ -111,7 +165,8 @@ Command addOperatorCommand(CLI::App& app) {
       "Reconcile every DataflowProfile of a namespace into a StatefulSet aio-dataflow-<profile> "
       "(replicas = instanceCount) of `dataflow run --kubernetes --profile <profile>` pods and a "
       "headless Service, owned by the profile; the implicit default profile when none exists. "
-      "Runs until SIGINT/SIGTERM. One replica: there is no leader election yet.");
+      "Runs until SIGINT/SIGTERM. Several replicas elect a leader through a Lease; only the "
+      "leader reconciles, and one that loses the Lease exits 3.");
   op->add_option("--namespace", args->kubernetes.namespace_name,
                  "Namespace to watch (default: the kubeconfig context's, else the pod's)");
   op->add_option("--kubeconfig", args->kubernetes.kubeconfig,
@@ -140,6 +195,29 @@ Command addOperatorCommand(CLI::App& app) {
       ->capture_default_str();
   op->add_option("--resync-seconds", args->resync_seconds,
                  "Reconcile at least this often, besides every profile change")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  op->add_option("--leader-elect", args->leader_elect,
+                 "Reconcile only while holding the leader-election Lease, so that several "
+                 "replicas can run (true or false)")
+      ->capture_default_str();
+  op->add_option("--leader-elect-resource-name", args->election.lease_name,
+                 "Name of the coordination.k8s.io Lease in --namespace")
+      ->capture_default_str();
+  op->add_option("--leader-elect-identity", args->election.identity,
+                 "This replica's holder identity (default: $POD_NAME or the host name, then _ and "
+                 "8 random hex digits)");
+  op->add_option("--leader-elect-lease-duration", args->lease_duration_s,
+                 "Seconds (whole) a standby waits after the leader's last renewal before taking "
+                 "over")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  op->add_option("--leader-elect-renew-deadline", args->renew_deadline_s,
+                 "Seconds the leader keeps trying to renew before it gives up leading")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  op->add_option("--leader-elect-retry-period", args->retry_period_s,
+                 "Seconds between attempts to take or renew the Lease")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   return [args] {

@@ -115,6 +115,13 @@ Response ApiClient::post(const std::string& path, const nlohmann::json& object) 
   });
 }
 
+Response ApiClient::put(const std::string& path, const nlohmann::json& object) {
+  const std::string body = object.dump();
+  return withToken([&](const std::string& token) {
+    return answer(connect(server_, token)->Put(path.c_str(), body, "application/json"));
+  });
+}
+
 Response ApiClient::del(const std::string& path) {
   const std::string body =
       R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"})";

@@ -1,4 +1,5 @@
-// A minimal Kubernetes API client over cpp-httplib: JSON GET, merge PATCH and a streamed watch.
+// A minimal Kubernetes API client over cpp-httplib: JSON GET, POST, PUT, merge PATCH, DELETE and a
+// streamed watch.
 // Authentication is a bearer token: the static one of the kubeconfig, or the file's (a projected
 // service account token), re-read at least every minute and after a 401, as client-go does.
 // TLS verifies the server against the given CA (or the system store) unless the kubeconfig says
@@ -40,6 +41,9 @@ class ApiClient {
   Response get(const std::string& path_and_query);
   Response mergePatch(const std::string& path, const nlohmann::json& patch);
   Response post(const std::string& path, const nlohmann::json& object);
+  // Replaces the object (PUT): conditional on its metadata.resourceVersion when it has one (409
+  // Conflict when the object changed since).
+  Response put(const std::string& path, const nlohmann::json& object);
   Response del(const std::string& path);
 
   // GETs `path_and_query` (a watch=true URL) and calls `on_event` with each JSON line of the

@@ -345,5 +345,88 @@ TEST_F(KubernetesE2E, TheOperatorReconcilesProfilesIntoStatefulSets) {
   EXPECT_EQ(op.wait(kDeadline), std::optional<int>(0)) << op.log();
 }
 
+TEST_F(KubernetesE2E, OperatorReplicasElectOneLeaderThatHandsOverWhenItDies) {
+  auto start = [&](const std::string& identity) {
+    return std::make_unique<ChildProcess>(
+        std::vector<std::string>{DATAFLOW_EXE, "operator", "--kubeconfig", dir_.file("kubeconfig"),
+                                 "--engine-image", "registry.example/dataflow-engine:test",
+                                 "--metrics-port", "0", "--metrics-address", "127.0.0.1",
+                                 "--resync-seconds", "1", "--leader-elect-identity", identity,
+                                 "--leader-elect-lease-duration", "2",
+                                 "--leader-elect-renew-deadline", "1.5",
+                                 "--leader-elect-retry-period", "0.2"},
+        dir_.file("operator-" + identity + ".log"));
+  };
+  auto holder = [&] {
+    return kubectl({"get", "lease", "dataflow-operator", "-o", "jsonpath={.spec.holderIdentity}"},
+                   -1);
+  };
+  // The operator's probes: GET `path` on the port it logged.
+  auto probe = [&](ChildProcess& op, const std::string& path) -> std::optional<httplib::Result> {
+    std::smatch port;
+    const std::string log = op.log();
+    if (!std::regex_search(log, port, std::regex(R"(probes and metrics on http://127\.0\.0\.1:(\d+))"))) {
+      return std::nullopt;
+    }
+    httplib::Client client("127.0.0.1", std::stoi(port[1]));
+    return client.Get(path.c_str());
+  };
+  auto leaderGauge = [&](ChildProcess& op) {
+    auto metrics = probe(op, "/metrics");
+    if (!metrics || !*metrics) return std::string("?");
+    std::smatch value;
+    const std::string body = (*metrics)->body;
+    return std::regex_search(body, value, std::regex(R"(\ndataflow_operator_leader (\d))"))
+               ? std::string(value[1])
+               : std::string("?");
+  };
+
+  auto a = start("op-a");
+  ASSERT_TRUE(waitFor([&] { return holder() == "op-a"; }, kDeadline)) << a->log();
+  auto b = start("op-b");
+  ASSERT_TRUE(waitFor([&] { return b->log().find("op-a leads; standing by") != std::string::npos; },
+                      kDeadline))
+      << b->log();
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return kubectl({"get", "statefulset", "aio-dataflow-default", "-o",
+                        "jsonpath={.spec.replicas}"},
+                       -1) == "1";
+      },
+      kDeadline))
+      << a->log();
+  EXPECT_EQ(leaderGauge(*a), "1");
+  EXPECT_EQ(leaderGauge(*b), "0");
+  auto standby = probe(*b, "/readyz");
+  ASSERT_TRUE(standby && *standby);
+  EXPECT_EQ((*standby)->status, 200);
+  EXPECT_THAT((*standby)->body, HasSubstr("standby (leader: op-a)"));
+
+  // The leader dies without releasing the Lease: the standby takes over once it ran out, and
+  // reconciles from then on.
+  a->signal(SIGKILL);
+  ASSERT_TRUE(waitFor([&] { return holder() == "op-b"; }, kDeadline)) << b->log();
+  EXPECT_TRUE(waitFor([&] { return leaderGauge(*b) == "1"; }, kDeadline));
+  EXPECT_EQ(kubectl({"get", "lease", "dataflow-operator", "-o",
+                     "jsonpath={.spec.leaseTransitions}"}),
+            "1");
+  apply("apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowProfile\n"
+        "metadata:\n  name: scaled\nspec:\n  instanceCount: 2\n");
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return kubectl({"get", "statefulset", "aio-dataflow-scaled", "-o",
+                        "jsonpath={.spec.replicas}"},
+                       -1) == "2";
+      },
+      kDeadline))
+      << b->log();
+
+  // A leader stopped with SIGTERM releases the Lease for the next one.
+  b->signal(SIGTERM);
+  EXPECT_EQ(b->wait(kDeadline), std::optional<int>(0)) << b->log();
+  EXPECT_EQ(holder(), "");
+  EXPECT_THAT(b->log(), HasSubstr("Lease dataflow-operator released"));
+}
+
 }  // namespace
 }  // namespace dataflow::testing

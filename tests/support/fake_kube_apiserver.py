@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """A fake Kubernetes API server for tests: what `dataflow run --kubernetes` and kubectl v1.32 use.
 
-HTTP/1.1 on 127.0.0.1, JSON only, no authentication (a bearer token, when sent, is recorded so a
-test can check it). Serves:
+HTTP/1.1 on 127.0.0.1 (HTTPS with --tls-cert and --tls-key), JSON only. Without --token-file there
+is no authentication (a bearer token, when sent, is recorded so a test can check it); with it,
+every request but the test controls must carry `Authorization: Bearer <the file's content>`, read
+at each request so a test can rotate it, else 401 Unauthorized as the apiserver answers. Serves:
   - discovery, legacy form: /api, /api/v1, /apis, /apis/GROUP/VERSION (kubectl falls back to it
     when the answer is plain application/json);
   - /openapi/v3 and one document per group/version whose PATCH operations list the
@@ -13,7 +15,9 @@ test can check it). Serves:
     resourceVersion ignored), watch (watch=true|1, resourceVersion, allowWatchBookmarks,
     timeoutSeconds; a chunked stream of one JSON event per line; a resourceVersion older than the
     oldest event kept answers one ERROR event with a 410 Status, as the real apiserver does),
-    create (POST), get/replace/delete (GET/PUT/DELETE NAME), patch (merge-patch+json; strategic
+    create (POST), get/replace/delete (GET/PUT/DELETE NAME; a PUT or PATCH whose body carries a
+    metadata.resourceVersion other than the current one answers 409 Conflict, as the apiserver's
+    optimistic concurrency does), patch (merge-patch+json; strategic
     merge for built-in kinds, applied as a merge patch; 415 for it on custom resources, as the
     apiserver answers), and the status subresource (GET/PUT/PATCH
     NAME/status, which changes only .status);
@@ -27,7 +31,8 @@ ends); GET /_test/requests lists "METHOD PATH" of every request; GET /_test/toke
 tokens seen. `--state FILE` keeps the objects and the counter across a restart (written after
 every change), so a restarted server continues where it stopped.
 
-Usage: fake_kube_apiserver.py [--port N] [--state FILE]; prints "listening on PORT" when ready.
+Usage: fake_kube_apiserver.py [--port N] [--state FILE] [--tls-cert PEM --tls-key PEM]
+[--token-file FILE]; prints "listening on PORT" when ready.
 """
 import argparse
 import base64
@@ -35,6 +40,7 @@ import copy
 import datetime
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -169,6 +175,7 @@ class Handler(BaseHTTPRequestHandler):
     columns = {}
     requests = []
     tokens = []
+    token_file = ""
 
     def log_message(self, fmt, *args):  # quiet: the test logs what it needs
         pass
@@ -209,6 +216,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if parts[:1] == ["_test"]:
                 return self.test_control(method, parts[1:])
+            if Handler.token_file and auth != "Bearer " + Path(Handler.token_file).read_text().strip():
+                return self.fail(401, "Unauthorized", "Unauthorized")
             if method == "GET" and self.discovery(parts):
                 return None
             if method == "GET" and parts[:1] == ["openapi"]:
@@ -361,9 +370,18 @@ class Handler(BaseHTTPRequestHandler):
                     return self.fail(415, "UnsupportedMediaType",
                                      "the body of the request was in an unknown format - accepted "
                                      "media types include: application/merge-patch+json")
-                updated = merge_patch(current, self.body())
+                body = self.body()
+                updated = merge_patch(current, body)
             else:
-                updated = self.body()
+                body = updated = self.body()
+            # Optimistic concurrency: a resourceVersion in the body must be the current one.
+            wanted = (body.get("metadata") or {}).get("resourceVersion")
+            if wanted and wanted != current["metadata"]["resourceVersion"]:
+                resource = f"{plural}.{group}" if group else plural
+                return self.fail(409, "Conflict",
+                                 f'Operation cannot be fulfilled on {resource} "{name}": the object '
+                                 "has been modified; please apply your changes to the latest "
+                                 "version and try again")
             return self.update(key, current, updated, sub, group, version)
 
     def as_version(self, obj, group, version):
@@ -528,11 +546,19 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state", default="")
+    parser.add_argument("--tls-cert", default="")
+    parser.add_argument("--tls-key", default="")
+    parser.add_argument("--token-file", default="")
     args = parser.parse_args()
     Handler.store = Store(args.state)
     Handler.columns = printer_columns()
+    Handler.token_file = args.token_file
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(f"listening on {server.server_address[1]}", flush=True)
     server.serve_forever()
 

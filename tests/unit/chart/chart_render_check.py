@@ -251,8 +251,9 @@ base = ["Deployment", "Service", "ServiceAccount", "ServiceAccount", "Role", "Ro
         "RoleBinding"]
 docs = check_case("defaults", [], base)
 args = docs and by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
-if docs and any(a.startswith("--leader-election-id") for a in args):
-    fail("defaults", "one replica must not elect a leader")
+# Leader election stays on (the operator's default): even one replica runs twice during a rollout.
+if docs and any(a.startswith("--leader-elect=") and a != "--leader-elect=true" for a in args):
+    fail("defaults", "the operator must elect a leader")
 
 docs = check_case("serviceMonitor", ["serviceMonitor.enabled=true", "serviceMonitor.labels.release=kps"],
                   base + ["ServiceMonitor"])
@@ -267,10 +268,10 @@ for monitor in by_kind(docs, "ServiceMonitor"):
     if monitor["spec"]["namespaceSelector"]["matchNames"] != [NAMESPACE]:
         fail("serviceMonitor", "the ServiceMonitor does not watch the release namespace")
 
-# No leader election yet: more than one operator replica is refused at render time.
-result = render("replicaCount=2")
-if result.returncode == 0 or "replicaCount must be 1" not in result.stderr:
-    fail("replicas", "two replicas rendered without leader election: %s" % result.stderr)
+# Several operator replicas elect a leader: two render as two.
+docs = check_case("replicas", ["replicaCount=2"], base)
+if docs and by_kind(docs, "Deployment")[0]["spec"]["replicas"] != 2:
+    fail("replicas", "replicaCount=2 did not render two replicas")
 
 check_case("existingServiceAccount", ["serviceAccount.create=false", "serviceAccount.name=ops"],
            [k for k in base if k != "ServiceAccount"] + ["ServiceAccount"], operator_account="ops")
