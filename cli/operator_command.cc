@@ -200,7 +200,7 @@ Command addOperatorCommand(CLI::App& app) {
   op->add_option("--leader-elect", args->leader_elect,
                  "Reconcile only while holding the leader-election Lease, so that several "
                  "replicas can run (true or false)")
-      ->capture_default_str();
+      ->default_str("true");
   op->add_option("--leader-elect-resource-name", args->election.lease_name,
                  "Name of the coordination.k8s.io Lease in --namespace")
       ->capture_default_str();
