@@ -230,6 +230,55 @@ TEST_F(KubernetesE2E, ATrustBundleConfigMapComesFromTheApiAndItsUpdateReconnects
   EXPECT_EQ(stopEngine(), 0) << engine_->log();
 }
 
+TEST_F(KubernetesE2E, AClientCertificateSecretUpdatedThroughTheApiReconnectsWithTheNewOne) {
+  fs::create_directories(dir_.file("pki"));
+  TestPki pki(dir_.file("pki"), "k8s");
+  TestPki stranger(dir_.file("pki"), "stranger");
+  const TestCertificate server = pki.server();
+  MosquittoOptions options;
+  options.tls = MosquittoTls{pki.caCert(), server.chain, server.key, true};  // mTLS
+  Mosquitto secure(options);
+  auto secret = [&](const TestCertificate& client) {
+    return json{{"apiVersion", "v1"},
+                {"kind", "Secret"},
+                {"metadata", {{"name", "client-cert"}}},
+                {"type", "Opaque"},
+                {"stringData",
+                 {{"client_cert.pem", readWholeFile(client.cert)},
+                  {"client_key.pem", readWholeFile(client.key)}}}}
+        .dump();
+  };
+  apply(json{{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata", {{"name", "broker-ca"}}},
+             {"data", {{"ca.crt", readWholeFile(pki.caCert())}}}}
+            .dump());
+  // First a certificate the broker does not trust: the dataflow cannot connect.
+  apply(secret(stranger.client("engine")));
+  apply("apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+        "metadata:\n  name: mtls-broker\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+        "    host: 127.0.0.1:" +
+        std::to_string(secure.tlsPort()) +
+        "\n    authentication:\n      method: X509Certificate\n      x509CertificateSettings:\n"
+        "        secretRef: client-cert\n    tls:\n      mode: Enabled\n"
+        "      trustedCaCertificateConfigMapRef: broker-ca\n---\n" +
+        flow("mtls-flow", "out/mtls", "mtls-broker"));
+  startEngine();
+  ASSERT_TRUE(waitFor([&] { return stateOf("mtls-flow") == "Connecting"; }, kDeadline))
+      << engine_->log();
+
+  // The Secret is updated through the API with a certificate the broker's CA issued.
+  apply(secret(pki.client("engine")));
+  ASSERT_TRUE(logged("mounted content changed")) << engine_->log();
+  MqttTestClient publisher(secure.address(), randomName("pub-"));
+  MqttTestClient subscriber(secure.address(), randomName("sub-"));
+  subscriber.subscribe("out/#", 1);
+  EXPECT_EQ(roundTrip(publisher, subscriber, "mtls-flow", "with-the-new-certificate"), "out/mtls")
+      << engine_->log();
+  EXPECT_TRUE(waitFor([&] { return stateOf("mtls-flow") == "Running"; }, kDeadline));
+  EXPECT_EQ(stopEngine(), 0) << engine_->log();
+}
+
 TEST_F(KubernetesE2E, TheWatchResumesAfterTheApiServerRestartsAndRelistsAfterExpiry) {
   apply(endpoint("broker", mosquitto_.address()) + "---\n" + flow("steady", "out/one"));
   startEngine();
