@@ -9,6 +9,20 @@
 
 #include "engine/core/backoff.h"
 
+namespace mqtt {
+// paho.mqtt.cpp 1.2 builds disconnect_options from MQTTAsync_disconnectOptions_initializer
+// (struct_version 0), and paho C sends a DISCONNECT's properties only from struct_version 1 on
+// (MQTTAsync_disconnect1), so a Session Expiry Interval set on them would be dropped silently;
+// later paho.mqtt.cpp releases added the v5 initializer. disconnect_options befriends this class
+// (for paho's own unit tests, which the library does not contain); defining it here is the only
+// way to the version without copying the struct's layout. The copy async_client::disconnect()
+// takes keeps it. Goes with paho (the MQTT client issue).
+class disconnect_options_test {
+ public:
+  static void sendProperties(disconnect_options& options) { options.opts_.struct_version = 1; }
+};
+}  // namespace mqtt
+
 namespace dataflow::mqtt {
 
 namespace {
@@ -340,11 +354,22 @@ void MqttConnection::wentDown() {
 }
 
 // `why` non-null: log the completed DISCONNECT with it.
-void MqttConnection::disconnect(steady_clock::time_point deadline, const char* why) {
+void MqttConnection::disconnect(steady_clock::time_point deadline, const char* why,
+                                bool end_session) {
   try {
-    ::mqtt::token_ptr token = client_->disconnect();
+    ::mqtt::disconnect_options options;
+    if (end_session) {
+      options.set_properties(
+          ::mqtt::properties{::mqtt::property(::mqtt::property::SESSION_EXPIRY_INTERVAL, 0)});
+      ::mqtt::disconnect_options_test::sendProperties(options);
+    }
+    ::mqtt::token_ptr token = client_->disconnect(options);
     if (token->wait_until(deadline)) {
-      if (why != nullptr) {
+      if (why != nullptr && end_session) {
+        logger_->info("MQTT {}: disconnected from {} ({}) and ended the session (Session Expiry "
+                      "Interval 0): the broker keeps nothing for this client",
+                      role_, settings_.server_uri, why);
+      } else if (why != nullptr) {
         logger_->info("MQTT {}: disconnected from {} ({}); the broker keeps the session for {} s",
                       role_, settings_.server_uri, why, settings_.session_expiry_seconds);
       }
@@ -502,7 +527,7 @@ void MqttConnection::stop() {
     changed_.wait_until(lock, deadline, [&] { return thread_done_; });
   }
   wentDown();
-  disconnect(deadline, "stopped");
+  disconnect(deadline, "stopped", end_session_at_stop_.load());
 }
 
 void MqttConnection::close() {

@@ -117,9 +117,12 @@ class MqttConnection {
   void pause();
   void resume();
 
-  // Stops reconnecting and sends DISCONNECT (the broker keeps the session). Returns within
-  // kStopBudget. Any owner thread; idempotent.
+  // Stops reconnecting and sends DISCONNECT (the broker keeps the session, unless
+  // endSessionAtStop() was called). Returns within kStopBudget. Any owner thread; idempotent.
   void stop();
+  // Makes stop()'s DISCONNECT carry Session Expiry Interval 0, so the broker discards the session
+  // (allowed since CONNECT's interval was not 0). Any thread, before stop().
+  void endSessionAtStop() { end_session_at_stop_.store(true); }
   // stop(), then joins the connection thread. Idempotent.
   void close();
 
@@ -159,7 +162,9 @@ class MqttConnection {
   bool waitUntilWanted();
   bool awaitPauseDisconnect(std::chrono::steady_clock::time_point deadline);
   bool sleepUnlessStopped(std::chrono::milliseconds wait);
-  void disconnect(std::chrono::steady_clock::time_point deadline, const char* why);
+  // `end_session`: with Session Expiry Interval 0.
+  void disconnect(std::chrono::steady_clock::time_point deadline, const char* why,
+                  bool end_session = false);
   void wentDown();
   // Connection thread: the latest connect failed (`problem`, for /readyz) or succeeded.
   void recordFailure(const std::string& problem, bool authentication);
@@ -207,6 +212,7 @@ class MqttConnection {
   std::mutex close_mutex_;              // serialises close()
 
   std::atomic<bool> connected_{false};
+  std::atomic<bool> end_session_at_stop_{false};
   std::atomic<uint64_t> connection_attempts_{0};
   std::atomic<uint64_t> disconnects_{0};  // connections that were up and were lost
   mutable std::mutex health_mutex_;

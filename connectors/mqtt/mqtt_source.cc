@@ -236,6 +236,8 @@ void MqttSource::stopReceiving() {
   connection_->stop();
 }
 
+void MqttSource::endSessionAtStop() { connection_->endSessionAtStop(); }
+
 size_t MqttSource::drainReceived(steady_clock::time_point deadline) {
   std::unique_lock lock(mutex_);
   changed_.wait_until(lock, deadline, [&] { return queue_.empty() && !in_progress_; });

@@ -109,6 +109,9 @@ class MqttSource final : public Source {
   // published meanwhile); returns within kStopBudget (paho's thread is never blocked by the
   // handler). Queued messages still go to the handler. Any runtime thread.
   void stopReceiving() override;
+  // The DISCONNECT of the stop carries Session Expiry Interval 0: the broker discards the session
+  // and its subscriptions (MQTT v5 3.14.2.2.2).
+  void endSessionAtStop() override;
   // Waits until the queue is empty and no onMessage is in progress, or `deadline`. Returns how
   // many messages are still queued. Runtime thread.
   size_t drainReceived(std::chrono::steady_clock::time_point deadline) override;

@@ -68,6 +68,13 @@ class Source {
   // Releases the connection. No handler call happens after close() returns.
   virtual void close() = 0;
 
+  // This instance leaves for good (a scale-down removed it): the stop that follows also ends the
+  // source's session at its broker, so that what the broker would still hand this instance (its
+  // share of a shared subscription, queued in a session nobody will resume) goes to the
+  // remaining instances at once. Call before stopReceiving(). Sources with no broker-side session
+  // ignore it (a Kafka consumer leaves its group at close anyway). Runtime thread.
+  virtual void endSessionAtStop() {}
+
   // Whether the connection is up now: for logs and health. Any thread.
   virtual bool connected() const = 0;
 

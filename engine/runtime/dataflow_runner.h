@@ -51,6 +51,9 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   // is Failed with the reason.
   Status start();
 
+  // Before a stop: this instance leaves for good, so the source ends its broker session when it
+  // stops (Source::endSessionAtStop).
+  void leavingForGood() { source_->endSessionAtStop(); }
   // Phase 1 of a stop: the source takes no new messages.
   void stopReceiving();
   // Phase 2: waits up to `timeout` for what is in flight, then releases both connections.

@@ -87,6 +87,18 @@ bool Engine::checkProfile(const config::Plan& plan, const EngineOptions& options
   return false;
 }
 
+std::optional<int64_t> Engine::scaledBelow(const config::Plan& plan,
+                                           const EngineOptions& options) {
+  for (const config::DataflowProfile& p : plan.manifests.profiles) {
+    if (p.metadata.name != options.profile) continue;
+    if (options.instance_id >= static_cast<uint64_t>(p.spec.instance_count)) {
+      return p.spec.instance_count;
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 std::string mqttClientId(const config::PlannedDataflow& planned, const config::DataflowEndpoint& e,
                          uint32_t instance_id) {
   std::string prefix = "dataflow";

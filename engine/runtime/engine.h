@@ -134,6 +134,10 @@ class Engine {
   // is appended to `errors`.
   static bool checkProfile(const config::Plan& plan, const EngineOptions& options,
                            std::vector<std::string>& errors);
+  // The profile's instanceCount when the profile exists and --instance-id is not below it: a
+  // scale-down removed this instance.
+  static std::optional<int64_t> scaledBelow(const config::Plan& plan,
+                                            const EngineOptions& options);
   // Stops the runners that failed and are not stopped yet; returns how many are still running.
   size_t reapFailed();
   // Reports the runner's failure to supervise().

@@ -57,7 +57,23 @@ Status Engine::apply(std::shared_ptr<const config::Plan> plan, const std::string
   auto log = logger("engine");
   std::vector<std::string> errors;
   std::vector<Change> changes;
-  if (checkProfile(*plan, options_, errors)) changes = plannedChanges(plan, errors);
+  const std::optional<int64_t> count = scaledBelow(*plan, options_);
+  if (count) {
+    // A scale-down removed this instance: it stops everything, and its sources end their broker
+    // sessions so that the remaining instances get this instance's share from now on (a kept
+    // session would go on collecting it until it expires). Its pod is about to be terminated; a
+    // later scale-up starts the dataflows again.
+    log->warn("reload ({}): profile {} now has instanceCount {}, so instance {} is no longer one "
+              "of its instances: stopping its dataflows and ending their MQTT sessions, so that "
+              "the remaining instances receive everything",
+              trigger, options_.profile, *count, options_.instance_id);
+    for (size_t i = 0; i < runners_.size(); ++i) {
+      runners_[i]->leavingForGood();
+      changes.push_back(Change{i, nullptr, Slot()});
+    }
+  } else if (checkProfile(*plan, options_, errors)) {
+    changes = plannedChanges(plan, errors);
+  }
   if (!errors.empty()) {
     for (const std::string& e : errors) log->error("reload ({}): {}", trigger, e);
     options_.telemetry->reloads_refused.fetch_add(1);
@@ -74,6 +90,7 @@ Status Engine::apply(std::shared_ptr<const config::Plan> plan, const std::string
     logger(old->name())
         ->info("reload ({}): {}", trigger,
                change.fresh ? "changed; draining it, then it starts again"
+               : count      ? "this instance was scaled away; draining and stopping it"
                             : "no longer in the manifests (or disabled); draining and stopping it");
     leaving.push_back(old);
   }

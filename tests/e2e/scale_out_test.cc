@@ -267,6 +267,44 @@ TEST_F(ScaleOut, GrowingInstanceCountByReloadSharesTheStreamWithoutCopies) {
   EXPECT_EQ(shares[0] + shares[1] + shares[2], kCount) << "a message was handed over twice";
 }
 
+// A scale-down (instanceCount 3 -> 2 by reload, then the removed instance's pod terminated): the
+// removed instance ends its MQTT session as it stops, so mosquitto hands the whole stream to the
+// two that remain instead of queueing a third of it in a session nobody resumes.
+TEST_F(ScaleOut, ShrinkingInstanceCountByReloadEndsTheRemovedInstancesSession) {
+  createTopic(1);
+  writeManifests(FlowSpec().instances(kInstances));
+  ASSERT_NO_FATAL_FAILURE(startInstances());
+  writeManifests(FlowSpec().instances(2));
+  for (int id = 0; id < kInstances; ++id) {
+    ASSERT_TRUE(waitFor(
+        [&] { return instances_[id]->log().find("applied: ") != std::string::npos; }, kDeadline))
+        << instances_[id]->log();
+  }
+  EXPECT_THAT(instances_[2]->log(),
+              ::testing::HasSubstr("instance 2 is no longer one of its instances"));
+  EXPECT_THAT(instances_[2]->log(), ::testing::HasSubstr("ended the session (Session Expiry"));
+  instances_[2]->signal(SIGTERM);  // the StatefulSet terminates its pod
+  ASSERT_EQ(instances_[2]->wait(kDeadline), std::optional<int>(0)) << instances_[2]->log();
+  for (int id = 0; id < 2; ++id) {
+    ASSERT_TRUE(waitFor(
+        [&] {
+          const std::string log = instances_[id]->log();
+          const size_t restarted = log.find("restarted flow");
+          const size_t subscribed = log.rfind("subscribed to $share");
+          return restarted != std::string::npos && subscribed != std::string::npos &&
+                 subscribed > restarted;
+        },
+        kDeadline))
+        << instances_[id]->log();
+  }
+  constexpr int kCount = 300;
+  publishAndReadBack(kCount);  // every one arrives
+  const std::vector<double> shares = received({0, 1});
+  std::cout << "[ measure ] instanceCount 3 -> 2 by reload, " << kCount
+            << " messages: " << describe({0, 1}, shares) << "\n";
+  EXPECT_EQ(shares[0] + shares[1], kCount);
+}
+
 // Kafka -> MQTT with instance 1 SIGKILLed while records flow: its partitions move to instances 0
 // and 2 once the group's session timeout (10 s) expires, and they replay everything after its last
 // commit, so no record is missing (duplicates are allowed and counted).

@@ -26,6 +26,10 @@ class NamedFactory final : public ConnectorFactory {
     std::lock_guard lock(mutex_);
     if (failing == spec.context.dataflow_name) return Status::fatal("cannot be made here");
     auto source = std::make_unique<testing::FakeSource>();
+    source->on_end_session = [this, name = spec.context.dataflow_name] {
+      std::lock_guard lock(mutex_);
+      ++ended_sessions_[name];
+    };
     sources_[spec.context.dataflow_name].push_back(source.get());
     specs_[spec.context.dataflow_name].push_back(spec);
     return std::unique_ptr<Source>(std::move(source));
@@ -43,9 +47,15 @@ class NamedFactory final : public ConnectorFactory {
     std::lock_guard lock(mutex_);
     return specs_[name].back();
   }
+  // How many of dataflow `name`'s sources were told to end their broker session at stop.
+  int endedSessions(const std::string& name) const {
+    std::lock_guard lock(mutex_);
+    return ended_sessions_[name];
+  }
   std::string failing;
 
  private:
+  mutable std::map<std::string, int> ended_sessions_;  // guarded
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::vector<testing::FakeSource*>> sources_;  // guarded
   mutable std::map<std::string, std::vector<SourceSpec>> specs_;              // guarded
@@ -179,37 +189,53 @@ TEST_F(EngineReload, AReloadThatCannotBeBuiltChangesNothingAndIsCountedRefused) 
   EXPECT_EQ(engine_->reloadsApplied(), 0u);
 }
 
-TEST_F(EngineReload, AProfileGoneOrTooFewInstancesForThisOneIsRefused) {
-  // Instance 1 of profile `fast` (2 instances), which dataflow a uses.
-  auto text = [](int instances, bool with_profile) {
-    std::string t = manifests({});
-    if (with_profile) {
-      std::string p = profile(instances);
-      p.replace(p.find("name: default"), 13, "name: fast");
-      std::string f = flow("flow-a", "kafka", "out-a");
-      f.replace(f.find("spec:\n"), 6, "spec:\n  profileRef: fast\n");
-      t += "---\n" + p + "---\n" + f;
-    }
-    return t;
-  };
+// Instance 1 of profile `fast`, which dataflow a uses, with `instances` instances; without the
+// profile when `with_profile` is false.
+std::string fastProfile(int instances, bool with_profile) {
+  std::string t = manifests({});
+  if (with_profile) {
+    std::string p = profile(instances);
+    p.replace(p.find("name: default"), 13, "name: fast");
+    std::string f = flow("flow-a", "kafka", "out-a");
+    f.replace(f.find("spec:\n"), 6, "spec:\n  profileRef: fast\n");
+    t += "---\n" + p + "---\n" + f;
+  }
+  return t;
+}
+
+TEST_F(EngineReload, AScaleDownThatRemovesThisInstanceStopsItsDataflowsAndEndsTheirSessions) {
   EngineOptions options;
   options.profile = "fast";
   options.instance_id = 1;
-  start(text(2, true), options);
+  start(fastProfile(2, true), options);
+  ASSERT_EQ(namesOf(*engine_), std::vector<std::string>{"flow-a"});
+  // instanceCount 2 -> 1: instance 1 is no longer one of the instances.
+  ASSERT_TRUE(engine_->apply(planOf(fastProfile(1, true)), "test").isOk());
+  EXPECT_TRUE(engine_->runners().empty());
+  EXPECT_EQ(factory_.endedSessions("flow-a"), 1);
+  EXPECT_EQ(engine_->reloadsRefused(), 0u);
+  // Scaled up again: it runs again, with a fresh source.
+  ASSERT_TRUE(engine_->apply(planOf(fastProfile(2, true)), "test").isOk());
+  EXPECT_EQ(namesOf(*engine_), std::vector<std::string>{"flow-a"});
+  EXPECT_EQ(factory_.sources("flow-a").size(), 2u);
+  EXPECT_EQ(factory_.endedSessions("flow-a"), 1);
+}
+
+TEST_F(EngineReload, AProfileGoneIsRefused) {
+  EngineOptions options;
+  options.profile = "fast";
+  options.instance_id = 1;
+  start(fastProfile(2, true), options);
   ASSERT_EQ(namesOf(*engine_), std::vector<std::string>{"flow-a"});
   const DataflowRunner* running = engine_->runners()[0].get();
-  Status too_few = engine_->apply(planOf(text(1, true)), "test");
-  EXPECT_EQ(too_few.message(),
-            "reload refused: --instance-id 1 is out of range: profile fast has instanceCount 1 "
-            "(instances 0 to 0)");
-  Status gone = engine_->apply(planOf(text(2, false)), "test");
+  Status gone = engine_->apply(planOf(fastProfile(2, false)), "test");
   EXPECT_EQ(gone.message(), "reload refused: no DataflowProfile named \"fast\"");
-  // Every error is collected, so flow-a's new runner was built too, but never used.
   ASSERT_EQ(engine_->runners().size(), 1u);
   EXPECT_EQ(engine_->runners()[0].get(), running);
   EXPECT_EQ(running->state(), RunnerState::Running);
   EXPECT_FALSE(factory_.sources("flow-a").at(0)->stopped);
-  EXPECT_EQ(engine_->reloadsRefused(), 2u);
+  EXPECT_EQ(factory_.endedSessions("flow-a"), 0);
+  EXPECT_EQ(engine_->reloadsRefused(), 1u);
 }
 
 TEST_F(EngineReload, AFailedDataflowIsStartedAgainByAReload) {

@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -25,6 +26,9 @@ class FakeSource final : public Source {
   void stopReceiving() override { stopped = true; }
   size_t drainReceived(std::chrono::steady_clock::time_point) override { return not_handed_over; }
   void close() override { closed = true; }
+  void endSessionAtStop() override {
+    if (on_end_session) on_end_session();
+  }
   bool connected() const override { return true; }
   ConnectionHealth health() const override { return health_reading; }
 
@@ -38,6 +42,7 @@ class FakeSource final : public Source {
   }
 
   Status start_status;
+  std::function<void()> on_end_session;  // called by endSessionAtStop() (may outlive the source)
   bool stopped = false;
   bool closed = false;
   size_t not_handed_over = 0;  // what drainReceived() reports
