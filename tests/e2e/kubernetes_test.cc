@@ -195,6 +195,54 @@ TEST_F(KubernetesE2E, KubectlApplyRunsTheDataflowsAndAChangeRestartsOnlyThatOne)
   EXPECT_EQ(stopEngine(), 0) << engine_->log();
 }
 
+// examples/local-bridge as an operator applies it: its dataflow file verbatim, its endpoints with
+// the hosts of this test's brokers (the example names localhost:1883 and :1884).
+TEST_F(KubernetesE2E, TheLocalBridgeExampleFlowsAndAnEndpointChangeRestartsOnlyItsDataflows) {
+  Mosquitto upstream;
+  const std::string example = std::string(DATAFLOW_SOURCE_DIR) + "/examples/local-bridge/";
+  std::string endpoints = readWholeFile(example + "endpoints.yaml");
+  auto replace = [](std::string& text, const std::string& from, const std::string& to) {
+    const size_t at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+  };
+  replace(endpoints, "host: localhost:1883", "host: " + mosquitto_.address());
+  replace(endpoints, "host: localhost:1884", "host: " + upstream.address());
+  apply(endpoints);
+  kubectl({"apply", "-f", example + "dataflow.yaml"});
+  apply(endpoint("broker", mosquitto_.address()) + "---\n" + flow("local", "out/local"));
+  startEngine();
+  ASSERT_TRUE(logged("running 2 of 2 dataflows")) << engine_->log();
+
+  MqttTestClient publisher(mosquitto_.address(), randomName("pub-"));
+  MqttTestClient upstream_subscriber(upstream.address(), randomName("sub-"));
+  upstream_subscriber.subscribe("site-a/#", 1);
+  std::string topic;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        publisher.publish("factory/press-1/telemetry", R"({"temperature":21.5})", 1);
+        for (const auto& m : upstream_subscriber.receive(1, 1s)) topic = m->get_topic();
+        return !topic.empty();
+      },
+      kDeadline))
+      << engine_->log();
+  EXPECT_EQ(topic, "site-a/press-1/telemetry");
+  EXPECT_TRUE(waitFor([&] { return stateOf("bridge-upstream") == "Running"; }, kDeadline));
+
+  // The upstream endpoint changes: only the dataflow that writes through it restarts.
+  std::string changed = endpoints;
+  replace(changed, "maxInflightMessages: 100", "maxInflightMessages: 50");
+  EXPECT_THAT(apply(changed), HasSubstr("dataflowendpoint.connectivity.iotoperations.azure.com/"
+                                        "upstream configured"));
+  ASSERT_TRUE(logged("applied: started none; restarted bridge-upstream; stopped none; 1 unchanged"))
+      << engine_->log();
+
+  // Deleted with the file it was applied from: it stops.
+  EXPECT_THAT(kubectl({"delete", "-f", example + "dataflow.yaml"}), HasSubstr("deleted"));
+  ASSERT_TRUE(logged("stopped bridge-upstream; 1 unchanged")) << engine_->log();
+  EXPECT_EQ(stopEngine(), 0) << engine_->log();
+}
+
 TEST_F(KubernetesE2E, ATrustBundleConfigMapComesFromTheApiAndItsUpdateReconnects) {
   fs::create_directories(dir_.file("pki"));
   TestPki pki(dir_.file("pki"), "k8s");
