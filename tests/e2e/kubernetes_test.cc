@@ -139,6 +139,12 @@ class KubernetesE2E : public ::testing::Test {
     return topic;
   }
 
+  // spec.replicas of StatefulSet `name` as kubectl reads it ("" when there is none).
+  std::string replicasOf(const std::string& name) {
+    return kubectl({"get", "statefulset", name, "-o", "jsonpath={.spec.replicas}"},
+                   -1 /* absent is an answer too */);
+  }
+
   // status.state of Dataflow `name` as kubectl reads it.
   std::string stateOf(const std::string& name) {
     return kubectl({"get", "dataflow", name, "-o", "jsonpath={.status.state}"});
@@ -394,12 +400,8 @@ TEST_F(KubernetesE2E, TheOperatorReconcilesProfilesIntoStatefulSets) {
                    "--engine-service-account", "dataflow-engine", "--metrics-port", "0",
                    "--metrics-address", "127.0.0.1", "--resync-seconds", "1"},
                   dir_.file("operator.log"));
-  auto replicas = [&](const std::string& name) {
-    return kubectl({"get", "statefulset", name, "-o", "jsonpath={.spec.replicas}"},
-                   -1 /* absent is an answer too */);
-  };
   // No profile: the implicit default.
-  ASSERT_TRUE(waitFor([&] { return replicas("aio-dataflow-default") == "1"; }, kDeadline))
+  ASSERT_TRUE(waitFor([&] { return replicasOf("aio-dataflow-default") == "1"; }, kDeadline))
       << op.log();
   const std::string default_set =
       kubectl({"get", "statefulset", "aio-dataflow-default", "-o", "json"});
@@ -416,12 +418,12 @@ TEST_F(KubernetesE2E, TheOperatorReconcilesProfilesIntoStatefulSets) {
   // A profile with instanceCount 3: its StatefulSet, owned by it; the implicit default goes.
   apply("apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowProfile\n"
         "metadata:\n  name: scaled\nspec:\n  instanceCount: 3\n");
-  ASSERT_TRUE(waitFor([&] { return replicas("aio-dataflow-scaled") == "3"; }, kDeadline))
+  ASSERT_TRUE(waitFor([&] { return replicasOf("aio-dataflow-scaled") == "3"; }, kDeadline))
       << op.log();
   EXPECT_EQ(kubectl({"get", "statefulset", "aio-dataflow-scaled", "-o",
                      "jsonpath={.metadata.ownerReferences[0].name}"}),
             "scaled");
-  ASSERT_TRUE(waitFor([&] { return replicas("aio-dataflow-default").empty(); }, kDeadline))
+  ASSERT_TRUE(waitFor([&] { return replicasOf("aio-dataflow-default").empty(); }, kDeadline))
       << op.log();
   EXPECT_TRUE(waitFor(
       [&] {
@@ -433,10 +435,10 @@ TEST_F(KubernetesE2E, TheOperatorReconcilesProfilesIntoStatefulSets) {
   // Rescaled, then deleted.
   apply("apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowProfile\n"
         "metadata:\n  name: scaled\nspec:\n  instanceCount: 2\n");
-  ASSERT_TRUE(waitFor([&] { return replicas("aio-dataflow-scaled") == "2"; }, kDeadline))
+  ASSERT_TRUE(waitFor([&] { return replicasOf("aio-dataflow-scaled") == "2"; }, kDeadline))
       << op.log();
   kubectl({"delete", "dataflowprofile", "scaled"});
-  ASSERT_TRUE(waitFor([&] { return replicas("aio-dataflow-scaled").empty(); }, kDeadline))
+  ASSERT_TRUE(waitFor([&] { return replicasOf("aio-dataflow-scaled").empty(); }, kDeadline))
       << op.log();
   op.signal(SIGTERM);
   EXPECT_EQ(op.wait(kDeadline), std::optional<int>(0)) << op.log();
@@ -484,13 +486,7 @@ TEST_F(KubernetesE2E, OperatorReplicasElectOneLeaderThatHandsOverWhenItDies) {
   ASSERT_TRUE(waitFor([&] { return b->log().find("op-a leads; standing by") != std::string::npos; },
                       kDeadline))
       << b->log();
-  ASSERT_TRUE(waitFor(
-      [&] {
-        return kubectl({"get", "statefulset", "aio-dataflow-default", "-o",
-                        "jsonpath={.spec.replicas}"},
-                       -1) == "1";
-      },
-      kDeadline))
+  ASSERT_TRUE(waitFor([&] { return replicasOf("aio-dataflow-default") == "1"; }, kDeadline))
       << a->log();
   EXPECT_EQ(leaderGauge(*a), "1");
   EXPECT_EQ(leaderGauge(*b), "0");
@@ -509,13 +505,7 @@ TEST_F(KubernetesE2E, OperatorReplicasElectOneLeaderThatHandsOverWhenItDies) {
             "1");
   apply("apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowProfile\n"
         "metadata:\n  name: scaled\nspec:\n  instanceCount: 2\n");
-  ASSERT_TRUE(waitFor(
-      [&] {
-        return kubectl({"get", "statefulset", "aio-dataflow-scaled", "-o",
-                        "jsonpath={.spec.replicas}"},
-                       -1) == "2";
-      },
-      kDeadline))
+  ASSERT_TRUE(waitFor([&] { return replicasOf("aio-dataflow-scaled") == "2"; }, kDeadline))
       << b->log();
 
   // A leader stopped with SIGTERM releases the Lease for the next one.

@@ -103,6 +103,20 @@ std::vector<std::string> namesOf(const Engine& engine) {
   return names;
 }
 
+// Instance 1 of profile `fast`, which dataflow a uses, with `instances` instances; without the
+// profile when `with_profile` is false.
+std::string fastProfile(int instances, bool with_profile) {
+  std::string t = manifests({});
+  if (with_profile) {
+    std::string p = profile(instances);
+    p.replace(p.find("name: default"), 13, "name: fast");
+    std::string f = flow("flow-a", "kafka", "out-a");
+    f.replace(f.find("spec:\n"), 6, "spec:\n  profileRef: fast\n");
+    t += "---\n" + p + "---\n" + f;
+  }
+  return t;
+}
+
 class EngineReload : public ::testing::Test {
  protected:
   void start(const std::string& text, EngineOptions options = {}) {
@@ -115,6 +129,15 @@ class EngineReload : public ::testing::Test {
   }
   void TearDown() override {
     if (engine_) engine_->stop(0ms);
+  }
+
+  // Instance 1 of profile `fast` with 2 instances, running flow-a.
+  void startFast() {
+    EngineOptions options;
+    options.profile = "fast";
+    options.instance_id = 1;
+    start(fastProfile(2, true), options);
+    ASSERT_EQ(namesOf(*engine_), std::vector<std::string>{"flow-a"});
   }
 
   NamedFactory factory_;
@@ -189,26 +212,9 @@ TEST_F(EngineReload, AReloadThatCannotBeBuiltChangesNothingAndIsCountedRefused) 
   EXPECT_EQ(engine_->reloadsApplied(), 0u);
 }
 
-// Instance 1 of profile `fast`, which dataflow a uses, with `instances` instances; without the
-// profile when `with_profile` is false.
-std::string fastProfile(int instances, bool with_profile) {
-  std::string t = manifests({});
-  if (with_profile) {
-    std::string p = profile(instances);
-    p.replace(p.find("name: default"), 13, "name: fast");
-    std::string f = flow("flow-a", "kafka", "out-a");
-    f.replace(f.find("spec:\n"), 6, "spec:\n  profileRef: fast\n");
-    t += "---\n" + p + "---\n" + f;
-  }
-  return t;
-}
 
 TEST_F(EngineReload, AScaleDownThatRemovesThisInstanceStopsItsDataflowsAndEndsTheirSessions) {
-  EngineOptions options;
-  options.profile = "fast";
-  options.instance_id = 1;
-  start(fastProfile(2, true), options);
-  ASSERT_EQ(namesOf(*engine_), std::vector<std::string>{"flow-a"});
+  ASSERT_NO_FATAL_FAILURE(startFast());
   // instanceCount 2 -> 1: instance 1 is no longer one of the instances.
   ASSERT_TRUE(engine_->apply(planOf(fastProfile(1, true)), "test").isOk());
   EXPECT_TRUE(engine_->runners().empty());
@@ -222,11 +228,7 @@ TEST_F(EngineReload, AScaleDownThatRemovesThisInstanceStopsItsDataflowsAndEndsTh
 }
 
 TEST_F(EngineReload, AProfileGoneIsRefused) {
-  EngineOptions options;
-  options.profile = "fast";
-  options.instance_id = 1;
-  start(fastProfile(2, true), options);
-  ASSERT_EQ(namesOf(*engine_), std::vector<std::string>{"flow-a"});
+  ASSERT_NO_FATAL_FAILURE(startFast());
   const DataflowRunner* running = engine_->runners()[0].get();
   Status gone = engine_->apply(planOf(fastProfile(2, false)), "test");
   EXPECT_EQ(gone.message(), "reload refused: no DataflowProfile named \"fast\"");
