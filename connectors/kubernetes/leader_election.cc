@@ -77,6 +77,10 @@ std::string LeaderElector::collection() const {
   return "/apis/coordination.k8s.io/v1/namespaces/" + options_.namespace_name + "/leases";
 }
 
+std::string LeaderElector::leasePath() const {
+  return collection() + "/" + options_.lease_name;
+}
+
 std::string LeaderElector::holder() const {
   std::lock_guard lock(mutex_);
   return holder_;
@@ -89,7 +93,7 @@ void LeaderElector::report(const std::string& problem) {
 }
 
 bool LeaderElector::tryAcquireOrRenew() {
-  const std::string path = collection() + "/" + options_.lease_name;
+  const std::string path = leasePath();
   const auto now = std::chrono::steady_clock::now();
   const std::string stamp = microTimeNow();
   const int64_t lease_seconds = options_.lease_duration.count() / 1000;
@@ -236,7 +240,7 @@ void LeaderElector::stop() {
 
 void LeaderElector::release() {
   if (!leading_.exchange(false)) return;
-  const std::string path = collection() + "/" + options_.lease_name;
+  const std::string path = leasePath();
   Response current = client_.get(path);
   if (!current.ok()) {
     logger_->warn("leader election: cannot release Lease {}: {}; the others take over once it "

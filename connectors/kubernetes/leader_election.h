@@ -85,6 +85,7 @@ class LeaderElector {
   // Sleeps `wait` unless stopped; false when stopped.
   bool sleep(std::chrono::milliseconds wait);
   std::string collection() const;
+  std::string leasePath() const;  // collection()/<the Lease's name>
   void report(const std::string& problem);
 
   ApiClient& client_;

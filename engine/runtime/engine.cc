@@ -71,32 +71,41 @@ std::unique_ptr<DataflowRunner> buildRunner(const config::PlannedDataflow& plann
 
 }  // namespace
 
+namespace {
+
+// The profile this engine runs, or null when the plan has none of that name.
+const config::DataflowProfile* profileOf(const config::Plan& plan, const EngineOptions& options) {
+  for (const config::DataflowProfile& p : plan.manifests.profiles) {
+    if (p.metadata.name == options.profile) return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 bool Engine::checkProfile(const config::Plan& plan, const EngineOptions& options,
                           std::vector<std::string>& errors) {
-  for (const config::DataflowProfile& p : plan.manifests.profiles) {
-    if (p.metadata.name != options.profile) continue;
-    if (options.instance_id >= static_cast<uint64_t>(p.spec.instance_count)) {
-      errors.push_back("--instance-id " + std::to_string(options.instance_id) +
-                       " is out of range: profile " + p.metadata.name + " has instanceCount " +
-                       std::to_string(p.spec.instance_count) + " (instances 0 to " +
-                       std::to_string(p.spec.instance_count - 1) + ")");
-    }
-    return true;
+  if (profileOf(plan, options) == nullptr) {
+    errors.push_back("no DataflowProfile named \"" + options.profile + "\"");
+    return false;
   }
-  errors.push_back("no DataflowProfile named \"" + options.profile + "\"");
-  return false;
+  if (const std::optional<int64_t> count = scaledBelow(plan, options)) {
+    errors.push_back("--instance-id " + std::to_string(options.instance_id) +
+                     " is out of range: profile " + options.profile + " has instanceCount " +
+                     std::to_string(*count) + " (instances 0 to " + std::to_string(*count - 1) +
+                     ")");
+  }
+  return true;
 }
 
 std::optional<int64_t> Engine::scaledBelow(const config::Plan& plan,
                                            const EngineOptions& options) {
-  for (const config::DataflowProfile& p : plan.manifests.profiles) {
-    if (p.metadata.name != options.profile) continue;
-    if (options.instance_id >= static_cast<uint64_t>(p.spec.instance_count)) {
-      return p.spec.instance_count;
-    }
+  const config::DataflowProfile* profile = profileOf(plan, options);
+  if (profile == nullptr ||
+      options.instance_id < static_cast<uint64_t>(profile->spec.instance_count)) {
     return std::nullopt;
   }
-  return std::nullopt;
+  return profile->spec.instance_count;
 }
 
 std::string mqttClientId(const config::PlannedDataflow& planned, const config::DataflowEndpoint& e,
