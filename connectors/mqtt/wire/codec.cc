@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -64,34 +65,62 @@ std::string hexByte(uint32_t value) {
 
 const char* propertyName(uint32_t id) {
   switch (id) {
-    case prop::kPayloadFormatIndicator: return "Payload Format Indicator";
-    case prop::kMessageExpiryInterval: return "Message Expiry Interval";
-    case prop::kContentType: return "Content Type";
-    case prop::kResponseTopic: return "Response Topic";
-    case prop::kCorrelationData: return "Correlation Data";
-    case prop::kSubscriptionIdentifier: return "Subscription Identifier";
-    case prop::kSessionExpiryInterval: return "Session Expiry Interval";
-    case prop::kAssignedClientIdentifier: return "Assigned Client Identifier";
-    case prop::kServerKeepAlive: return "Server Keep Alive";
-    case prop::kAuthenticationMethod: return "Authentication Method";
-    case prop::kAuthenticationData: return "Authentication Data";
-    case prop::kRequestProblemInformation: return "Request Problem Information";
-    case prop::kWillDelayInterval: return "Will Delay Interval";
-    case prop::kRequestResponseInformation: return "Request Response Information";
-    case prop::kResponseInformation: return "Response Information";
-    case prop::kServerReference: return "Server Reference";
-    case prop::kReasonString: return "Reason String";
-    case prop::kReceiveMaximum: return "Receive Maximum";
-    case prop::kTopicAliasMaximum: return "Topic Alias Maximum";
-    case prop::kTopicAlias: return "Topic Alias";
-    case prop::kMaximumQos: return "Maximum QoS";
-    case prop::kRetainAvailable: return "Retain Available";
-    case prop::kUserProperty: return "User Property";
-    case prop::kMaximumPacketSize: return "Maximum Packet Size";
-    case prop::kWildcardSubscriptionAvailable: return "Wildcard Subscription Available";
-    case prop::kSubscriptionIdentifierAvailable: return "Subscription Identifier Available";
-    case prop::kSharedSubscriptionAvailable: return "Shared Subscription Available";
-    default: return nullptr;
+    case prop::kPayloadFormatIndicator:
+      return "Payload Format Indicator";
+    case prop::kMessageExpiryInterval:
+      return "Message Expiry Interval";
+    case prop::kContentType:
+      return "Content Type";
+    case prop::kResponseTopic:
+      return "Response Topic";
+    case prop::kCorrelationData:
+      return "Correlation Data";
+    case prop::kSubscriptionIdentifier:
+      return "Subscription Identifier";
+    case prop::kSessionExpiryInterval:
+      return "Session Expiry Interval";
+    case prop::kAssignedClientIdentifier:
+      return "Assigned Client Identifier";
+    case prop::kServerKeepAlive:
+      return "Server Keep Alive";
+    case prop::kAuthenticationMethod:
+      return "Authentication Method";
+    case prop::kAuthenticationData:
+      return "Authentication Data";
+    case prop::kRequestProblemInformation:
+      return "Request Problem Information";
+    case prop::kWillDelayInterval:
+      return "Will Delay Interval";
+    case prop::kRequestResponseInformation:
+      return "Request Response Information";
+    case prop::kResponseInformation:
+      return "Response Information";
+    case prop::kServerReference:
+      return "Server Reference";
+    case prop::kReasonString:
+      return "Reason String";
+    case prop::kReceiveMaximum:
+      return "Receive Maximum";
+    case prop::kTopicAliasMaximum:
+      return "Topic Alias Maximum";
+    case prop::kTopicAlias:
+      return "Topic Alias";
+    case prop::kMaximumQos:
+      return "Maximum QoS";
+    case prop::kRetainAvailable:
+      return "Retain Available";
+    case prop::kUserProperty:
+      return "User Property";
+    case prop::kMaximumPacketSize:
+      return "Maximum Packet Size";
+    case prop::kWildcardSubscriptionAvailable:
+      return "Wildcard Subscription Available";
+    case prop::kSubscriptionIdentifierAvailable:
+      return "Subscription Identifier Available";
+    case prop::kSharedSubscriptionAvailable:
+      return "Shared Subscription Available";
+    default:
+      return nullptr;
   }
 }
 
@@ -401,10 +430,22 @@ uint8_t firstByte(const Auth&) { return 0xF0; }
 
 // ---- Decoding ----
 
-constexpr const char* kPacketNames[16] = {
-    "reserved packet type 0", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC",
-    "PUBREL", "PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK",
-    "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"};
+constexpr const char* kPacketNames[16] = {"reserved packet type 0",
+                                          "CONNECT",
+                                          "CONNACK",
+                                          "PUBLISH",
+                                          "PUBACK",
+                                          "PUBREC",
+                                          "PUBREL",
+                                          "PUBCOMP",
+                                          "SUBSCRIBE",
+                                          "SUBACK",
+                                          "UNSUBSCRIBE",
+                                          "UNSUBACK",
+                                          "PINGREQ",
+                                          "PINGRESP",
+                                          "DISCONNECT",
+                                          "AUTH"};
 
 // Where each decoded property goes. A null target means the property is not allowed in this
 // packet (a Protocol Error); a set optional means it appeared before (also a Protocol Error).
@@ -414,7 +455,7 @@ struct Targets {
   std::optional<std::string>* content_type = nullptr;
   std::optional<std::string>* response_topic = nullptr;
   std::optional<std::string>* correlation_data = nullptr;
-  std::vector<uint32_t>* subscription_identifiers = nullptr;  // repeatable (PUBLISH)
+  std::vector<uint32_t>* subscription_identifiers = nullptr;   // repeatable (PUBLISH)
   std::optional<uint32_t>* subscription_identifier = nullptr;  // once (SUBSCRIBE)
   std::optional<uint32_t>* session_expiry_interval = nullptr;
   std::optional<std::string>* assigned_client_identifier = nullptr;
@@ -444,7 +485,8 @@ struct Targets {
 class Reader {
  public:
   Reader(std::string_view data, const char* packet)
-      : p_(reinterpret_cast<const uint8_t*>(data.data())), end_(p_ + data.size()),
+      : p_(reinterpret_cast<const uint8_t*>(data.data())),
+        end_(p_ + data.size()),
         packet_(packet) {}
 
   size_t left() const { return static_cast<size_t>(end_ - p_); }
@@ -605,9 +647,12 @@ class Reader {
 
 bool Reader::one(const Targets& t, uint32_t id) {
   switch (id) {
-    case prop::kPayloadFormatIndicator: return flag(t.payload_format_indicator, id, 1);
-    case prop::kMessageExpiryInterval: return four(t.message_expiry_interval, id, false);
-    case prop::kContentType: return text(t.content_type, id);
+    case prop::kPayloadFormatIndicator:
+      return flag(t.payload_format_indicator, id, 1);
+    case prop::kMessageExpiryInterval:
+      return four(t.message_expiry_interval, id, false);
+    case prop::kContentType:
+      return text(t.content_type, id);
     case prop::kResponseTopic:
       if (!text(t.response_topic, id)) return false;
       // MQTT-3.3.2-14: a Response Topic is a topic name, so no wildcards.
@@ -615,7 +660,8 @@ bool Reader::one(const Targets& t, uint32_t id) {
         return protocol(std::string(section_) + " 0x08 (Response Topic) is not a valid topic name");
       }
       return true;
-    case prop::kCorrelationData: return bytes(t.correlation_data, id);
+    case prop::kCorrelationData:
+      return bytes(t.correlation_data, id);
     case prop::kSubscriptionIdentifier: {
       if (t.subscription_identifiers == nullptr && !once(t.subscription_identifier, id)) {
         return false;
@@ -630,22 +676,38 @@ bool Reader::one(const Targets& t, uint32_t id) {
       }
       return true;
     }
-    case prop::kSessionExpiryInterval: return four(t.session_expiry_interval, id, false);
-    case prop::kAssignedClientIdentifier: return text(t.assigned_client_identifier, id);
-    case prop::kServerKeepAlive: return two(t.server_keep_alive, id, false);
-    case prop::kAuthenticationMethod: return text(t.authentication_method, id);
-    case prop::kAuthenticationData: return bytes(t.authentication_data, id);
-    case prop::kRequestProblemInformation: return flag(t.request_problem_information, id, 1);
-    case prop::kWillDelayInterval: return four(t.will_delay_interval, id, false);
-    case prop::kRequestResponseInformation: return flag(t.request_response_information, id, 1);
-    case prop::kResponseInformation: return text(t.response_information, id);
-    case prop::kServerReference: return text(t.server_reference, id);
-    case prop::kReasonString: return text(t.reason_string, id);
-    case prop::kReceiveMaximum: return two(t.receive_maximum, id, true);
-    case prop::kTopicAliasMaximum: return two(t.topic_alias_maximum, id, false);
-    case prop::kTopicAlias: return two(t.topic_alias, id, true);  // MQTT-3.3.2-8
-    case prop::kMaximumQos: return flag(t.maximum_qos, id, 1);
-    case prop::kRetainAvailable: return flag(t.retain_available, id, 1);
+    case prop::kSessionExpiryInterval:
+      return four(t.session_expiry_interval, id, false);
+    case prop::kAssignedClientIdentifier:
+      return text(t.assigned_client_identifier, id);
+    case prop::kServerKeepAlive:
+      return two(t.server_keep_alive, id, false);
+    case prop::kAuthenticationMethod:
+      return text(t.authentication_method, id);
+    case prop::kAuthenticationData:
+      return bytes(t.authentication_data, id);
+    case prop::kRequestProblemInformation:
+      return flag(t.request_problem_information, id, 1);
+    case prop::kWillDelayInterval:
+      return four(t.will_delay_interval, id, false);
+    case prop::kRequestResponseInformation:
+      return flag(t.request_response_information, id, 1);
+    case prop::kResponseInformation:
+      return text(t.response_information, id);
+    case prop::kServerReference:
+      return text(t.server_reference, id);
+    case prop::kReasonString:
+      return text(t.reason_string, id);
+    case prop::kReceiveMaximum:
+      return two(t.receive_maximum, id, true);
+    case prop::kTopicAliasMaximum:
+      return two(t.topic_alias_maximum, id, false);
+    case prop::kTopicAlias:
+      return two(t.topic_alias, id, true);  // MQTT-3.3.2-8
+    case prop::kMaximumQos:
+      return flag(t.maximum_qos, id, 1);
+    case prop::kRetainAvailable:
+      return flag(t.retain_available, id, 1);
     case prop::kUserProperty: {
       if (t.user_properties == nullptr) {
         return protocol(std::string(section_) + " 0x26 (User Property) is not allowed here");
@@ -657,12 +719,14 @@ bool Reader::one(const Targets& t, uint32_t id) {
       t.user_properties->push_back(std::move(p));
       return true;
     }
-    case prop::kMaximumPacketSize: return four(t.maximum_packet_size, id, true);
+    case prop::kMaximumPacketSize:
+      return four(t.maximum_packet_size, id, true);
     case prop::kWildcardSubscriptionAvailable:
       return flag(t.wildcard_subscription_available, id, 1);
     case prop::kSubscriptionIdentifierAvailable:
       return flag(t.subscription_identifiers_available, id, 1);
-    case prop::kSharedSubscriptionAvailable: return flag(t.shared_subscription_available, id, 1);
+    case prop::kSharedSubscriptionAvailable:
+      return flag(t.shared_subscription_available, id, 1);
     default:
       return malformed(std::string(section_) + " " + hexByte(id) + " is not a known property");
   }
@@ -689,63 +753,51 @@ bool Reader::properties(const Targets& t, const char* section) {
   return ok_;
 }
 
-bool isPublishKnownReason(uint8_t c) {  // PUBACK, PUBREC (3.4.2.1, 3.5.2.1)
-  switch (c) {
-    case 0x00: case 0x10: case 0x80: case 0x83: case 0x87: case 0x90: case 0x91: case 0x97:
-    case 0x99:
-      return true;
-    default:
-      return false;
-  }
-}
+// The Reason Codes each packet may carry (3.2.2.2, 3.4.2.1-3.7.2.1, 3.9.3, 3.11.3, 3.14.2.1,
+// 3.15.2.1).
+constexpr uint8_t kConnackReasons[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
+                                       0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
+                                       0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
+constexpr uint8_t kPubackReasons[] = {0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99};
+constexpr uint8_t kPubrelReasons[] = {0x00, 0x92};
+constexpr uint8_t kSubackReasons[] = {0x00, 0x01, 0x02, 0x80, 0x83, 0x87,
+                                      0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2};
+constexpr uint8_t kUnsubackReasons[] = {0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91};
+constexpr uint8_t kDisconnectReasons[] = {
+    0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94,
+    0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
+constexpr uint8_t kAuthReasons[] = {0x00, 0x18, 0x19};
 
-bool isAllowedReason(PacketType type, uint8_t c) {
+bool isAllowedReason(PacketType type, uint8_t code) {
+  std::span<const uint8_t> allowed;
   switch (type) {
     case PacketType::Connack:
-      switch (c) {
-        case 0x00: case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86:
-        case 0x87: case 0x88: case 0x89: case 0x8A: case 0x8C: case 0x90: case 0x95: case 0x97:
-        case 0x99: case 0x9A: case 0x9B: case 0x9C: case 0x9D: case 0x9F:
-          return true;
-        default:
-          return false;
-      }
+      allowed = kConnackReasons;
+      break;
     case PacketType::Puback:
     case PacketType::Pubrec:
-      return isPublishKnownReason(c);
+      allowed = kPubackReasons;
+      break;
     case PacketType::Pubrel:
     case PacketType::Pubcomp:
-      return c == 0x00 || c == 0x92;
+      allowed = kPubrelReasons;
+      break;
     case PacketType::Suback:
-      switch (c) {
-        case 0x00: case 0x01: case 0x02: case 0x80: case 0x83: case 0x87: case 0x8F: case 0x91:
-        case 0x97: case 0x9E: case 0xA1: case 0xA2:
-          return true;
-        default:
-          return false;
-      }
+      allowed = kSubackReasons;
+      break;
     case PacketType::Unsuback:
-      switch (c) {
-        case 0x00: case 0x11: case 0x80: case 0x83: case 0x87: case 0x8F: case 0x91:
-          return true;
-        default:
-          return false;
-      }
+      allowed = kUnsubackReasons;
+      break;
     case PacketType::Disconnect:
-      switch (c) {
-        case 0x00: case 0x04: case 0x80: case 0x81: case 0x82: case 0x83: case 0x87: case 0x89:
-        case 0x8B: case 0x8D: case 0x8E: case 0x8F: case 0x90: case 0x93: case 0x94: case 0x95:
-        case 0x96: case 0x97: case 0x98: case 0x99: case 0x9A: case 0x9B: case 0x9C: case 0x9D:
-        case 0x9E: case 0x9F: case 0xA0: case 0xA1: case 0xA2:
-          return true;
-        default:
-          return false;
-      }
+      allowed = kDisconnectReasons;
+      break;
     case PacketType::Auth:
-      return c == 0x00 || c == 0x18 || c == 0x19;
+      allowed = kAuthReasons;
+      break;
     default:
-      return false;
+      break;
   }
+  return std::find(allowed.begin(), allowed.end(), code) != allowed.end();
 }
 
 bool reasonCode(Reader& r, PacketType type, uint8_t& code) {
@@ -1045,6 +1097,50 @@ bool allowedFrom(PacketType type, Direction direction) {
   }
 }
 
+// Table 2-6, from 0x04 on (0x00-0x02 depend on the packet).
+constexpr std::pair<uint8_t, const char*> kReasonNames[] = {
+    {0x04, "Disconnect with Will Message"},
+    {0x10, "No matching subscribers"},
+    {0x11, "No subscription existed"},
+    {0x18, "Continue authentication"},
+    {0x19, "Re-authenticate"},
+    {0x80, "Unspecified error"},
+    {0x81, "Malformed Packet"},
+    {0x82, "Protocol Error"},
+    {0x83, "Implementation specific error"},
+    {0x84, "Unsupported Protocol Version"},
+    {0x85, "Client Identifier not valid"},
+    {0x86, "Bad User Name or Password"},
+    {0x87, "Not authorized"},
+    {0x88, "Server unavailable"},
+    {0x89, "Server busy"},
+    {0x8A, "Banned"},
+    {0x8B, "Server shutting down"},
+    {0x8C, "Bad authentication method"},
+    {0x8D, "Keep Alive timeout"},
+    {0x8E, "Session taken over"},
+    {0x8F, "Topic Filter invalid"},
+    {0x90, "Topic Name invalid"},
+    {0x91, "Packet Identifier in use"},
+    {0x92, "Packet Identifier not found"},
+    {0x93, "Receive Maximum exceeded"},
+    {0x94, "Topic Alias invalid"},
+    {0x95, "Packet too large"},
+    {0x96, "Message rate too high"},
+    {0x97, "Quota exceeded"},
+    {0x98, "Administrative action"},
+    {0x99, "Payload format invalid"},
+    {0x9A, "Retain not supported"},
+    {0x9B, "QoS not supported"},
+    {0x9C, "Use another server"},
+    {0x9D, "Server moved"},
+    {0x9E, "Shared Subscriptions not supported"},
+    {0x9F, "Connection rate exceeded"},
+    {0xA0, "Maximum connect time"},
+    {0xA1, "Subscription Identifiers not supported"},
+    {0xA2, "Wildcard Subscriptions not supported"},
+};
+
 }  // namespace
 
 const char* toString(PacketType type) {
@@ -1054,55 +1150,17 @@ const char* toString(PacketType type) {
 
 std::string reasonName(uint8_t code, PacketType packet) {
   const char* name = nullptr;
-  switch (code) {
-    case 0x00:
-      name = packet == PacketType::Disconnect ? "Normal disconnection"
-             : packet == PacketType::Suback   ? "Granted QoS 0"
-                                              : "Success";
-      break;
-    case 0x01: name = packet == PacketType::Suback ? "Granted QoS 1" : nullptr; break;
-    case 0x02: name = packet == PacketType::Suback ? "Granted QoS 2" : nullptr; break;
-    case 0x04: name = "Disconnect with Will Message"; break;
-    case 0x10: name = "No matching subscribers"; break;
-    case 0x11: name = "No subscription existed"; break;
-    case 0x18: name = "Continue authentication"; break;
-    case 0x19: name = "Re-authenticate"; break;
-    case 0x80: name = "Unspecified error"; break;
-    case 0x81: name = "Malformed Packet"; break;
-    case 0x82: name = "Protocol Error"; break;
-    case 0x83: name = "Implementation specific error"; break;
-    case 0x84: name = "Unsupported Protocol Version"; break;
-    case 0x85: name = "Client Identifier not valid"; break;
-    case 0x86: name = "Bad User Name or Password"; break;
-    case 0x87: name = "Not authorized"; break;
-    case 0x88: name = "Server unavailable"; break;
-    case 0x89: name = "Server busy"; break;
-    case 0x8A: name = "Banned"; break;
-    case 0x8B: name = "Server shutting down"; break;
-    case 0x8C: name = "Bad authentication method"; break;
-    case 0x8D: name = "Keep Alive timeout"; break;
-    case 0x8E: name = "Session taken over"; break;
-    case 0x8F: name = "Topic Filter invalid"; break;
-    case 0x90: name = "Topic Name invalid"; break;
-    case 0x91: name = "Packet Identifier in use"; break;
-    case 0x92: name = "Packet Identifier not found"; break;
-    case 0x93: name = "Receive Maximum exceeded"; break;
-    case 0x94: name = "Topic Alias invalid"; break;
-    case 0x95: name = "Packet too large"; break;
-    case 0x96: name = "Message rate too high"; break;
-    case 0x97: name = "Quota exceeded"; break;
-    case 0x98: name = "Administrative action"; break;
-    case 0x99: name = "Payload format invalid"; break;
-    case 0x9A: name = "Retain not supported"; break;
-    case 0x9B: name = "QoS not supported"; break;
-    case 0x9C: name = "Use another server"; break;
-    case 0x9D: name = "Server moved"; break;
-    case 0x9E: name = "Shared Subscriptions not supported"; break;
-    case 0x9F: name = "Connection rate exceeded"; break;
-    case 0xA0: name = "Maximum connect time"; break;
-    case 0xA1: name = "Subscription Identifiers not supported"; break;
-    case 0xA2: name = "Wildcard Subscriptions not supported"; break;
-    default: break;
+  if (code == 0x00) {
+    name = packet == PacketType::Disconnect ? "Normal disconnection"
+           : packet == PacketType::Suback   ? "Granted QoS 0"
+                                            : "Success";
+  } else if (code <= 0x02) {
+    // Granted QoS 1 and 2 exist only in SUBACK.
+    if (packet == PacketType::Suback) name = code == 0x01 ? "Granted QoS 1" : "Granted QoS 2";
+  } else {
+    for (const auto& [c, n] : kReasonNames) {
+      if (c == code) name = n;
+    }
   }
   return hexByte(code) + " " + (name != nullptr ? name : "unknown reason code");
 }
@@ -1129,7 +1187,8 @@ size_t encodedSize(const Packet& packet) {
         body(counter, p);
         // Sizes above the VBI range are reported as if the length field had 4 bytes; such a
         // packet cannot be sent anyway, and the caller compares with a limit below it.
-        return 1 + vbiSize(static_cast<uint32_t>(std::min<size_t>(counter.n, kMaxRemainingLength))) +
+        return 1 +
+               vbiSize(static_cast<uint32_t>(std::min<size_t>(counter.n, kMaxRemainingLength))) +
                counter.n;
       },
       packet);
@@ -1154,7 +1213,8 @@ Frame frameAt(std::string_view buffer, uint32_t maximum_packet_size) {
     }
     if (i == 4) {
       frame.state = Frame::State::Error;
-      frame.error = {reason::kMalformedPacket, "packet header: Remaining Length is longer than 4 bytes"};
+      frame.error = {reason::kMalformedPacket,
+                     "packet header: Remaining Length is longer than 4 bytes"};
       return frame;
     }
   }
@@ -1162,10 +1222,10 @@ Frame frameAt(std::string_view buffer, uint32_t maximum_packet_size) {
   if (size > maximum_packet_size) {
     frame.state = Frame::State::Error;
     const auto type = static_cast<uint8_t>(buffer[0]) >> 4;
-    frame.error = {reason::kPacketTooLarge,
-                   std::string(kPacketNames[type]) + ": " + std::to_string(size) +
-                       " bytes exceed the Maximum Packet Size of " +
-                       std::to_string(maximum_packet_size)};
+    frame.error = {reason::kPacketTooLarge, std::string(kPacketNames[type]) + ": " +
+                                                std::to_string(size) +
+                                                " bytes exceed the Maximum Packet Size of " +
+                                                std::to_string(maximum_packet_size)};
     return frame;
   }
   if (buffer.size() < size) return frame;  // Incomplete, size known
@@ -1201,11 +1261,10 @@ Decoded decode(std::string_view packet, Direction direction) {
     return d;
   }
   const auto type = static_cast<PacketType>(type_bits);
-  const uint8_t expected_flags =
-      (type == PacketType::Pubrel || type == PacketType::Subscribe ||
-       type == PacketType::Unsubscribe)
-          ? 0x02
-          : 0x00;
+  const uint8_t expected_flags = (type == PacketType::Pubrel || type == PacketType::Subscribe ||
+                                  type == PacketType::Unsubscribe)
+                                     ? 0x02
+                                     : 0x00;
   if (type != PacketType::Publish && flags != expected_flags) {
     r.malformed("fixed header flags are " + hexByte(flags) + ", not " + hexByte(expected_flags));
     d.error = std::move(r.error());
@@ -1221,24 +1280,44 @@ Decoded decode(std::string_view packet, Direction direction) {
   // Each case decodes in place into the variant so a PUBLISH costs its topic and payload only.
   Packet& p = d.packet.emplace(std::in_place_type<Pingreq>);
   switch (type) {
-    case PacketType::Connect: decodeConnect(r, p.emplace<Connect>()); break;
-    case PacketType::Connack: decodeConnack(r, p.emplace<Connack>()); break;
-    case PacketType::Publish: decodePublish(r, flags, direction, p.emplace<Publish>()); break;
+    case PacketType::Connect:
+      decodeConnect(r, p.emplace<Connect>());
+      break;
+    case PacketType::Connack:
+      decodeConnack(r, p.emplace<Connack>());
+      break;
+    case PacketType::Publish:
+      decodePublish(r, flags, direction, p.emplace<Publish>());
+      break;
     case PacketType::Puback:
     case PacketType::Pubrec:
     case PacketType::Pubrel:
-    case PacketType::Pubcomp: decodeAck(r, type, p.emplace<Ack>()); break;
-    case PacketType::Subscribe: decodeSubscribe(r, p.emplace<Subscribe>()); break;
+    case PacketType::Pubcomp:
+      decodeAck(r, type, p.emplace<Ack>());
+      break;
+    case PacketType::Subscribe:
+      decodeSubscribe(r, p.emplace<Subscribe>());
+      break;
     case PacketType::Suback:
-    case PacketType::Unsuback: decodeSuback(r, type, p.emplace<Suback>()); break;
-    case PacketType::Unsubscribe: decodeUnsubscribe(r, p.emplace<Unsubscribe>()); break;
-    case PacketType::Pingreq: r.end("the fixed header"); break;
+    case PacketType::Unsuback:
+      decodeSuback(r, type, p.emplace<Suback>());
+      break;
+    case PacketType::Unsubscribe:
+      decodeUnsubscribe(r, p.emplace<Unsubscribe>());
+      break;
+    case PacketType::Pingreq:
+      r.end("the fixed header");
+      break;
     case PacketType::Pingresp:
       p.emplace<Pingresp>();
       r.end("the fixed header");
       break;
-    case PacketType::Disconnect: decodeDisconnect(r, direction, p.emplace<Disconnect>()); break;
-    case PacketType::Auth: decodeAuth(r, p.emplace<Auth>()); break;
+    case PacketType::Disconnect:
+      decodeDisconnect(r, direction, p.emplace<Disconnect>());
+      break;
+    case PacketType::Auth:
+      decodeAuth(r, p.emplace<Auth>());
+      break;
   }
   if (!r.ok()) {
     d.packet.reset();
