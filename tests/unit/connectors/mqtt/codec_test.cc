@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -675,6 +678,28 @@ TEST(MqttCodecDecodeTest, ChecksSubscribeAndUnsubscribe) {
               kClient, 0x82, "No Local");
   expectError(packet(0x82, bytes({0x00, 0x01, 0x00, 0x00, 0x01, 'a'})), kClient, 0x81,
               "Subscription Options is cut short");
+}
+
+// ---- The fuzzer's seed corpus ----
+
+TEST(MqttCodecTest, EverySeedOfTheFuzzCorpusDecodes) {
+  // The seeds are only useful to the fuzzer if they get past the first check.
+  const std::filesystem::path corpus =
+      std::filesystem::path(DATAFLOW_SOURCE_DIR) / "tests/fuzz/mqtt/corpus";
+  size_t seeds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    Frame f = frameAt(data, UINT32_MAX);
+    ASSERT_EQ(f.state, Frame::State::Complete) << entry.path();
+    const std::string first = data.substr(0, f.size);
+    EXPECT_TRUE(decode(first, Direction::FromServer).packet ||
+                decode(first, Direction::FromClient).packet)
+        << entry.path() << ": " << decode(first, Direction::FromServer).error.what << " / "
+        << decode(first, Direction::FromClient).error.what;
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 12u);
 }
 
 // ---- Names ----
