@@ -387,16 +387,27 @@ class TlsTransport final : public Transport {
 
   IoResult failure(const char* what, int code) {
     const int saved_errno = errno;
-    const std::string reasons = opensslErrors();
+    std::string reasons = opensslErrors();
+    if (!read_any_ && !isAlert(reasons) && std::string_view(what) == "write to") {
+      // TLS 1.3: a broker refusing the client certificate sends an alert and closes after our
+      // handshake is complete; writing the first packet may then fail with a reset before the
+      // alert was read. The alert is still in the socket's receive queue: read it to say why.
+      char byte;
+      ERR_clear_error();
+      if (SSL_read(ssl_.get(), &byte, 1) <= 0) {
+        const std::string alert = opensslErrors();
+        if (isAlert(alert)) reasons = alert;
+      }
+    }
+    if (!read_any_ && isAlert(reasons)) {
+      return error("TLS connection with " + tcp_->address() + " failed: " +
+                   clientCertificateRefusedCause(reasons, context_->hasClientCertificate()));
+    }
     if (code == SSL_ERROR_SYSCALL && reasons.empty()) {
       if (saved_errno == 0) return {IoResult::State::Closed, 0, ""};
       if (saved_errno == EPIPE) return {IoResult::State::Closed, 0, ""};
       return error("TLS " + std::string(what) + " " + tcp_->address() +
                    " failed: " + errnoText(saved_errno));
-    }
-    if (!read_any_ && isAlert(reasons)) {
-      return error("TLS connection with " + tcp_->address() + " failed: " +
-                   clientCertificateRefusedCause(reasons, context_->hasClientCertificate()));
     }
     return error("TLS " + std::string(what) + " " + tcp_->address() + " failed: " +
                  (reasons.empty() ? std::string("unknown OpenSSL error") : reasons));
