@@ -1,8 +1,5 @@
 #include "connectors/mqtt/mqtt_settings.h"
 
-#include <mqtt/properties.h>
-#include <mqtt/ssl_options.h>
-
 #include <filesystem>
 #include <utility>
 #include <vector>
@@ -151,47 +148,19 @@ Result<ClientSettings> mapSettings(const config::MqttSettings& settings,
   return out;
 }
 
-::mqtt::properties connectProperties(const ClientSettings& settings, const Credential* credential) {
-  ::mqtt::properties properties;
-  properties.add(::mqtt::property(::mqtt::property::SESSION_EXPIRY_INTERVAL,
-                                  static_cast<int32_t>(settings.session_expiry_seconds)));
-  properties.add(::mqtt::property(::mqtt::property::RECEIVE_MAXIMUM,
-                                  static_cast<int32_t>(settings.receive_maximum)));
+wire::Connect connectPacket(const ClientSettings& settings, const Credential* credential) {
+  wire::Connect connect;
+  connect.client_id = settings.client_id;
+  // Clean Start 0 resumes the broker's session, so QoS 1 messages queued while away arrive.
+  connect.clean_start = false;
+  connect.keep_alive_seconds = static_cast<uint16_t>(settings.keep_alive.count());
+  connect.session_expiry_interval = settings.session_expiry_seconds;
+  connect.receive_maximum = settings.receive_maximum;
   if (credential != nullptr) {
-    properties.add(::mqtt::property(::mqtt::property::AUTHENTICATION_METHOD, credential->method));
-    properties.add(::mqtt::property(::mqtt::property::AUTHENTICATION_DATA,
-                                    ::mqtt::binary_ref(credential->data)));
+    connect.authentication_method = credential->method;
+    connect.authentication_data = credential->data;
   }
-  return properties;
-}
-
-::mqtt::connect_options toConnectOptions(const ClientSettings& settings,
-                                         const std::optional<std::string>& key_store) {
-  ::mqtt::connect_options options;
-  // Clean Session must be 0 for a v5 connect (paho refuses the options otherwise); Clean Start 0
-  // resumes the broker's session so that QoS 1 messages queued while away are delivered.
-  options.set_clean_session(false);
-  options.set_mqtt_version(MQTTVERSION_5);
-  options.set_clean_start(false);
-  options.set_keep_alive_interval(settings.keep_alive);
-  options.set_connect_timeout(kConnectTimeout);
-  options.set_automatic_reconnect(false);
-  options.set_properties(connectProperties(settings, nullptr));
-
-  if (settings.tls) {
-    ::mqtt::ssl_options ssl;
-    if (settings.tls->trust_store) ssl.set_trust_store(*settings.tls->trust_store);
-    if (key_store) {
-      ssl.set_key_store(*key_store);
-    } else if (settings.tls->client_certificate) {
-      ssl.set_key_store(*settings.tls->client_certificate);
-    }
-    if (settings.tls->client_key) ssl.set_private_key(*settings.tls->client_key);
-    ssl.set_enable_server_cert_auth(true);
-    ssl.set_verify(true);  // also check that the certificate names the host
-    options.set_ssl(std::move(ssl));
-  }
-  return options;
+  return connect;
 }
 
 }  // namespace dataflow::mqtt

@@ -1,16 +1,12 @@
-// From an endpoint's mqttSettings to what the paho client needs: a pure mapping, decided once when
-// the connector is created, with no network and no file reads beyond checking that the mounted
-// Secret and ConfigMap keys exist. Paho reads the files themselves at every TLS connect, so a
-// rotated certificate is picked up by the next reconnect.
+// From an endpoint's mqttSettings to what our MQTT client (client/mqtt_client.h) needs: a pure
+// mapping, decided once when the connector is created, with no network and no file reads beyond
+// checking that the mounted Secret and ConfigMap keys exist. The client reads the files themselves
+// at every TLS connect, so a rotated certificate is picked up by the next reconnect.
 //
 // Where each mqttSettings field goes:
 //   host, protocol, tls.mode       -> server_uri (tcp:// ssl:// ws:// wss://; a /path after
-//                                     host:port is the WebSocket request path). Known limit of
-//                                     paho.mqtt.c 1.3.12 over WebSockets: when a broker packs
-//                                     several MQTT packets into one WebSocket frame (MQTT 6.0.0-2
-//                                     allows it), paho loses all but the first. Brokers that send
-//                                     one packet per frame (mosquitto's WebSockets listener) work;
-//                                     mqtt_websockets_test.cc runs against such a proxy.
+//                                     host:port is the WebSocket request path, "/mqtt" when
+//                                     absent)
 //   tls.trustedCaCertificateConfigMapRef -> tls->trust_store (rule in mapSettings below)
 //   authentication                 -> X509Certificate: tls->client_certificate / client_key /
 //                                     intermediate_certificates; ServiceAccountToken: credentials
@@ -23,8 +19,6 @@
 //   retain, cloudEventAttributes   -> destination side only: applied by the transform stages
 #pragma once
 
-#include <mqtt/connect_options.h>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -32,6 +26,8 @@
 #include <string>
 
 #include "connectors/mqtt/mqtt_credential.h"
+#include "connectors/mqtt/net/transport.h"
+#include "connectors/mqtt/wire/codec.h"
 #include "engine/config/manifest.h"
 #include "engine/config/mounted_files.h"
 #include "engine/core/status.h"
@@ -43,17 +39,12 @@ inline constexpr const char* kClientCertificateKey = "client_cert.pem";
 inline constexpr const char* kClientKeyKey = "client_key.pem";
 inline constexpr const char* kIntermediateCertificatesKey = "client_intermediate_certs.pem";
 
-// How long paho waits for the TCP/TLS/WebSockets handshake and the CONNACK of one attempt.
+// How long one connect attempt may take: resolving, the TCP/TLS/WebSockets handshakes, CONNACK
+// and SUBACKs.
 inline constexpr std::chrono::seconds kConnectTimeout{10};
 
-struct TlsFiles {
-  std::optional<std::string> trust_store;  // PEM CA bundle; absent = the system's trust store
-  std::optional<std::string> client_certificate;  // PEM certificate (chain) for mutual TLS
-  std::optional<std::string> client_key;          // PEM private key, not password protected
-  // PEM intermediate CA certificates sent after client_certificate (MqttConnection joins the two
-  // in a ClientChainFile before each connect).
-  std::optional<std::string> intermediate_certificates;
-};
+// Trust store, client certificate, key and intermediates: PEM file paths (net/transport.h).
+using TlsFiles = net::TlsFiles;
 
 struct ClientSettings {
   std::string endpoint;    // the DataflowEndpoint's name, for log lines
@@ -82,15 +73,8 @@ struct ClientSettings {
 Result<ClientSettings> mapSettings(const config::MqttSettings& settings,
                                    const config::MountedFiles& files, std::string client_id);
 
-// The paho connect options for `settings`: MQTT v5, Clean Start 0, keep alive, connect timeout,
-// connectProperties(settings, nullptr), TLS with server certificate and host name verification
-// (never turned off). `key_store`, when given, replaces tls->client_certificate as the PEM file of
-// the certificate chain (a ClientChainFile). No automatic reconnect: the source runs its own loop.
-::mqtt::connect_options toConnectOptions(const ClientSettings& settings,
-                                         const std::optional<std::string>& key_store = {});
-
-// The CONNECT properties: Session Expiry Interval, Receive Maximum, and with a credential its
-// Authentication Method and Authentication Data.
-::mqtt::properties connectProperties(const ClientSettings& settings, const Credential* credential);
+// The CONNECT for `settings`: MQTT v5, Clean Start 0, the client id, keep alive, Session Expiry
+// Interval, Receive Maximum, and with a credential its Authentication Method and Data.
+wire::Connect connectPacket(const ClientSettings& settings, const Credential* credential);
 
 }  // namespace dataflow::mqtt

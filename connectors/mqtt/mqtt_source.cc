@@ -7,18 +7,13 @@
 #include <utility>
 
 #include "connectors/mqtt/mqtt_message.h"
+#include "connectors/mqtt/net/transport.h"
 
 namespace dataflow::mqtt {
 
 namespace {
 
 using std::chrono::steady_clock;
-
-std::string joined(const std::vector<std::string>& topics) {
-  std::string out;
-  for (const std::string& t : topics) out += (out.empty() ? "" : ", ") + t;
-  return out;
-}
 
 size_t bytesOf(const Message& message) { return message.topic.size() + message.payload.size(); }
 
@@ -33,17 +28,18 @@ Result<std::unique_ptr<MqttSource>> MqttSource::create(ClientSettings settings,
   if (limits.low_messages >= limits.high_messages || limits.low_bytes >= limits.high_bytes) {
     return Status::fatal("an MQTT source's low watermarks must be below its high watermarks");
   }
+  if (Result<net::Target> target = net::parseServerUri(settings.server_uri); !target.isOk()) {
+    return target.status();
+  }
   if (!logger) logger = spdlog::default_logger();
-  Result<std::unique_ptr<MqttConnection>> connection =
-      MqttConnection::create(std::move(settings), "source", clock, logger);
-  if (!connection.isOk()) return connection.status();
-  return std::unique_ptr<MqttSource>(new MqttSource(
-      std::move(connection).value(), std::move(topics), clock, std::move(logger), limits));
+  std::unique_ptr<MqttSource> source(
+      new MqttSource(std::move(topics), clock, std::move(logger), limits));
+  source->settings_ = std::move(settings);
+  return source;
 }
 
-MqttSource::MqttSource(std::unique_ptr<MqttConnection> connection, std::vector<std::string> topics,
-                       const Clock& clock, std::shared_ptr<spdlog::logger> logger,
-                       QueueLimits limits)
+MqttSource::MqttSource(std::vector<std::string> topics, const Clock& clock,
+                       std::shared_ptr<spdlog::logger> logger, QueueLimits limits)
     : topics_(std::move(topics)),
       clock_(clock),
       logger_(std::move(logger)),
@@ -52,16 +48,27 @@ MqttSource::MqttSource(std::unique_ptr<MqttConnection> connection, std::vector<s
       pause_log_(clock, info_sink_, kPauseLogInterval),
       resume_log_(clock, info_sink_, kPauseLogInterval),
       error_sink_([logger = logger_](std::string_view line) { logger->error("{}", line); }),
-      not_queued_log_(clock, error_sink_, kErrorLogInterval),
-      connection_(std::move(connection)) {
-  connection_->client().set_message_callback(
-      [this](::mqtt::const_message_ptr message) { onMessage(message); });
-}
+      not_queued_log_(clock, error_sink_, kErrorLogInterval) {}
 
 MqttSource::~MqttSource() { close(); }
 
 Status MqttSource::start(MessageHandler& handler) {
   if (handler_ != nullptr) return Status::fatal("MQTT source started twice");
+  MqttClient::Options options;
+  options.role = "source";
+  for (const std::string& topic : topics_) {
+    wire::Subscription subscription;
+    subscription.filter = topic;
+    subscription.qos = static_cast<uint8_t>(settings_.subscription_qos);
+    subscription.retain_as_published = true;
+    subscription.retain_handling = 1;  // retained messages only for a new subscription
+    options.subscriptions.push_back(std::move(subscription));
+  }
+  options.retired_filters = std::move(retired_topics_);
+  Result<std::shared_ptr<MqttClient>> client =
+      MqttClient::create(settings_, std::move(options), clock_, logger_);
+  if (!client.isOk()) return client.status();
+  client_ = std::move(client).value();
   handler_ = &handler;
   worker_ = std::thread([this] {
     try {
@@ -71,22 +78,23 @@ Status MqttSource::start(MessageHandler& handler) {
                                         e.what()));
     }
   });
-  return connection_->start([this](const ConnackInfo&) { return subscribeAll(); }, nullptr,
-                            [this](const Status& reason) { handler_->onFailure(reason); });
+  MqttClient::Callbacks callbacks;
+  callbacks.on_message = [this](wire::Publish&& publish, uint64_t receipt) {
+    onMessage(std::move(publish), receipt);
+  };
+  return client_->start(std::move(callbacks));
 }
 
-void MqttSource::ack(const AckToken&) { acked_.fetch_add(1, std::memory_order_relaxed); }
-
-bool MqttSource::connected() const {
-  if (connection_->connected()) return true;
-  std::lock_guard lock(mutex_);
-  return paused_ && !stopped_;
+void MqttSource::ack(const AckToken& token) {
+  acked_.fetch_add(1, std::memory_order_relaxed);
+  if (client_) client_->acknowledge(token.sequence);
 }
+
+bool MqttSource::connected() const { return client_ && client_->connected(); }
 
 ConnectionHealth MqttSource::health() const {
-  ConnectionHealth h = connection_->health();
-  if (h.state != ConnectionState::Connected && connected()) h.state = ConnectionState::Connected;
-  return h;
+  if (!client_) return healthOf(false);
+  return client_->health();
 }
 
 size_t MqttSource::queuedCount() const {
@@ -99,57 +107,16 @@ size_t MqttSource::maxQueuedCount() const {
   return max_queued_;
 }
 
-Status MqttSource::subscribeAll() {
-  const ClientSettings& settings = connection_->settings();
-  const ::mqtt::subscribe_options options(::mqtt::subscribe_options::SUBSCRIBE_LOCAL,
-                                          ::mqtt::subscribe_options::RETAIN_AS_PUBLISHED,
-                                          ::mqtt::subscribe_options::SEND_RETAINED_ON_NEW);
-  Status status = connection_->runOperations(
-      topics_.size(), [&](void* context, ::mqtt::iaction_listener& listener) {
-        for (const std::string& topic : topics_) {
-          connection_->client().subscribe(topic, settings.subscription_qos, context, listener,
-                                          options);
-        }
-      });
-  if (!status.isOk()) {
-    if (status.message().empty()) return status;
-    return Status::retriable("subscribing failed: " + status.message());
-  }
-  logger_->info("MQTT source: subscribed to {} at QoS {}", joined(topics_),
-                settings.subscription_qos);
-  return unsubscribeRetired();
-}
-
-// After subscribing, so that no message matching both an old and a new filter goes unmatched in
-// between (it may arrive twice instead). "No subscription existed" is a success reason code.
-Status MqttSource::unsubscribeRetired() {
-  if (retired_topics_.empty()) return Status::ok();
-  Status status = connection_->runOperations(
-      retired_topics_.size(), [&](void* context, ::mqtt::iaction_listener& listener) {
-        for (const std::string& topic : retired_topics_) {
-          connection_->client().unsubscribe(topic, context, listener);
-        }
-      });
-  if (!status.isOk()) {
-    if (status.message().empty()) return status;
-    return Status::retriable("unsubscribing the filters this dataflow no longer has failed: " +
-                             status.message());
-  }
-  logger_->info("MQTT source: unsubscribed from {} (no longer among this dataflow's filters)",
-                joined(retired_topics_));
-  retired_topics_.clear();
-  return Status::ok();
-}
-
-void MqttSource::onMessage(const ::mqtt::const_message_ptr& message) noexcept {
+void MqttSource::onMessage(wire::Publish&& publish, uint64_t receipt) noexcept {
   try {
-    const uint64_t sequence = received_.fetch_add(1, std::memory_order_relaxed);
-    Message converted = fromPaho(*message, clock_, sequence);
+    received_.fetch_add(1, std::memory_order_relaxed);
+    Message converted = fromPublish(std::move(publish), clock_, receipt);
     bool pause_now = false;
     size_t queued = 0;
     {
       std::lock_guard lock(mutex_);
-      if (closed_) {
+      if (closed_ || stopped_) {
+        // Left unacknowledged, so the broker keeps it for the next connection.
         dropped_after_close_.fetch_add(1, std::memory_order_relaxed);
         return;
       }
@@ -166,18 +133,17 @@ void MqttSource::onMessage(const ::mqtt::const_message_ptr& message) noexcept {
     changed_.notify_all();
     if (pause_now) {
       pauses_.fetch_add(1, std::memory_order_relaxed);
-      connection_->pause();
+      client_->setReading(false);
       pause_log_.report([&] {
         return "MQTT source: the message handler is behind (" + std::to_string(queued) +
-               " messages queued); pausing: disconnecting, the broker keeps the session and "
-               "queues";
+               " messages queued); pausing: not reading from the broker until it catches up";
       });
     }
   } catch (const std::exception& e) {
-    // Whatever failed may fail for every message: one line per interval.
-    not_queued_log_.report([&] {
-      return "MQTT source: message on " + message->get_topic() + " not queued: " + e.what();
-    });
+    // Not queued, so never acknowledged: the broker sends a QoS 1 message again after a
+    // reconnect. Whatever failed may fail for every message: one line per interval.
+    not_queued_log_.report(
+        [&] { return std::string("MQTT source: a received message was not queued: ") + e.what(); });
   }
 }
 
@@ -199,7 +165,7 @@ void MqttSource::work() {
       }
     }
     if (resume_now) {
-      connection_->resume();
+      client_->setReading(true);
       resume_log_.report([] { return std::string("MQTT source: caught up; resuming"); });
     }
     handOver(std::move(message));
@@ -211,8 +177,8 @@ void MqttSource::work() {
   }
 }
 
-// A handler that throws has lost the message (paho acknowledged it already): the dataflow is
-// failed visibly rather than going on with a hole in its stream.
+// A handler that throws has not taken the message: the dataflow is failed visibly rather than
+// going on with a hole in its stream (the message stays unacknowledged at the broker).
 void MqttSource::handOver(Message&& message) noexcept {
   const std::string topic = message.topic;
   std::string why;
@@ -233,10 +199,12 @@ void MqttSource::stopReceiving() {
     std::lock_guard lock(mutex_);
     stopped_ = true;
   }
-  connection_->stop();
+  if (client_) client_->setReading(false);
 }
 
-void MqttSource::endSessionAtStop() { connection_->endSessionAtStop(); }
+void MqttSource::endSessionAtStop() {
+  if (client_) client_->endSessionAtStop();
+}
 
 size_t MqttSource::drainReceived(steady_clock::time_point deadline) {
   std::unique_lock lock(mutex_);
@@ -257,13 +225,14 @@ void MqttSource::close() {
     queued_bytes_ = 0;
   }
   changed_.notify_all();
-  connection_->close();
   if (worker_.joinable()) worker_.join();  // waits for an onMessage in progress
+  // After the worker: the acks of what the handler took are queued before the DISCONNECT.
+  if (client_) client_->close();
   dropped += dropped_after_close_.load();
   if (dropped > 0) {
-    logger_->warn(
-        "MQTT source: {} received message(s) dropped at close() before reaching the handler; "
-        "paho had already acknowledged them to the broker",
+    logger_->info(
+        "MQTT source: {} received message(s) not handed over at close(); unacknowledged, so the "
+        "broker sends them again",
         dropped);
   }
   logger_->info("MQTT source: closed ({} received, {} acknowledged)", received_.load(),

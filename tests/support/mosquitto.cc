@@ -121,9 +121,9 @@ void Mosquitto::kill() {
 }
 
 std::unique_ptr<ChildProcess> publishLines(const Mosquitto& broker, const std::string& topic,
-                                           int count, const TempDir& dir) {
-  const std::string command = "seq 1 " + std::to_string(count) +
-                              " | mosquitto_pub -V 5 -q 1 -l -h 127.0.0.1 -p " +
+                                           int count, const TempDir& dir, int qos) {
+  const std::string command = "seq 1 " + std::to_string(count) + " | mosquitto_pub -V 5 -q " +
+                              std::to_string(qos) + " -l -h 127.0.0.1 -p " +
                               std::to_string(broker.port()) + " -t " + topic;
   return std::make_unique<ChildProcess>(std::vector<std::string>{"sh", "-c", command},
                                         dir.file("mosquitto_pub.log"));

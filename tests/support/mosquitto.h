@@ -78,11 +78,11 @@ class Mosquitto {
   std::unique_ptr<ChildProcess> process_;
 };
 
-// Publishes the lines "1" .. "count" as `count` QoS 1 messages to `topic` from a separate
+// Publishes the lines "1" .. "count" as `count` messages at `qos` to `topic` from a separate
 // mosquitto_pub process (pipelined: much faster than one synchronous publish after another).
 // Its output goes to dir/mosquitto_pub.log.
 std::unique_ptr<ChildProcess> publishLines(const Mosquitto& broker, const std::string& topic,
-                                           int count, const TempDir& dir);
+                                           int count, const TempDir& dir, int qos = 1);
 
 // "1" .. "count": the payloads publishLines() sends, in order.
 std::vector<std::string> numbers(int count);

@@ -1165,34 +1165,42 @@ std::string reasonName(uint8_t code, PacketType packet) {
   return hexByte(code) + " " + (name != nullptr ? name : "unknown reason code");
 }
 
-void encode(const Packet& packet, std::string& out) {
-  std::visit(
-      [&out](const auto& p) {
-        Counter counter;
-        body(counter, p);
-        const auto remaining = static_cast<uint32_t>(counter.n);
-        out.reserve(out.size() + 1 + vbiSize(remaining) + remaining);
-        Appender a{out};
-        a.byte(firstByte(p));
-        a.vbi(remaining);
-        body(a, p);
-      },
-      packet);
+namespace {
+
+template <class P>
+void encodeOne(const P& p, std::string& out) {
+  Counter counter;
+  body(counter, p);
+  const auto remaining = static_cast<uint32_t>(counter.n);
+  out.reserve(out.size() + 1 + vbiSize(remaining) + remaining);
+  Appender a{out};
+  a.byte(firstByte(p));
+  a.vbi(remaining);
+  body(a, p);
 }
 
-size_t encodedSize(const Packet& packet) {
-  return std::visit(
-      [](const auto& p) {
-        Counter counter;
-        body(counter, p);
-        // Sizes above the VBI range are reported as if the length field had 4 bytes; such a
-        // packet cannot be sent anyway, and the caller compares with a limit below it.
-        return 1 +
-               vbiSize(static_cast<uint32_t>(std::min<size_t>(counter.n, kMaxRemainingLength))) +
-               counter.n;
-      },
-      packet);
+template <class P>
+size_t encodedSizeOf(const P& p) {
+  Counter counter;
+  body(counter, p);
+  // Sizes above the VBI range are reported as if the length field had 4 bytes; such a packet
+  // cannot be sent anyway, and the caller compares with a limit below it.
+  return 1 + vbiSize(static_cast<uint32_t>(std::min<size_t>(counter.n, kMaxRemainingLength))) +
+         counter.n;
 }
+
+}  // namespace
+
+void encode(const Packet& packet, std::string& out) {
+  std::visit([&out](const auto& p) { encodeOne(p, out); }, packet);
+}
+void encode(const Publish& packet, std::string& out) { encodeOne(packet, out); }
+void encode(const Ack& packet, std::string& out) { encodeOne(packet, out); }
+
+size_t encodedSize(const Packet& packet) {
+  return std::visit([](const auto& p) { return encodedSizeOf(p); }, packet);
+}
+size_t encodedSize(const Publish& packet) { return encodedSizeOf(packet); }
 
 Frame frameAt(std::string_view buffer, uint32_t maximum_packet_size) {
   Frame frame;

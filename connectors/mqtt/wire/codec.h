@@ -248,9 +248,13 @@ using Packet = std::variant<Connect, Connack, Publish, Ack, Subscribe, Suback, U
 // topic names, string lengths <= 65,535 bytes and a Remaining Length within the protocol's limit
 // (encodedSize); encoding does not re-check).
 void encode(const Packet& packet, std::string& out);
+// The same for the packets of the hot path, without copying them into a Packet first.
+void encode(const Publish& packet, std::string& out);
+void encode(const Ack& packet, std::string& out);
 // Total bytes of encode(packet) (fixed header included): what Maximum Packet Size limits.
 // For a PUBLISH, more than kMaxRemainingLength + 5 never fits any broker.
 size_t encodedSize(const Packet& packet);
+size_t encodedSize(const Publish& packet);
 
 // ---- Decoding ----
 enum class Direction { FromServer, FromClient };

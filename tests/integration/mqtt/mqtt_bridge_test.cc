@@ -118,7 +118,10 @@ TEST_F(MqttDestinationTest, BlockedHandlerDoesNotHoldBackAnotherSourceInTheProce
   second->close();
 }
 
-TEST_F(MqttDestinationTest, HandOffQueuePausesWhileTheHandlerIsBlockedAndCatchesUpAfter) {
+// QoS 1: the broker's in-flight window is the backpressure. A blocked handler acknowledges
+// nothing, so the broker stops at our Receive Maximum and keeps the rest; the connection stays up
+// (no pause, no reconnect), and after the handler resumes everything arrives once, in order.
+TEST_F(MqttDestinationTest, TheBrokersWindowHoldsBackWhileTheHandlerIsBlockedAndCatchesUpAfter) {
   Mosquitto broker;
   TempDir dir;
   ClientSettings settings;
@@ -134,45 +137,64 @@ TEST_F(MqttDestinationTest, HandOffQueuePausesWhileTheHandlerIsBlockedAndCatches
   ASSERT_TRUE(created.isOk()) << created.status().message();
   MqttSource& source = *created.value();
   RecordingHandler handler;
+  handler.ackTo(source);
   startAndWait(source, handler);
   handler.block();
 
   constexpr int kCount = 1000;
   std::unique_ptr<ChildProcess> publisher = publishLines(broker, topic_, kCount, dir);
   EXPECT_EQ(publisher->wait(kWait), 0) << publisher->log();  // the broker queues the rest
-  ASSERT_TRUE(waitFor([&] { return source.pauseCount() >= 1; }, kWait));
-  EXPECT_TRUE(source.connected()) << "a deliberate pause is not a fault";
-  EXPECT_TRUE(sink_->contains("pausing"));
-  // Bounded while paused: once the broker has the DISCONNECT, nothing more can reach the source,
-  // so the queue has stopped growing and the broker holds the rest. It passes the high watermark
-  // by what paho read before the DISCONNECT took effect (paho acknowledges on receipt, so the
-  // broker's window keeps moving until then).
-  ASSERT_TRUE(waitFor(
-      [&] { return broker.log().find(settings.client_id + " disconnected") != std::string::npos; },
-      kWait))
-      << broker.log();
-  EXPECT_GE(source.maxQueuedCount(), limits.high_messages);
-  EXPECT_LT(source.maxQueuedCount(), size_t{kCount} / 2);
-  const size_t max_while_blocked = source.maxQueuedCount();
+  // One message in the blocked handler, the rest of the window queued: 10 unacknowledged.
+  ASSERT_TRUE(waitFor([&] { return source.queuedCount() == 9; }, kWait)) << source.queuedCount();
+  EXPECT_LE(source.maxQueuedCount(), settings.receive_maximum);
+  EXPECT_EQ(source.pauseCount(), 0u);
+  EXPECT_TRUE(source.connected());
 
-  // Every one, in order of first arrival, across the pauses. Duplicates are allowed (at least
-  // once): a message whose PUBACK was still unsent when the DISCONNECT went out is redelivered.
-  auto firstArrivals = [&] {
-    std::vector<std::string> out;
-    std::set<std::string> seen;
-    for (const std::string& p : handler.payloads()) {
-      if (seen.insert(p).second) out.push_back(p);
-    }
-    return out;
-  };
   handler.unblock();
-  ASSERT_TRUE(waitFor([&] { return firstArrivals().size() == kCount; }, kWait)) << handler.count();
-  EXPECT_EQ(firstArrivals(), numbers(kCount));
+  ASSERT_TRUE(waitFor([&] { return handler.count() == kCount; }, kWait)) << handler.count();
+  EXPECT_EQ(handler.payloads(), numbers(kCount));  // once each, in order: nothing was resent
+  EXPECT_LE(source.maxQueuedCount(), settings.receive_maximum);
+  EXPECT_EQ(source.health().disconnects, 0u);
+  EXPECT_EQ(broker.log().find(settings.client_id + " disconnected"), std::string::npos);
+  source.close();
+}
+
+// QoS 0 has no window: at the high watermark the source stops reading its socket (the broker and
+// TCP hold the rest, the connection stays up) and reads again at the low one.
+TEST_F(MqttDestinationTest, AtQos0TheSourceStopsReadingWhileTheHandlerIsBlocked) {
+  Mosquitto broker;
+  TempDir dir;
+  ClientSettings settings;
+  settings.server_uri = "tcp://" + broker.address();
+  settings.client_id = randomName("src-");
+  settings.session_expiry_seconds = 600;
+  settings.subscription_qos = 0;
+  QueueLimits limits;
+  limits.high_messages = 100;
+  limits.low_messages = 20;
+  Result<std::unique_ptr<MqttSource>> created =
+      MqttSource::create(settings, {topic_}, clock_, logger_, limits);
+  ASSERT_TRUE(created.isOk()) << created.status().message();
+  MqttSource& source = *created.value();
+  RecordingHandler handler;
+  handler.ackTo(source);
+  startAndWait(source, handler);
+  handler.block();
+
+  constexpr int kCount = 1000;
+  std::unique_ptr<ChildProcess> publisher = publishLines(broker, topic_, kCount, dir, 0);
+  EXPECT_EQ(publisher->wait(kWait), 0) << publisher->log();
+  ASSERT_TRUE(waitFor([&] { return source.pauseCount() >= 1; }, kWait));
+  EXPECT_TRUE(sink_->contains("pausing"));
+  EXPECT_TRUE(source.connected()) << "not reading on purpose is not a fault";
+  // Bounded: what one read round of the socket held beyond the high watermark.
+  EXPECT_LT(source.maxQueuedCount(), size_t{kCount});
+
+  handler.unblock();
+  ASSERT_TRUE(waitFor([&] { return handler.count() == kCount; }, kWait)) << handler.count();
+  EXPECT_EQ(handler.payloads(), numbers(kCount));
   EXPECT_TRUE(sink_->contains("resuming"));
-  std::cout << "hand-off queue (high watermark " << limits.high_messages << "): at most "
-            << max_while_blocked << " while blocked, " << source.maxQueuedCount()
-            << " while catching up; " << source.pauseCount() << " pause(s), "
-            << handler.count() - kCount << " duplicate(s)\n";
+  EXPECT_EQ(source.health().disconnects, 0u);
   source.close();
 }
 

@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "connectors/mqtt/mqtt_packet.h"
+#include "connectors/mqtt/mqtt_message.h"
 #include "tests/integration/mqtt/destination_fixture.h"
 
 namespace dataflow::mqtt::testing {
@@ -16,6 +16,13 @@ using dataflow::testing::freeTcpPort;
 using dataflow::testing::Mosquitto;
 using dataflow::testing::MqttTestClient;
 using ::testing::HasSubstr;
+
+// The exact size of the PUBLISH the destination sends for `m` (the codec's, as the client's).
+size_t publishPacketSize(const Message& m, int qos) {
+  wire::Publish publish = toPublish(Message(m), qos);
+  if (qos > 0) publish.packet_id = 1;
+  return wire::encodedSize(publish);
+}
 
 std::string bytes(const MQTTLenString& s) {
   return std::string(s.data, static_cast<size_t>(s.len));

@@ -31,17 +31,24 @@ using namespace std::chrono_literals;
 
 inline constexpr std::chrono::milliseconds kWait = 15s;
 
-// Records every message; while blocked, onMessage waits (like a destination at its bound).
+// Records every message and acknowledges it to the source, as the runtime does once the
+// destination has it; while blocked, onMessage waits (like a destination at its bound).
 // onMessage runs on the source's worker thread; the rest on the test thread.
 class RecordingHandler final : public MessageHandler {
  public:
+  // The source whose messages this handler acknowledges (startAndWait sets it).
+  void ackTo(Source& source) { source_ = &source; }
   void onMessage(Message&& message) override {
-    std::unique_lock lock(mutex_);
-    ++entered_;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return !blocked_; });
-    capacities_.push_back(message.properties.capacity());
-    messages_.push_back(std::move(message));
+    const AckToken token = message.ack;
+    {
+      std::unique_lock lock(mutex_);
+      ++entered_;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return !blocked_; });
+      capacities_.push_back(message.properties.capacity());
+      messages_.push_back(std::move(message));
+    }
+    if (source_ != nullptr) source_->ack(token);
   }
   void onFailure(const Status& reason) override {
     std::lock_guard lock(mutex_);
@@ -86,6 +93,7 @@ class RecordingHandler final : public MessageHandler {
   }
 
  private:
+  Source* source_ = nullptr;
   std::mutex mutex_;
   std::condition_variable changed_;
   bool blocked_ = false;            // guarded by mutex_
@@ -150,6 +158,7 @@ class MqttSourceTest : public ::testing::Test {
 
   // Starts `source` with `handler` and waits until it is connected and subscribed.
   void startAndWait(Source& source, MessageHandler& handler) {
+    if (auto* recording = dynamic_cast<RecordingHandler*>(&handler)) recording->ackTo(source);
     ASSERT_TRUE(source.start(handler).isOk());
     ASSERT_TRUE(waitFor([&] { return source.connected(); }, kWait)) << "never connected";
   }

@@ -3,7 +3,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <mqtt/properties.h>
 
 #include <filesystem>
 #include <fstream>
@@ -243,38 +242,38 @@ TEST_F(MqttSettingsTest, OutOfRangeValuesBuiltInCodeAreRefused) {
   EXPECT_THAT(mapSettings(s, files(), "id").status().message(), HasSubstr("Sasl"));
 }
 
-TEST_F(MqttSettingsTest, ConnectOptionsAreV5WithAPersistentSession) {
+TEST_F(MqttSettingsTest, TheConnectIsAPersistentSessionWithTheEndpointsLimits) {
   Result<ClientSettings> r = map(std::string(kAnonymous) + "    keepAliveSeconds: 30\n" +
                                  "    sessionExpirySeconds: 2147483647\n" +
                                  "    maxInflightMessages: 7\n    tls:\n      mode: Disabled\n");
   ASSERT_TRUE(r.isOk()) << r.status().message();
-  const ::mqtt::connect_options options = toConnectOptions(r.value());
-  EXPECT_EQ(options.get_mqtt_version(), MQTTVERSION_5);
-  EXPECT_FALSE(options.is_clean_session());
-  EXPECT_FALSE(options.is_clean_start());
-  EXPECT_FALSE(options.get_automatic_reconnect());
-  EXPECT_EQ(options.get_keep_alive_interval(), std::chrono::seconds(30));
-  EXPECT_EQ(options.get_connect_timeout(), kConnectTimeout);
-  const ::mqtt::properties& props = options.get_properties();
-  EXPECT_EQ(props.size(), 2u);
-  EXPECT_EQ(::mqtt::get<uint32_t>(props, ::mqtt::property::SESSION_EXPIRY_INTERVAL), 2147483647u);
-  EXPECT_EQ(::mqtt::get<uint16_t>(props, ::mqtt::property::RECEIVE_MAXIMUM), 7);
+  const wire::Connect connect = connectPacket(r.value(), nullptr);
+  EXPECT_EQ(connect.client_id, "dataflow-flow-0");
+  EXPECT_FALSE(connect.clean_start);
+  EXPECT_EQ(connect.keep_alive_seconds, 30);
+  EXPECT_EQ(connect.session_expiry_interval, 2147483647u);
+  EXPECT_EQ(connect.receive_maximum, 7);
+  EXPECT_FALSE(connect.authentication_method.has_value());
+  EXPECT_FALSE(connect.topic_alias_maximum.has_value());  // absent = 0: no aliases
+
+  const Credential credential{"K8S-SAT", "token", std::nullopt};
+  const wire::Connect with = connectPacket(r.value(), &credential);
+  EXPECT_EQ(with.authentication_method, "K8S-SAT");
+  EXPECT_EQ(with.authentication_data, "token");
 }
 
-TEST_F(MqttSettingsTest, ConnectOptionsCarryTheTlsFilesAndVerifyTheHost) {
+TEST_F(MqttSettingsTest, TheTlsFilesAreTheMountedOnes) {
   const std::string bundle = mount("configmaps", "ca", "ca.crt");
   const std::string cert = mount("secrets", "client-tls", "client_cert.pem");
   const std::string key = mount("secrets", "client-tls", "client_key.pem");
   Result<ClientSettings> r =
       map(std::string(kX509) + "    tls:\n      trustedCaCertificateConfigMapRef: ca\n");
   ASSERT_TRUE(r.isOk()) << r.status().message();
-  const ::mqtt::connect_options options = toConnectOptions(r.value());
-  const ::mqtt::ssl_options& ssl = options.get_ssl_options();
-  EXPECT_EQ(ssl.get_trust_store(), bundle);
-  EXPECT_EQ(ssl.get_key_store(), cert);
-  EXPECT_EQ(ssl.get_private_key(), key);
-  EXPECT_TRUE(ssl.get_enable_server_cert_auth());
-  EXPECT_TRUE(ssl.get_verify());
+  ASSERT_TRUE(r.value().tls.has_value());
+  EXPECT_EQ(r.value().tls->trust_store, bundle);
+  EXPECT_EQ(r.value().tls->client_certificate, cert);
+  EXPECT_EQ(r.value().tls->client_key, key);
+  EXPECT_EQ(r.value().server_uri.rfind("ssl://", 0), 0u);
 }
 
 }  // namespace
