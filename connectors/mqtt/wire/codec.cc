@@ -1206,25 +1206,22 @@ Frame frameAt(std::string_view buffer, uint32_t maximum_packet_size) {
   Frame frame;
   uint32_t remaining = 0;
   size_t i = 1;
+  auto malformed = [&frame, &buffer](const char* problem) {
+    frame.state = Frame::State::Error;
+    frame.error = {reason::kMalformedPacket,
+                   std::string(kPacketNames[static_cast<uint8_t>(buffer[0]) >> 4]) +
+                       ": Remaining Length is " + problem};
+    return frame;
+  };
   for (;; ++i) {
     if (i >= buffer.size()) return frame;  // Incomplete
     const auto b = static_cast<uint8_t>(buffer[i]);
     remaining |= uint32_t{b & 0x7Fu} << (7 * (i - 1));
     if ((b & 0x80) == 0) {
-      if (i > 1 && b == 0) {
-        frame.state = Frame::State::Error;
-        frame.error = {reason::kMalformedPacket,
-                       "packet header: Remaining Length is not in its shortest form"};
-        return frame;
-      }
+      if (i > 1 && b == 0) return malformed("not in its shortest form");  // MQTT-1.5.5-1
       break;
     }
-    if (i == 4) {
-      frame.state = Frame::State::Error;
-      frame.error = {reason::kMalformedPacket,
-                     "packet header: Remaining Length is longer than 4 bytes"};
-      return frame;
-    }
+    if (i == 4) return malformed("longer than 4 bytes");
   }
   const size_t size = 1 + i + size_t{remaining};
   if (size > maximum_packet_size) {

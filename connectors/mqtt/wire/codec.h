@@ -110,7 +110,8 @@ struct Connect {
   uint16_t keep_alive_seconds = 0;
   std::optional<std::string> username;
   std::optional<std::string> password;  // binary
-  // Properties (3.1.2.11). No Will: this client never sets one.
+  // Properties (3.1.2.11). No Will: this client never sets one. A decoded CONNECT's Will
+  // (properties, topic, payload) is checked like the rest and then dropped.
   std::optional<uint32_t> session_expiry_interval;
   std::optional<uint16_t> receive_maximum;
   std::optional<uint32_t> maximum_packet_size;
@@ -260,7 +261,9 @@ size_t encodedSize(const Publish& packet);
 enum class Direction { FromServer, FromClient };
 
 struct DecodeError {
-  uint8_t reason_code = reason::kMalformedPacket;  // 0x81, 0x82 or 0x95
+  // 0x81, 0x82 or 0x95; 0x84 Unsupported Protocol Version for a CONNECT whose level is not 5
+  // (the CONNACK reason a server answers it with, 3.1.2.2).
+  uint8_t reason_code = reason::kMalformedPacket;
   std::string what;  // one sentence, e.g. "PUBLISH: property 0x02 appears twice"
 };
 

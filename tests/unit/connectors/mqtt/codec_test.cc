@@ -476,6 +476,7 @@ TEST(MqttCodecTest, FrameAtReportsIncompleteCompleteTooLargeAndBadLengths) {
   f = frameAt(bytes({0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}), UINT32_MAX);
   EXPECT_EQ(f.state, Frame::State::Error);
   EXPECT_EQ(f.error.reason_code, reason::kMalformedPacket);
+  EXPECT_EQ(f.error.what, "PUBLISH: Remaining Length is longer than 4 bytes");
   // Known to be bad after the fourth byte, before the fifth arrives.
   EXPECT_EQ(frameAt(bytes({0x30, 0xFF, 0xFF, 0xFF, 0xFF}), UINT32_MAX).state, Frame::State::Error);
   // Not the shortest form (MQTT-1.5.5-1): 0 in two bytes, 2 in two bytes.
