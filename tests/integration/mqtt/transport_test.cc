@@ -2,6 +2,8 @@
 // a hand-written MQTT v5 CONNECT answered by a CONNACK over TCP, TLS (mosquitto's TLS listener,
 // each way verification fails named), WebSockets and WebSockets over TLS (ws_proxy.py in front
 // of mosquitto), and the WebSocket framing checked against a scripted server in the test.
+#include "connectors/mqtt/net/transport.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -18,7 +20,6 @@
 #include <string>
 #include <thread>
 
-#include "connectors/mqtt/net/transport.h"
 #include "tests/integration/mqtt/mqtt_pki.h"
 #include "tests/support/files.h"
 #include "tests/support/mosquitto.h"
@@ -54,7 +55,9 @@ bool waitReady(int fd, State state, Clock::time_point deadline) {
   }
 }
 
-IoResult timedOut(const char* what) { return {State::Error, 0, std::string("test: timed out ") + what}; }
+IoResult timedOut(const char* what) {
+  return {State::Error, 0, std::string("test: timed out ") + what};
+}
 
 IoResult handshake(Transport& t, Clock::time_point deadline) {
   for (;;) {
@@ -162,9 +165,8 @@ TEST(TcpTransport, TheBrokerClosingShowsAsClosed) {
   const Clock::time_point deadline = Clock::now() + kWait;
   Result<std::vector<Address>> addresses = resolve("127.0.0.1", broker.port());
   ASSERT_TRUE(addresses.isOk());
-  Result<std::unique_ptr<Transport>> made =
-      connectTransport(parseServerUri("tcp://" + broker.address()).value(),
-                       addresses.value().front(), nullptr);
+  Result<std::unique_ptr<Transport>> made = connectTransport(
+      parseServerUri("tcp://" + broker.address()).value(), addresses.value().front(), nullptr);
   ASSERT_TRUE(made.isOk());
   Transport& t = *made.value();
   ASSERT_EQ(handshake(t, deadline).state, State::Done);
@@ -525,10 +527,10 @@ TEST(WebSocketFraming, TheUpgradeRequestAndStreamedReads) {
   Transport& t = *client.transport;
   ASSERT_EQ(handshake(t, client.deadline).state, State::Done);
   std::string got;
-  ASSERT_EQ(readN(t, got, connack.size() + pingresp.size() + publish.size() + big.size(),
-                  client.deadline)
-                .state,
-            State::Done);
+  ASSERT_EQ(
+      readN(t, got, connack.size() + pingresp.size() + publish.size() + big.size(), client.deadline)
+          .state,
+      State::Done);
   EXPECT_EQ(got, connack + pingresp + publish + big);
   ASSERT_EQ(writeAll(t, std::string(40'000, 'w'), client.deadline).state, State::Done);
   std::string more;
@@ -541,9 +543,8 @@ TEST(WebSocketFraming, TheUpgradeRequestAndStreamedReads) {
 
 // The handshake's error for a server answering `response` (built from the request).
 std::string upgradeError(std::function<std::string(const std::string& request)> response) {
-  ScriptedServer server([&](ScriptedServer& s, int fd) {
-    ScriptedServer::send(fd, response(s.readRequest(fd)));
-  });
+  ScriptedServer server(
+      [&](ScriptedServer& s, int fd) { ScriptedServer::send(fd, response(s.readRequest(fd))); });
   Client client(server.uri());
   IoResult r = handshake(*client.transport, client.deadline);
   EXPECT_EQ(server.failures(), "");
@@ -556,10 +557,9 @@ TEST(WebSocketFraming, ARefusedUpgradeNamesTheStatus) {
                 return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
               }),
               HasSubstr("WebSocket upgrade refused: HTTP 404 Not Found"));
-  EXPECT_THAT(upgradeError([](const std::string& request) {
-                return switchingProtocols(request, "");
-              }),
-              HasSubstr("subprotocol mqtt"));
+  EXPECT_THAT(
+      upgradeError([](const std::string& request) { return switchingProtocols(request, ""); }),
+      HasSubstr("subprotocol mqtt"));
   EXPECT_THAT(upgradeError([](const std::string& request) {
                 return switchingProtocols(request, "mqttv3.1");
               }),
