@@ -48,8 +48,8 @@ Result<Target> parseServerUri(std::string_view uri) {
     target.websockets = true;
     target.tls = true;
   } else {
-    return invalid(uri, "unknown scheme \"" + scheme +
-                            "\" (expected tcp, mqtt, ssl, mqtts, tls, ws or wss)");
+    return invalid(
+        uri, "unknown scheme \"" + scheme + "\" (expected tcp, mqtt, ssl, mqtts, tls, ws or wss)");
   }
 
   const std::string_view rest = uri.substr(separator + 3);
@@ -117,8 +117,8 @@ Result<std::vector<Address>> resolve(const std::string& host, uint16_t port) {
     std::memcpy(&address.storage, a->ai_addr, a->ai_addrlen);
     address.length = a->ai_addrlen;
     char text[NI_MAXHOST];
-    if (::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0,
-                      NI_NUMERICHOST) != 0) {
+    if (::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) !=
+        0) {
       continue;
     }
     const std::string numeric = text;

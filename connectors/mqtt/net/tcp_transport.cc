@@ -37,8 +37,7 @@ IoResult TcpTransport::handshake() {
     return {};
   }
   if (errno == ENOTCONN) return {IoResult::State::WantWrite, 0, ""};
-  return {IoResult::State::Error, 0,
-          "TCP connect to " + address_ + " failed: " + errnoText(errno)};
+  return {IoResult::State::Error, 0, "TCP connect to " + address_ + " failed: " + errnoText(errno)};
 }
 
 IoResult TcpTransport::read(char* data, size_t size) {
@@ -48,7 +47,8 @@ IoResult TcpTransport::read(char* data, size_t size) {
     if (n == 0) return {IoResult::State::Closed, 0, ""};
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return {IoResult::State::WantRead, 0, ""};
-    return {IoResult::State::Error, 0, "TCP read from " + address_ + " failed: " + errnoText(errno)};
+    return {IoResult::State::Error, 0,
+            "TCP read from " + address_ + " failed: " + errnoText(errno)};
   }
 }
 

@@ -54,7 +54,6 @@ std::string handshakeRefusedCause(const std::string& reasons, bool has_client_ce
 
 // TLS 1.3: the broker checks the client certificate after the client's handshake is complete, so
 // its refusal arrives as an alert at the first read.
-std::string clientCertificateRefusedCause(const std::string& reasons,
-                                          bool has_client_certificate);
+std::string clientCertificateRefusedCause(const std::string& reasons, bool has_client_certificate);
 
 }  // namespace dataflow::mqtt::net

@@ -106,8 +106,7 @@ std::string handshakeRefusedCause(const std::string& reasons, bool has_client_ce
          (has_client_certificate ? "one it trusts?" : "missing?");
 }
 
-std::string clientCertificateRefusedCause(const std::string& reasons,
-                                          bool has_client_certificate) {
+std::string clientCertificateRefusedCause(const std::string& reasons, bool has_client_certificate) {
   return "the broker refused the client certificate (" + reasons + ")" +
          (has_client_certificate ? "" : ": none was configured");
 }
@@ -149,10 +148,9 @@ Result<SslCtxPtr> newClientContext(const TlsFiles& files) {
   if (!ctx) return Status::retriable("cannot make a TLS context: " + opensslErrors());
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  const int loaded =
-      files.trust_store
-          ? SSL_CTX_load_verify_locations(ctx.get(), files.trust_store->c_str(), nullptr)
-          : SSL_CTX_set_default_verify_paths(ctx.get());
+  const int loaded = files.trust_store ? SSL_CTX_load_verify_locations(
+                                             ctx.get(), files.trust_store->c_str(), nullptr)
+                                       : SSL_CTX_set_default_verify_paths(ctx.get());
   if (loaded != 1) {
     return Status::retriable("cannot load " + trustStoreName(files.trust_store) + ": " +
                              opensslErrors());
@@ -177,8 +175,9 @@ Result<SslCtxPtr> newClientContext(const TlsFiles& files) {
       if (!added.isOk()) return added;
     }
   } else if (files.client_key || files.intermediate_certificates) {
-    return Status::retriable("a client key or intermediate certificates without a client "
-                             "certificate");
+    return Status::retriable(
+        "a client key or intermediate certificates without a client "
+        "certificate");
   }
   return ctx;
 }
@@ -355,7 +354,7 @@ class TlsTransport final : public Transport {
   }
 
   void shutdown() override {
-    if (handshake_done_ && !shut_down_) {
+    if (handshake_done_ && !failed_ && !shut_down_) {
       shut_down_ = true;
       ERR_clear_error();
       SSL_shutdown(ssl_.get());  // sends close_notify if the socket takes it now; no waiting
@@ -365,7 +364,10 @@ class TlsTransport final : public Transport {
   }
 
  private:
-  IoResult error(std::string message) { return {IoResult::State::Error, 0, std::move(message)}; }
+  IoResult error(std::string message) {
+    failed_ = true;  // OpenSSL forbids SSL_shutdown after a fatal error
+    return {IoResult::State::Error, 0, std::move(message)};
+  }
 
   IoResult writeSome(std::string_view data) {
     ERR_clear_error();
@@ -387,6 +389,7 @@ class TlsTransport final : public Transport {
 
   IoResult failure(const char* what, int code) {
     const int saved_errno = errno;
+    failed_ = true;
     std::string reasons = opensslErrors();
     if (!read_any_ && !isAlert(reasons) && std::string_view(what) == "write to") {
       // TLS 1.3: a broker refusing the client certificate sends an alert and closes after our
@@ -409,8 +412,8 @@ class TlsTransport final : public Transport {
       return error("TLS " + std::string(what) + " " + tcp_->address() +
                    " failed: " + errnoText(saved_errno));
     }
-    return error("TLS " + std::string(what) + " " + tcp_->address() + " failed: " +
-                 (reasons.empty() ? std::string("unknown OpenSSL error") : reasons));
+    return error("TLS " + std::string(what) + " " + tcp_->address() +
+                 " failed: " + (reasons.empty() ? std::string("unknown OpenSSL error") : reasons));
   }
 
   std::unique_ptr<TcpTransport> tcp_;
@@ -421,13 +424,13 @@ class TlsTransport final : public Transport {
   bool handshake_done_ = false;
   bool read_any_ = false;
   bool shut_down_ = false;
+  bool failed_ = false;
   std::string pending_;
 };
 
 }  // namespace
 
-std::unique_ptr<Transport> makeTlsTransport(std::unique_ptr<TcpTransport> tcp,
-                                            const Target& target,
+std::unique_ptr<Transport> makeTlsTransport(std::unique_ptr<TcpTransport> tcp, const Target& target,
                                             std::shared_ptr<TlsContext> context) {
   return std::make_unique<TlsTransport>(std::move(tcp), target, std::move(context));
 }

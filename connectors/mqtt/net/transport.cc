@@ -26,8 +26,7 @@ Result<std::unique_ptr<Transport>> connectTransport(const Target& target, const 
   if (target.tls && !tls) {
     return Status::fatal("connecting to " + target.authority() + " needs a TLS context");
   }
-  const int fd =
-      ::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return Status::retriable("cannot make a socket for " + address.text + ": " + errnoText(errno));
   }

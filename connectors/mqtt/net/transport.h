@@ -86,7 +86,9 @@ class Transport {
   // Drives the TCP connect, the TLS handshake (SNI = target host, host name verified) and the
   // WebSocket upgrade (GET path, Sec-WebSocket-Protocol: mqtt, Sec-WebSocket-Accept checked).
   virtual IoResult handshake() = 0;
-  // After handshake() was Done. MQTT bytes in, whatever framing is below.
+  // After handshake() was Done. MQTT bytes in, whatever framing is below. Call again until
+  // WantRead before waiting on fd(): bytes may already sit above the socket (a decrypted TLS
+  // record, the rest of a WebSocket frame), where poll() cannot see them.
   virtual IoResult read(char* data, size_t size) = 0;
   // Writes a prefix of `data` (Done with bytes > 0) or nothing. WebSockets: one or more masked
   // binary frames; bytes counts MQTT bytes accepted (the transport finishes a started frame

@@ -35,8 +35,7 @@ class TcpTransport final : public Transport {
 };
 
 // TLS over `tcp`: SNI and name verification for target.host, errors naming `tcp`'s address.
-std::unique_ptr<Transport> makeTlsTransport(std::unique_ptr<TcpTransport> tcp,
-                                            const Target& target,
+std::unique_ptr<Transport> makeTlsTransport(std::unique_ptr<TcpTransport> tcp, const Target& target,
                                             std::shared_ptr<TlsContext> context);
 
 // WebSockets (subprotocol "mqtt") over `inner`, upgrading with GET target.path.
