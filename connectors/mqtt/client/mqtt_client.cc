@@ -23,6 +23,8 @@ using std::chrono::steady_clock;
 using wire::reason::kSuccess;
 
 constexpr std::chrono::milliseconds kInitialBackoff{100};
+// Set on a blocking-pool thread while it runs a client's task.
+thread_local bool t_in_blocking_task = false;
 constexpr std::chrono::milliseconds kMaxBackoff{30'000};
 constexpr std::chrono::seconds kFailureLogInterval{60};
 // Bytes read from one connection per readiness event before the loop serves the others.
@@ -96,7 +98,8 @@ struct MqttClient::Shared {
 
   std::mutex stop_mutex;
   std::condition_variable stop_changed;
-  bool stopped = false;  // guarded by stop_mutex: the connection is closed for good
+  bool stopped = false;      // guarded by stop_mutex: the connection is closed for good
+  size_t blocking_tasks = 0;  // guarded by stop_mutex: submitted to the pool, not finished
 };
 
 // The connection state machine. Loop thread only.
@@ -132,6 +135,7 @@ struct MqttClient::Impl {
         backoff(kInitialBackoff, kMaxBackoff),
         failures(*client.logger_, client.options_.role),
         loss_warning(client.clock_, loss_sink, kLossLogInterval),
+        excess_warning(client.clock_, loss_sink, kLossLogInterval),
         id_to_seq(65536, 0) {}
 
   MqttClient& c;
@@ -142,6 +146,7 @@ struct MqttClient::Impl {
   FailureLog failures;
   WarningSink loss_sink = [logger = c.logger_](std::string_view line) { logger->warn("{}", line); };
   RateLimitedWarning loss_warning;
+  RateLimitedWarning excess_warning;
   LoopThread::TimerId connect_timer = 0;
   LoopThread::TimerId backoff_timer = 0;
   LoopThread::TimerId keepalive_timer = 0;
@@ -193,10 +198,12 @@ struct MqttClient::Impl {
   struct Incoming {
     uint16_t packet_id = 0;
     bool done = false;
+    bool qos1 = true;  // a PUBACK is due (QoS 0 entries only keep the receipts in order)
   };
   std::deque<Incoming> incoming;
-  uint64_t incoming_base = 1;  // receipt of incoming.front()
-  uint64_t next_receipt = 1;
+  size_t incoming_qos1 = 0;     // QoS 1 entries in `incoming`
+  uint64_t incoming_base = 0;  // receipt of incoming.front()
+  uint64_t next_receipt = 0;
 
   // ---- helpers ----
   std::string label() const {
@@ -233,7 +240,7 @@ struct MqttClient::Impl {
       fail(target.status().message());
       return;
     }
-    c.loop_.blocking().submit([weak = weak(), target = target.value(),
+    c.submitBlocking([weak = weak(), target = target.value(),
                                tls_files = c.settings_.tls, credentials = c.settings_.credentials,
                                label = label(), this_attempt]() {
       auto prepared = std::make_shared<Prepared>(prepare(target, tls_files, credentials, label));
@@ -368,6 +375,7 @@ struct MqttClient::Impl {
     // Receipts handed out on this connection can no longer be acknowledged: the broker sends
     // those messages again on the next one.
     incoming.clear();
+    incoming_qos1 = 0;
     incoming_base = next_receipt;
     reauth_in_progress = false;
     ping_outstanding = false;
@@ -398,7 +406,7 @@ struct MqttClient::Impl {
           renew_timer = 0;
           c.logger_->info("MQTT {}: {}: the credential is due for renewal before it expires",
                           role(), label());
-          credentialChanged();
+          credentialChanged(/*due=*/true);
         });
   }
 
@@ -791,19 +799,30 @@ struct MqttClient::Impl {
       return protocolError(wire::reason::kQosNotSupported,
                            "PUBLISH at QoS 2 (this client subscribes at QoS 1 at most)");
     }
-    uint64_t receipt = 0;
+    // Every PUBLISH gets the next receipt (its receive order); a QoS 0 one needs no PUBACK, so it
+    // is complete at once and only holds its place while earlier QoS 1 ones are open.
+    const uint64_t receipt = next_receipt++;
     if (publish.qos == 1) {
-      if (incoming.size() >= c.settings_.receive_maximum) {
-        return protocolError(wire::reason::kReceiveMaximumExceeded,
-                             "more than " + std::to_string(c.settings_.receive_maximum) +
-                                 " unacknowledged QoS 1 PUBLISHes (our Receive Maximum)");
+      if (++incoming_qos1 > c.settings_.receive_maximum) {
+        // MQTT-3.3.4-9 forbids it, but mosquitto 2.0.11 does it (by one, now and then, while
+        // PUBACKs flow). Disconnecting (0x93) would turn a harmless overshoot into a reconnect
+        // loop; memory stays bounded by the source's watermarks, which stop reading.
+        excess_warning.report([&] {
+          return "MQTT " + role() + ": " + label() + ": the broker sent more than our Receive " +
+                 "Maximum of " + std::to_string(c.settings_.receive_maximum) +
+                 " unacknowledged QoS 1 PUBLISHes (" + std::to_string(incoming_qos1) +
+                 "); accepted";
+        });
       }
-      receipt = next_receipt++;
-      incoming.push_back({publish.packet_id, false});
+      incoming.push_back({publish.packet_id, false, true});
+    } else if (incoming.empty()) {
+      incoming_base = next_receipt;
+    } else {
+      incoming.push_back({0, true, false});
     }
     if (callbacks.on_message) {
       callbacks.on_message(std::move(publish), receipt);
-    } else if (receipt != 0) {
+    } else {
       acknowledge(receipt);  // nobody to hand it to (a destination's connection)
     }
     return true;
@@ -814,12 +833,15 @@ struct MqttClient::Impl {
     incoming[receipt - incoming_base].done = true;
     bool any = false;
     while (!incoming.empty() && incoming.front().done) {
-      wire::Ack ack;
-      ack.packet_id = incoming.front().packet_id;
-      send(ack);
+      if (incoming.front().qos1) {
+        wire::Ack ack;
+        ack.packet_id = incoming.front().packet_id;
+        send(ack);
+        --incoming_qos1;
+        any = true;
+      }
       incoming.pop_front();
       ++incoming_base;
-      any = true;
     }
     if (any) sendNow();
   }
@@ -955,23 +977,25 @@ struct MqttClient::Impl {
   }
 
   // ---- credentials ----
-  void credentialChanged() {
+  // `due`: at the credential's renew_at, re-authenticate even with the same data (the broker
+  // checks it again and extends what it allows); otherwise only when the data changed.
+  void credentialChanged(bool due = false) {
     if (phase != Phase::Up || !c.settings_.credentials || reauth_in_progress) return;
     const uint64_t this_attempt = attempt;
-    c.loop_.blocking().submit([weak = weak(), credentials = c.settings_.credentials,
-                               this_attempt] {
+    c.submitBlocking([weak = weak(), credentials = c.settings_.credentials,
+                               this_attempt, due] {
       auto fetched = std::make_shared<Result<Credential>>(credentials->fetch());
       std::shared_ptr<MqttClient> client = weak.lock();
       if (!client) return;
-      client->thread_.post([weak, fetched, this_attempt] {
+      client->thread_.post([weak, fetched, this_attempt, due] {
         std::shared_ptr<MqttClient> alive = weak.lock();
         if (!alive || !alive->impl_) return;
-        alive->impl_->reauthenticate(*fetched, this_attempt);
+        alive->impl_->reauthenticate(*fetched, this_attempt, due);
       });
     });
   }
 
-  void reauthenticate(const Result<Credential>& credential, uint64_t this_attempt) {
+  void reauthenticate(const Result<Credential>& credential, uint64_t this_attempt, bool due) {
     if (this_attempt != attempt || phase != Phase::Up) return;
     if (!credential.isOk()) {
       c.logger_->warn("MQTT {}: {}: {}; keeping the current connection", role(), label(),
@@ -979,7 +1003,7 @@ struct MqttClient::Impl {
       return;
     }
     scheduleRenewal(credential.value().renew_at);
-    if (credential.value().data == credential_data &&
+    if (!due && credential.value().data == credential_data &&
         credential.value().method == credential_method) {
       return;
     }
@@ -991,8 +1015,13 @@ struct MqttClient::Impl {
     auth.authentication_data = credential_data;
     send(auth);
     reauth_in_progress = true;
-    c.logger_->info("MQTT {}: {}: re-authenticating ({} changed)", role(), label(),
-                    c.settings_.credentials->describe());
+    if (due) {
+      c.logger_->info("MQTT {}: {}: re-authenticating with a freshly fetched credential", role(),
+                      label());
+    } else {
+      c.logger_->info("MQTT {}: {}: re-authenticating ({} changed)", role(), label(),
+                      c.settings_.credentials->describe());
+    }
     sendNow();
   }
 
@@ -1086,11 +1115,29 @@ MqttClient::MqttClient(ClientSettings settings, Options options, const Clock& cl
       logger_(std::move(logger)),
       loop_(loop),
       thread_(loop.pick()),
-      shared_(std::make_unique<Shared>()) {}
+      shared_(std::make_shared<Shared>()) {}
 
 MqttClient::~MqttClient() {
   close();
   loop_.release(thread_);
+}
+
+// close() waits for these: a credential source or TLS file read must not run on after its client
+// is gone (at exit it would outlive the statics it uses).
+void MqttClient::submitBlocking(std::function<void()> task) {
+  {
+    std::lock_guard lock(shared_->stop_mutex);
+    ++shared_->blocking_tasks;
+  }
+  loop_.blocking().submit([shared = shared_, task = std::move(task)] {
+    t_in_blocking_task = true;
+    task();  // may drop the last reference to the client: its close() then does not wait
+    t_in_blocking_task = false;
+    // Notified under the lock: the waiting close() may destroy `shared` as soon as it sees 0.
+    std::lock_guard lock(shared->stop_mutex);
+    --shared->blocking_tasks;
+    shared->stop_changed.notify_all();
+  });
 }
 
 void MqttClient::runOnLoop(const std::function<void()>& task) {
@@ -1211,7 +1258,6 @@ void MqttClient::publish(wire::Publish publish,
 }
 
 void MqttClient::acknowledge(uint64_t receipt) {
-  if (receipt == 0) return;
   Request r;
   r.kind = Request::Kind::Ack;
   r.receipt = receipt;
@@ -1219,6 +1265,12 @@ void MqttClient::acknowledge(uint64_t receipt) {
 }
 
 void MqttClient::setReading(bool reading) {
+  if (!reading && thread_.inLoop()) {
+    // From a callback (the source's on_message): stop at once, before the next packet of the
+    // buffer is handed over, so the source's watermark is an exact bound.
+    if (impl_) impl_->reading = false;
+    return;
+  }
   Request r;
   r.kind = Request::Kind::Reading;
   r.reading = reading;
@@ -1253,6 +1305,12 @@ void MqttClient::close() {
       impl_.reset();
       drainRequests();  // reports publishes submitted meanwhile as Abandoned
     });
+    // Blocking steps still running (a token request up to its own timeout): as the connection
+    // thread of paho's days was joined, so are they.
+    if (!t_in_blocking_task) {
+      std::unique_lock lock(shared_->stop_mutex);
+      shared_->stop_changed.wait(lock, [&] { return shared_->blocking_tasks == 0; });
+    }
   }
   if (settings_.credentials) settings_.credentials->watch(nullptr);
 }

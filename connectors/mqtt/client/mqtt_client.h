@@ -15,9 +15,12 @@
 // Incoming QoS 1: handed over with a receipt; acknowledge(receipt) sends the PUBACK once the
 // message is safe, and PUBACKs leave in the order the PUBLISHes arrived (MQTT-4.6.0-2): a
 // completion out of order is held until every earlier one is complete. The broker's in-flight
-// window (our Receive Maximum) is the backpressure; a broker that exceeds it is disconnected with
-// 0x93. A receipt of an earlier connection is ignored: the broker sends that message again (DUP)
-// on the resumed session. setReading(false) stops reading the socket (for QoS 0, which has no
+// window (our Receive Maximum) is the backpressure. A broker that exceeds it is tolerated with a
+// rate-limited warning rather than disconnected with 0x93: mosquitto 2.0.11 overshoots by one now
+// and then while PUBACKs flow, and a reconnect loop would be worse than the extra message. Every
+// PUBLISH gets a receipt, its receive order (QoS 0 ones need no acknowledge()). A receipt of an
+// earlier connection is ignored: the broker sends that message again (DUP) on the resumed
+// session. setReading(false) stops reading the socket (for QoS 0, which has no
 // window); the keep-alive timeout is not enforced while reading is stopped.
 //
 // Outgoing: publish() queues; at most min(max_outgoing_inflight, the server's Receive Maximum)
@@ -42,7 +45,7 @@
 // logged by name; TLS failures name their cause (net/transport.h).
 //
 // Malformed input from the broker (wire/codec.h) closes the connection with a DISCONNECT carrying
-// the reason code (0x81, 0x82, 0x93, 0x95), logged, and the client reconnects.
+// the reason code (0x81, 0x82, 0x94, 0x95, 0x9B), logged, and the client reconnects.
 //
 // Threads: the loop thread owns all connection state. publish(), acknowledge(), setReading(),
 // stop(), close(), connected(), health() may be called from any thread (close() and stop() not
@@ -103,7 +106,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   struct Callbacks {
     std::function<void(const ConnackInfo&)> on_up;
     std::function<void()> on_down;  // a connection that was up went down
-    // A PUBLISH from the broker. QoS 1: acknowledge(receipt) exactly once, any thread.
+    // A PUBLISH from the broker and its receipt (receive order, from 0). QoS 1: acknowledge(receipt)
+    // exactly once, any thread; QoS 0: acknowledging is allowed and does nothing.
     std::function<void(wire::Publish&& publish, uint64_t receipt)> on_message;
   };
   using PublishDone = std::function<void(const PublishResult&)>;
@@ -128,6 +132,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   // Any thread: the QoS 1 message of `receipt` is safe; its PUBACK goes when every earlier one's
   // has.
   void acknowledge(uint64_t receipt);
+  // Any thread; from an on_message callback, setReading(false) takes effect before the next
+  // packet already read is handed over.
   void setReading(bool reading);
   // Stops reconnecting and reading; PUBACKs already due are written, then DISCONNECT (the broker
   // keeps the session, unless endSessionAtStop()). Returns within kStopBudget. Idempotent.
@@ -154,6 +160,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
              std::shared_ptr<spdlog::logger> logger, EventLoop& loop);
   void submit(Request&& request);  // any thread: queues for the loop thread, wakes it once
   void drainRequests();            // loop thread
+  // Runs `task` on the blocking pool; close() waits for every such task to finish.
+  void submitBlocking(std::function<void()> task);
   // Runs `task` on the loop thread and waits for it (inline when already there).
   void runOnLoop(const std::function<void()>& task);
 
@@ -163,7 +171,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   const std::shared_ptr<spdlog::logger> logger_;
   EventLoop& loop_;
   LoopThread& thread_;
-  const std::unique_ptr<Shared> shared_;
+  const std::shared_ptr<Shared> shared_;  // shared with the blocking-pool tasks
   std::unique_ptr<Impl> impl_;  // loop thread; created by start(), destroyed by close()
   std::mutex close_mutex_;      // serialises stop() and close()
 };

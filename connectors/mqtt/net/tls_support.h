@@ -1,6 +1,5 @@
-// The OpenSSL pieces the TLS transport and the TLS diagnosis (connectors/mqtt/tls_diagnosis.h)
-// share, so that both build the client context the same way and name a failure in the same
-// words: "untrusted CA: ...", "the broker's certificate has expired (...)", "host-name mismatch:
+// The OpenSSL pieces of the TLS transport: the client context and the words a failure is named
+// in: "untrusted CA: ...", "the broker's certificate has expired (...)", "host-name mismatch:
 // the broker's certificate does not name HOST (...)", "the broker refused ... client certificate".
 // Not part of the transport contract (transport.h); OpenSSL types appear here on purpose.
 #pragma once

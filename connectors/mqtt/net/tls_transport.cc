@@ -1,5 +1,4 @@
-// The TLS layer of transport.h (OpenSSL 3) and the pieces it shares with the TLS diagnosis
-// (tls_support.h).
+// The TLS layer of transport.h (OpenSSL 3) and the pieces it keeps in tls_support.h
 //
 // SIGPIPE: the engine does not ignore SIGPIPE (cli/main.cc leaves it alone, and a library must not
 // change a process-wide disposition), and OpenSSL's socket BIO writes with write(2), which raises
@@ -41,7 +40,7 @@ class TlsContext {
   std::optional<std::string> trust_store_;
 };
 
-// ---------------------------------------------------------------- shared with tls_diagnosis.cc
+// ---------------------------------------------------------------- tls_support.h
 
 std::string opensslErrors() {
   std::string out;

@@ -120,7 +120,9 @@ TEST_F(MqttDestinationTest, BlockedHandlerDoesNotHoldBackAnotherSourceInTheProce
 
 // QoS 1: the broker's in-flight window is the backpressure. A blocked handler acknowledges
 // nothing, so the broker stops at our Receive Maximum and keeps the rest; the connection stays up
-// (no pause, no reconnect), and after the handler resumes everything arrives once, in order.
+// (no reconnect), and after the handler resumes everything arrives once, in order. While PUBACKs
+// flow, mosquitto 2.0.11 sends well beyond the Receive Maximum (measured: 150 unacknowledged at a
+// Receive Maximum of 10), so there the source's high watermark is the bound: it stops reading.
 TEST_F(MqttDestinationTest, TheBrokersWindowHoldsBackWhileTheHandlerIsBlockedAndCatchesUpAfter) {
   Mosquitto broker;
   TempDir dir;
@@ -146,14 +148,14 @@ TEST_F(MqttDestinationTest, TheBrokersWindowHoldsBackWhileTheHandlerIsBlockedAnd
   EXPECT_EQ(publisher->wait(kWait), 0) << publisher->log();  // the broker queues the rest
   // One message in the blocked handler, the rest of the window queued: 10 unacknowledged.
   ASSERT_TRUE(waitFor([&] { return source.queuedCount() == 9; }, kWait)) << source.queuedCount();
-  EXPECT_LE(source.maxQueuedCount(), settings.receive_maximum);
+  EXPECT_EQ(source.maxQueuedCount(), 9u);
   EXPECT_EQ(source.pauseCount(), 0u);
   EXPECT_TRUE(source.connected());
 
   handler.unblock();
   ASSERT_TRUE(waitFor([&] { return handler.count() == kCount; }, kWait)) << handler.count();
   EXPECT_EQ(handler.payloads(), numbers(kCount));  // once each, in order: nothing was resent
-  EXPECT_LE(source.maxQueuedCount(), settings.receive_maximum);
+  EXPECT_LE(source.maxQueuedCount(), limits.high_messages);
   EXPECT_EQ(source.health().disconnects, 0u);
   EXPECT_EQ(broker.log().find(settings.client_id + " disconnected"), std::string::npos);
   source.close();
@@ -187,8 +189,8 @@ TEST_F(MqttDestinationTest, AtQos0TheSourceStopsReadingWhileTheHandlerIsBlocked)
   ASSERT_TRUE(waitFor([&] { return source.pauseCount() >= 1; }, kWait));
   EXPECT_TRUE(sink_->contains("pausing"));
   EXPECT_TRUE(source.connected()) << "not reading on purpose is not a fault";
-  // Bounded: what one read round of the socket held beyond the high watermark.
-  EXPECT_LT(source.maxQueuedCount(), size_t{kCount});
+  // Bounded exactly: reading stops before the next message already read is handed over.
+  EXPECT_EQ(source.maxQueuedCount(), limits.high_messages);
 
   handler.unblock();
   ASSERT_TRUE(waitFor([&] { return handler.count() == kCount; }, kWait)) << handler.count();

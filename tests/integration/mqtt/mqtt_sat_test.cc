@@ -1,8 +1,8 @@
 // K8S-SAT: MQTT v5 CONNECT with Authentication Method "K8S-SAT" and the projected service
 // account token as Authentication Data, through mqtt_auth_front.py (the AIO broker's check) in
 // front of mosquitto. The token is read from <--sat-token-dir>/<audience> at every connect, and a
-// rotated token (the kubelet's `..data` swap) renews the connection before the old one expires,
-// losing nothing.
+// rotated token (the kubelet's `..data` swap) re-authenticates the connection (AUTH) before the old
+// one expires, losing nothing.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -131,8 +131,9 @@ TEST_F(MqttSatTest, AMissingTokenFileNamesThePathAndIsRetriedUntilItAppears) {
 }
 
 // The kubelet rotates the token while messages flow both ways: the source and the destination
-// reconnect with the new token (the front sees both) before the old one expires (the front never
-// had to cut a connection), then the old token is revoked. Every message arrives (at least once).
+// re-authenticate (AUTH 0x19) with the new token on their live connections (the front sees both)
+// before the old one expires (the front never had to cut a connection), then the old token is
+// revoked. Every message arrives (at least once).
 TEST_F(MqttSatTest, ARotatedTokenRenewsTheConnectionsAndNothingIsLost) {
   const std::string old_token = "old-token-" + randomName("");
   const std::string new_token = "new-token-" + randomName("");
@@ -180,7 +181,7 @@ TEST_F(MqttSatTest, ARotatedTokenRenewsTheConnectionsAndNothingIsLost) {
   EXPECT_TRUE(waitFor([&] { return delivery.ok() == kCount; }, kWait));
   EXPECT_EQ(delivery.reportedTwice(), 0u);
   EXPECT_EQ(front_.count("expired"), 0u);
-  EXPECT_TRUE(sink_->contains("reconnecting to renew the credential"));
+  EXPECT_TRUE(sink_->contains("re-authenticating"));
   destination->close();
   source->close();
   expectNotLogged(old_token);
