@@ -8,6 +8,7 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
   # libraries
+  # (paho only for the tests: an independent MQTT client; the engine has its own)
   librdkafka-dev libpaho-mqttpp-dev libpaho-mqtt-dev nlohmann-json3-dev libyaml-cpp-dev
   libssl-dev uuid-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev
   libcurl4-openssl-dev libcpp-httplib-dev

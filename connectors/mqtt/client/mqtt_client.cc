@@ -551,6 +551,7 @@ struct MqttClient::Impl {
       out.clear();
       out_begin = 0;
       if (phase == Phase::Stopping && transport && !transport->hasPendingOutput()) {
+        logDisconnected();
         finishStop();
         return false;
       }
@@ -1045,15 +1046,6 @@ struct MqttClient::Impl {
     if (end_session) disconnect.session_expiry_interval = 0;
     send(disconnect);
     phase = Phase::Stopping;
-    if (end_session) {
-      c.logger_->info("MQTT {}: disconnecting from {} (stopped) and ending the session (Session "
-                      "Expiry Interval 0): the broker keeps nothing for this client",
-                      role(), c.settings_.server_uri);
-    } else {
-      c.logger_->info("MQTT {}: disconnecting from {} (stopped); the broker keeps the session for "
-                      "{} s",
-                      role(), c.settings_.server_uri, c.settings_.session_expiry_seconds);
-    }
     stop_timer = loop().addTimer(steady_clock::now() + kStopBudget, [this] {
       stop_timer = 0;
       c.logger_->warn("MQTT {}: DISCONNECT to {} not written within {} ms", role(),
@@ -1061,6 +1053,19 @@ struct MqttClient::Impl {
       finishStop();
     });
     if (flush()) updateInterest();
+  }
+
+  // The stop's DISCONNECT has been written.
+  void logDisconnected() {
+    if (c.shared_->end_session_at_stop.load()) {
+      c.logger_->info("MQTT {}: disconnected from {} (stopped) and ended the session (Session "
+                      "Expiry Interval 0): the broker keeps nothing for this client",
+                      role(), c.settings_.server_uri);
+    } else {
+      c.logger_->info("MQTT {}: disconnected from {} (stopped); the broker keeps the session for "
+                      "{} s",
+                      role(), c.settings_.server_uri, c.settings_.session_expiry_seconds);
+    }
   }
 
   void finishStop() {

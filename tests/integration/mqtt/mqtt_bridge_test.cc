@@ -148,7 +148,7 @@ TEST_F(MqttDestinationTest, TheBrokersWindowHoldsBackWhileTheHandlerIsBlockedAnd
   EXPECT_EQ(publisher->wait(kWait), 0) << publisher->log();  // the broker queues the rest
   // One message in the blocked handler, the rest of the window queued: 10 unacknowledged.
   ASSERT_TRUE(waitFor([&] { return source.queuedCount() == 9; }, kWait)) << source.queuedCount();
-  EXPECT_EQ(source.maxQueuedCount(), 9u);
+  EXPECT_LE(source.maxQueuedCount(), settings.receive_maximum);  // 10 before the first is taken
   EXPECT_EQ(source.pauseCount(), 0u);
   EXPECT_TRUE(source.connected());
 
