@@ -15,10 +15,14 @@ const char* const kBrokerConfig =
     "set_tcp_nodelay true\n"
     "max_inflight_messages 100\n";
 
-Environment::Environment(std::string engine_exe, const std::string& kafka_bootstrap)
-    : engine_exe_(std::move(engine_exe)), dir_("dataflow-bench") {
+Environment::Environment(std::string engine_exe, const std::string& kafka_bootstrap,
+                         int max_inflight)
+    : engine_exe_(std::move(engine_exe)), max_inflight_(max_inflight), dir_("dataflow-bench") {
   testing::Mosquitto::Options options;
   options.extra_config = kBrokerConfig;
+  if (max_inflight > 100) {
+    options.extra_config += "max_inflight_messages " + std::to_string(max_inflight) + "\n";
+  }
   broker_ = std::make_unique<testing::Mosquitto>(options);
   if (kafka_bootstrap.empty()) {
     mock_ = std::make_unique<testing::MockKafka>(1);

@@ -24,7 +24,9 @@ extern const char* const kBrokerConfig;
 class Environment {
  public:
   // `kafka_bootstrap` empty: start the mock cluster (one broker).
-  Environment(std::string engine_exe, const std::string& kafka_bootstrap);
+  // `max_inflight`: the engine's maxInflightMessages (0: the manifest default, 100); above 100 the
+  // broker's max_inflight_messages (the Receive Maximum its publishers get) is raised with it.
+  Environment(std::string engine_exe, const std::string& kafka_bootstrap, int max_inflight = 0);
   ~Environment();
 
   const std::string& engineExe() const { return engine_exe_; }
@@ -33,6 +35,7 @@ class Environment {
   pid_t brokerPid() const { return broker_->pid(); }
   const std::string& kafkaBootstrap() const { return bootstrap_; }
   bool mockKafka() const { return mock_ != nullptr; }
+  int maxInflight() const { return max_inflight_; }
   const testing::TempDir& dir() const { return dir_; }
 
   void createTopic(const std::string& name, int partitions);
@@ -44,6 +47,7 @@ class Environment {
 
  private:
   std::string engine_exe_;
+  int max_inflight_ = 0;
   testing::TempDir dir_;
   std::unique_ptr<testing::Mosquitto> broker_;
   std::unique_ptr<testing::MockKafka> mock_;

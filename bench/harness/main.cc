@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   timing.measure_s = 2;
   int outage_s = 60;
   bool skip_growth = false;
+  int max_inflight = 0;
   app.add_option("--engine", engine, "The dataflow binary")->capture_default_str();
   app.add_option("--out", out_path, "Where to write the JSON results")->capture_default_str();
   app.add_option("--only", only,
@@ -80,6 +81,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--skip-growth", skip_growth,
                "Skip cost growth (1/10/100 dataflows, 1/4/16 filters)");
+  app.add_option("--max-inflight", max_inflight,
+                 "The engine's maxInflightMessages (default: the manifest's, 100); above 100 the "
+                 "broker's max_inflight_messages is raised with it")
+      ->check(CLI::Range(0, 65535));
   CLI11_PARSE(app, argc, argv);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -88,7 +93,7 @@ int main(int argc, char** argv) {
   report.timing = timing;
   report.kafka = bootstrap != nullptr && *bootstrap != '\0' ? bootstrap : "mock";
   try {
-    Environment env(engine, bootstrap != nullptr ? bootstrap : "");
+    Environment env(engine, bootstrap != nullptr ? bootstrap : "", max_inflight);
     std::printf("mosquitto at %s, Kafka at %s (%s)\n", env.mqttAddress().c_str(),
                 env.kafkaBootstrap().c_str(), env.mockKafka() ? "librdkafka mock cluster" : "real");
     printHeader();

@@ -236,6 +236,7 @@ nlohmann::json scenarioJson(const ScenarioResult& r) {
                         {"dataflows", s.dataflows},
                         {"filters", s.filters},
                         {"engine_peak_rss_kib", r.engine_peak_rss_kib},
+                        {"engine_threads", r.engine_threads},
                         {"ready_s", r.ready_s},
                         {"phases", phases}};
   if (!r.error.empty()) out["error"] = r.error;
@@ -278,8 +279,8 @@ void printReport(const RunReport& report) {
   if (!report.growth.empty()) {
     std::printf("\n== Cost growth (MQTT->Kafka QoS 1 100 B, open loop at %.0f msg/s)\n",
                 report.growth_rate);
-    std::printf("%-34s %9s %10s %8s %8s %8s %10s\n", "scenario", "msg/s", "CPU s/M", "vs 1",
-                "p99ms", "drain s", "RSS MiB");
+    std::printf("%-34s %9s %10s %8s %8s %8s %10s %8s\n", "scenario", "msg/s", "CPU s/M", "vs 1",
+                "p99ms", "drain s", "RSS MiB", "threads");
     double base = -1;
     for (const ScenarioResult& r : report.growth) {
       const Phase* p = r.phase("open");
@@ -288,11 +289,11 @@ void printReport(const RunReport& report) {
         continue;
       }
       if (r.scenario.dataflows == 1 && r.scenario.filters == 1) base = p->engine_cpu_s_per_million;
-      std::printf("%-34s %9s %10s %8s %8s %8s %10s\n", r.scenario.id().c_str(),
+      std::printf("%-34s %9s %10s %8s %8s %8s %10s %8ld\n", r.scenario.id().c_str(),
                   fmt(p->rate, "%.0f").c_str(), fmt(p->engine_cpu_s_per_million, "%.2f").c_str(),
                   base > 0 ? fmt(p->engine_cpu_s_per_million / base, "%.2fx").c_str() : "-",
                   fmt(p->latency.p99_ms, "%.2f").c_str(), fmt(p->drain_s, "%.1f").c_str(),
-                  fmt(r.engine_peak_rss_kib / 1024.0).c_str());
+                  fmt(r.engine_peak_rss_kib / 1024.0).c_str(), r.engine_threads);
     }
   }
 

@@ -65,6 +65,9 @@ std::string mqttEndpointYaml(const Environment& env, int qos, const std::string&
          "  mqttSettings:\n    host: " +
          env.mqttAddress() + "\n    clientIdPrefix: " + prefix +
          "\n    qos: " + std::to_string(qos) +
+         (env.maxInflight() > 0
+              ? "\n    maxInflightMessages: " + std::to_string(env.maxInflight())
+              : std::string()) +
          "\n    authentication:\n      method: Anonymous\n    tls:\n      mode: Disabled\n";
 }
 
@@ -259,6 +262,7 @@ ScenarioResult runWithRig(Environment& env, const Scenario& scenario, Phases pha
     phases(*rig, result);
     if (rig->engine) {
       result.engine_peak_rss_kib = testing::peakResidentKiB(rig->engine->pid());
+      result.engine_threads = testing::threadCount(rig->engine->pid());
       const int code = rig->engine->stop();
       if (code != 0) result.error = "the engine exited with " + std::to_string(code);
     }

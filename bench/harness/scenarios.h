@@ -51,6 +51,7 @@ struct ScenarioResult {
   Scenario scenario;
   std::vector<Phase> phases;
   long engine_peak_rss_kib = -1;
+  long engine_threads = -1;  // at the end of the scenario
   double ready_s = -1;  // the readiness barrier: until a probe had come back along every route
   std::string error;    // set when the scenario could not run; the others go on
   const Phase* phase(const std::string& mode) const;

@@ -1,6 +1,7 @@
-// The client certificate followed by its intermediate CA certificates, in one private file: paho
-// (its key store) and librdkafka 2.0.2 (ssl.certificate.location; its ssl.certificate.pem sends
-// the first certificate only) each take a single PEM file, and OpenSSL sends every certificate in
+// The client certificate followed by its intermediate CA certificates, in one private file, for
+// librdkafka 2.0.2 (ssl.certificate.location; its ssl.certificate.pem sends the first certificate
+// only), which takes a single PEM file (the MQTT client loads the intermediates into OpenSSL in
+// memory and needs none), and OpenSSL sends every certificate in
 // it as the chain (SSL_CTX_use_certificate_chain_file), while an X509Certificate secret keeps the
 // intermediates under a key of their own. The file lives in a directory only this user can read
 // (0700, file 0600), is rewritten from the mounted secret before every connect (so a rotated secret

@@ -225,4 +225,6 @@ long residentKiB(pid_t pid) { return statusField(pid, "VmRSS"); }
 
 long peakResidentKiB(pid_t pid) { return statusField(pid, "VmHWM"); }
 
+long threadCount(pid_t pid) { return statusField(pid, "Threads"); }
+
 }  // namespace dataflow::testing

@@ -66,6 +66,8 @@ double cpuSeconds(pid_t pid);
 // unreadable.
 long residentKiB(pid_t pid);
 long peakResidentKiB(pid_t pid);
+// The number of threads of process `pid` (/proc/PID/status Threads), or -1.
+long threadCount(pid_t pid);
 
 // A TCP port that was free on 127.0.0.1 a moment ago (bound to port 0, read back, closed).
 int freeTcpPort();

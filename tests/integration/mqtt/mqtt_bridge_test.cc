@@ -1,7 +1,7 @@
-// Regression tests for paho's one callback thread per process: MqttSource must never block it.
-// Before the hand-off queue, an MQTT source forwarding into an MQTT destination in the same
-// process deadlocked (the destination's PUBACKs are read by the thread the handler blocked), and a
-// blocked handler froze every other paho client in the process.
+// A source and a destination in one process, and a source's flow control. Regression tests from
+// paho's days (one callback thread per process): a source forwarding into a destination in the
+// same process must not deadlock, and a blocked handler must hold back only its own source. Now
+// that every client runs on the shared event loop, they check the same for the loop threads.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -118,6 +118,20 @@ TEST_F(MqttDestinationTest, BlockedHandlerDoesNotHoldBackAnotherSourceInTheProce
   second->close();
 }
 
+// The hand-off queue's watermarks of the two tests below, low enough to reach with 1,000 messages.
+constexpr QueueLimits kWatermarks{100, 8u << 20, 20, 4u << 20};
+
+// A source's settings for `broker`: a persistent session, Receive Maximum 10, QoS `qos`.
+ClientSettings sourceSettings(const Mosquitto& broker, int qos) {
+  ClientSettings settings;
+  settings.server_uri = "tcp://" + broker.address();
+  settings.client_id = randomName("src-");
+  settings.session_expiry_seconds = 600;
+  settings.receive_maximum = 10;
+  settings.subscription_qos = qos;
+  return settings;
+}
+
 // QoS 1: the broker's in-flight window is the backpressure. A blocked handler acknowledges
 // nothing, so the broker stops at our Receive Maximum and keeps the rest; the connection stays up
 // (no reconnect), and after the handler resumes everything arrives once, in order. While PUBACKs
@@ -126,20 +140,11 @@ TEST_F(MqttDestinationTest, BlockedHandlerDoesNotHoldBackAnotherSourceInTheProce
 TEST_F(MqttDestinationTest, TheBrokersWindowHoldsBackWhileTheHandlerIsBlockedAndCatchesUpAfter) {
   Mosquitto broker;
   TempDir dir;
-  ClientSettings settings;
-  settings.server_uri = "tcp://" + broker.address();
-  settings.client_id = randomName("src-");
-  settings.session_expiry_seconds = 600;
-  settings.receive_maximum = 10;
-  QueueLimits limits;
-  limits.high_messages = 100;
-  limits.low_messages = 20;
-  Result<std::unique_ptr<MqttSource>> created =
-      MqttSource::create(settings, {topic_}, clock_, logger_, limits);
-  ASSERT_TRUE(created.isOk()) << created.status().message();
-  MqttSource& source = *created.value();
+  const ClientSettings settings = sourceSettings(broker, /*qos=*/1);
+  std::unique_ptr<MqttSource> created = watermarkedSource(settings, kWatermarks);
+  ASSERT_NE(created, nullptr);
+  MqttSource& source = *created;
   RecordingHandler handler;
-  handler.ackTo(source);
   startAndWait(source, handler);
   handler.block();
 
@@ -155,7 +160,7 @@ TEST_F(MqttDestinationTest, TheBrokersWindowHoldsBackWhileTheHandlerIsBlockedAnd
   handler.unblock();
   ASSERT_TRUE(waitFor([&] { return handler.count() == kCount; }, kWait)) << handler.count();
   EXPECT_EQ(handler.payloads(), numbers(kCount));  // once each, in order: nothing was resent
-  EXPECT_LE(source.maxQueuedCount(), limits.high_messages);
+  EXPECT_LE(source.maxQueuedCount(), kWatermarks.high_messages);
   EXPECT_EQ(source.health().disconnects, 0u);
   EXPECT_EQ(broker.log().find(settings.client_id + " disconnected"), std::string::npos);
   source.close();
@@ -166,20 +171,10 @@ TEST_F(MqttDestinationTest, TheBrokersWindowHoldsBackWhileTheHandlerIsBlockedAnd
 TEST_F(MqttDestinationTest, AtQos0TheSourceStopsReadingWhileTheHandlerIsBlocked) {
   Mosquitto broker;
   TempDir dir;
-  ClientSettings settings;
-  settings.server_uri = "tcp://" + broker.address();
-  settings.client_id = randomName("src-");
-  settings.session_expiry_seconds = 600;
-  settings.subscription_qos = 0;
-  QueueLimits limits;
-  limits.high_messages = 100;
-  limits.low_messages = 20;
-  Result<std::unique_ptr<MqttSource>> created =
-      MqttSource::create(settings, {topic_}, clock_, logger_, limits);
-  ASSERT_TRUE(created.isOk()) << created.status().message();
-  MqttSource& source = *created.value();
+  std::unique_ptr<MqttSource> created = watermarkedSource(sourceSettings(broker, /*qos=*/0), kWatermarks);
+  ASSERT_NE(created, nullptr);
+  MqttSource& source = *created;
   RecordingHandler handler;
-  handler.ackTo(source);
   startAndWait(source, handler);
   handler.block();
 
@@ -190,7 +185,7 @@ TEST_F(MqttDestinationTest, AtQos0TheSourceStopsReadingWhileTheHandlerIsBlocked)
   EXPECT_TRUE(sink_->contains("pausing"));
   EXPECT_TRUE(source.connected()) << "not reading on purpose is not a fault";
   // Bounded exactly: reading stops before the next message already read is handed over.
-  EXPECT_EQ(source.maxQueuedCount(), limits.high_messages);
+  EXPECT_EQ(source.maxQueuedCount(), kWatermarks.high_messages);
 
   handler.unblock();
   ASSERT_TRUE(waitFor([&] { return handler.count() == kCount; }, kWait)) << handler.count();

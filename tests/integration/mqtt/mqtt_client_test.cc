@@ -99,6 +99,18 @@ class MqttClientTest : public ::testing::Test {
     EXPECT_TRUE(client.isOk()) << client.status().message();
     return client.isOk() ? client.value() : nullptr;
   }
+  // A started client, connected (and subscribed when `options` has subscriptions) to the
+  // scripted broker, which sent CONNACK `connack`; null (with a test failure) otherwise.
+  std::shared_ptr<MqttClient> connect(Recorder& r, ClientSettings s, MqttClient::Options options,
+                                      const wire::Connack& connack = {}) {
+    const bool subscribes = !options.subscriptions.empty();
+    std::shared_ptr<MqttClient> client = makeClient(std::move(s), std::move(options));
+    if (client == nullptr || !client->start(r.callbacks()).isOk()) return nullptr;
+    const bool up = broker_.acceptAndConnect(connack) && (!subscribes || broker_.grantSubscribe()) &&
+                    waitFor([&] { return client->connected(); }, kWait);
+    EXPECT_TRUE(up) << broker_.error();
+    return up ? client : nullptr;
+  }
   static MqttClient::Options subscriber() {
     MqttClient::Options o;
     o.role = "source";
@@ -159,11 +171,8 @@ TEST_F(MqttClientTest, TheConnectAsksForAPersistentSessionWithOurLimits) {
 
 TEST_F(MqttClientTest, ACompletionOutOfOrderIsHeldUntilTheEarlierOnesComplete) {
   Recorder r;
-  auto client = makeClient(settings(), subscriber());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
-  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
-  ASSERT_TRUE(broker_.grantSubscribe()) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), subscriber());
+  ASSERT_NE(client, nullptr);
   for (uint16_t id = 1; id <= 3; ++id) broker_.send(publishOf("in/x", id));
   ASSERT_TRUE(waitFor([&] { return r.messageCount() == 3; }, kWait));
 
@@ -187,11 +196,8 @@ TEST_F(MqttClientTest, ACompletionOutOfOrderIsHeldUntilTheEarlierOnesComplete) {
 
 TEST_F(MqttClientTest, NothingIsAcknowledgedBeforeTheApplicationSaysSo) {
   Recorder r;
-  auto client = makeClient(settings(), subscriber());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
-  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
-  ASSERT_TRUE(broker_.grantSubscribe()) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), subscriber());
+  ASSERT_NE(client, nullptr);
   broker_.send(publishOf("in/a", 5));
   broker_.send(publishOf("in/b", 6));
   ASSERT_TRUE(waitFor([&] { return r.messageCount() == 2; }, kWait));
@@ -241,10 +247,8 @@ TEST_F(MqttClientTest, ConnackRefusalsAreNamedAndCountAsAuthenticationFailures) 
 
 TEST_F(MqttClientTest, PubackReasonCodesRefuseOneMessageAndTheConnectionStays) {
   Recorder r;
-  auto client = makeClient(settings(), publisher());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
-  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), publisher());
+  ASSERT_NE(client, nullptr);
   client->publish(publishOf("out/1", 0), std::nullopt, r.done());
   client->publish(publishOf("out/2", 0), std::nullopt, r.done());
   std::optional<wire::Publish> p1 = broker_.readAs<wire::Publish>();
@@ -268,12 +272,10 @@ TEST_F(MqttClientTest, PubackReasonCodesRefuseOneMessageAndTheConnectionStays) {
 
 TEST_F(MqttClientTest, TheServersReceiveMaximumBoundsWhatIsInFlight) {
   Recorder r;
-  auto client = makeClient(settings(), publisher());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
   wire::Connack connack;
   connack.receive_maximum = 1;
-  ASSERT_TRUE(broker_.acceptAndConnect(connack)) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), publisher(), connack);
+  ASSERT_NE(client, nullptr);
   for (int i = 0; i < 5; ++i) client->publish(publishOf("out/" + std::to_string(i), 0), {}, r.done());
   for (int i = 0; i < 5; ++i) {
     std::optional<wire::Publish> p = broker_.readAs<wire::Publish>();
@@ -288,10 +290,8 @@ TEST_F(MqttClientTest, TheServersReceiveMaximumBoundsWhatIsInFlight) {
 
 TEST_F(MqttClientTest, AResumedSessionGetsTheUnacknowledgedPublishesAgainWithDupInOrder) {
   Recorder r;
-  auto client = makeClient(settings(), publisher());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
-  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), publisher());
+  ASSERT_NE(client, nullptr);
   for (int i = 0; i < 3; ++i) client->publish(publishOf("out/" + std::to_string(i), 0), {}, r.done());
   std::vector<wire::Publish> first;
   for (int i = 0; i < 3; ++i) {
@@ -322,10 +322,8 @@ TEST_F(MqttClientTest, AResumedSessionGetsTheUnacknowledgedPublishesAgainWithDup
 
 TEST_F(MqttClientTest, WithoutASessionTheUnacknowledgedPublishesGoAgainAsNewOnes) {
   Recorder r;
-  auto client = makeClient(settings(), publisher());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
-  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), publisher());
+  ASSERT_NE(client, nullptr);
   client->publish(publishOf("out/lost", 0), {}, r.done());
   ASSERT_TRUE(broker_.readAs<wire::Publish>()) << broker_.error();
   broker_.drop();
@@ -342,12 +340,10 @@ TEST_F(MqttClientTest, WithoutASessionTheUnacknowledgedPublishesGoAgainAsNewOnes
 
 TEST_F(MqttClientTest, AMessageOverTheServersMaximumPacketSizeIsRefusedBeforeSending) {
   Recorder r;
-  auto client = makeClient(settings(), publisher());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
   wire::Connack connack;
   connack.maximum_packet_size = 100;
-  ASSERT_TRUE(broker_.acceptAndConnect(connack)) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), publisher(), connack);
+  ASSERT_NE(client, nullptr);
   wire::Publish big = publishOf("out/big", 0);
   big.payload.assign(200, 'x');
   client->publish(std::move(big), {}, r.done());
@@ -364,11 +360,8 @@ TEST_F(MqttClientTest, AMessageOverTheServersMaximumPacketSizeIsRefusedBeforeSen
 
 TEST_F(MqttClientTest, AMalformedPacketClosesTheConnectionWithItsReasonCodeAndItReconnects) {
   Recorder r;
-  auto client = makeClient(settings(), subscriber());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
-  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
-  ASSERT_TRUE(broker_.grantSubscribe()) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), subscriber());
+  ASSERT_NE(client, nullptr);
   // A PUBACK whose fixed header flags are not 0 (MQTT 2.1.3): malformed.
   broker_.sendRaw(std::string("\x41\x02\x00\x01", 4));
   std::optional<wire::Disconnect> disconnect = broker_.readAs<wire::Disconnect>();
@@ -407,11 +400,8 @@ TEST_F(MqttClientTest, MorePublishesThanOurReceiveMaximumAreAcceptedWithAWarning
   Recorder r;
   ClientSettings s = settings();
   s.receive_maximum = 2;
-  auto client = makeClient(s, subscriber());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
-  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
-  ASSERT_TRUE(broker_.grantSubscribe()) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, s, subscriber());
+  ASSERT_NE(client, nullptr);
   for (uint16_t id = 1; id <= 3; ++id) broker_.send(publishOf("in/x", id));
   ASSERT_TRUE(waitFor([&] { return r.messageCount() == 3; }, kWait));
   EXPECT_TRUE(waitFor([&] { return sink_->contains("more than our Receive Maximum of 2"); }, kWait));
@@ -429,11 +419,8 @@ TEST_F(MqttClientTest, MorePublishesThanOurReceiveMaximumAreAcceptedWithAWarning
 // the QoS 1 ones around them.
 TEST_F(MqttClientTest, Qos0MessagesTakeReceiptsButNeverHoldBackAPuback) {
   Recorder r;
-  auto client = makeClient(settings(), subscriber());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
-  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
-  ASSERT_TRUE(broker_.grantSubscribe()) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), subscriber());
+  ASSERT_NE(client, nullptr);
   broker_.send(publishOf("in/a", 1));
   broker_.send(publishOf("in/b", 0, 0));
   broker_.send(publishOf("in/c", 2));
@@ -452,10 +439,8 @@ TEST_F(MqttClientTest, Qos0MessagesTakeReceiptsButNeverHoldBackAPuback) {
 
 TEST_F(MqttClientTest, TheBrokersDisconnectIsLoggedByName) {
   Recorder r;
-  auto client = makeClient(settings(), publisher());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
-  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), publisher());
+  ASSERT_NE(client, nullptr);
   wire::Disconnect taken;
   taken.reason_code = wire::reason::kSessionTakenOver;
   broker_.send(taken);
@@ -526,10 +511,8 @@ TEST_F(MqttClientTest, AChangedCredentialReauthenticatesOnTheLiveConnection) {
 
 TEST_F(MqttClientTest, EndingTheSessionAtStopSendsSessionExpiryZero) {
   Recorder r;
-  auto client = makeClient(settings(), publisher());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
-  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), publisher());
+  ASSERT_NE(client, nullptr);
   client->endSessionAtStop();
   client->close();
   std::optional<wire::Disconnect> disconnect = broker_.readAs<wire::Disconnect>();
@@ -539,10 +522,8 @@ TEST_F(MqttClientTest, EndingTheSessionAtStopSendsSessionExpiryZero) {
 
 TEST_F(MqttClientTest, CloseReportsWhatWasNeverAcknowledgedAsAbandoned) {
   Recorder r;
-  auto client = makeClient(settings(), publisher());
-  ASSERT_TRUE(client->start(r.callbacks()).isOk());
-  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
-  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+  auto client = connect(r, settings(), publisher());
+  ASSERT_NE(client, nullptr);
   client->publish(publishOf("out/never", 0), {}, r.done());
   ASSERT_TRUE(broker_.readAs<wire::Publish>()) << broker_.error();
   client->close();

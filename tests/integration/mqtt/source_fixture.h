@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "connectors/mqtt/mqtt_factory.h"
+#include "connectors/mqtt/mqtt_source.h"
 #include "tests/support/capturing_sink.h"
 #include "tests/support/mosquitto.h"
 #include "tests/support/random_name.h"
@@ -154,6 +155,16 @@ class MqttSourceTest : public ::testing::Test {
     Result<std::unique_ptr<Source>> source = createSource(spec);
     EXPECT_TRUE(source.isOk()) << source.status().message();
     return source.isOk() ? std::move(source).value() : nullptr;
+  }
+
+  // An MqttSource for `topic_` made directly (not through the factory), with `limits` as its
+  // hand-off queue's watermarks.
+  std::unique_ptr<MqttSource> watermarkedSource(const ClientSettings& settings,
+                                                QueueLimits limits) {
+    Result<std::unique_ptr<MqttSource>> created =
+        MqttSource::create(settings, {topic_}, clock_, logger_, limits);
+    EXPECT_TRUE(created.isOk()) << created.status().message();
+    return created.isOk() ? std::move(created).value() : nullptr;
   }
 
   // Starts `source` with `handler` and waits until it is connected and subscribed.
