@@ -8,6 +8,8 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "connectors/mqtt/net/transport.h"
@@ -135,8 +137,7 @@ struct MqttClient::Impl {
         backoff(kInitialBackoff, kMaxBackoff),
         failures(*client.logger_, client.options_.role),
         loss_warning(client.clock_, loss_sink, kLossLogInterval),
-        excess_warning(client.clock_, loss_sink, kLossLogInterval),
-        id_to_seq(65536, 0) {}
+        excess_warning(client.clock_, loss_sink, kLossLogInterval) {}
 
   MqttClient& c;
   Callbacks callbacks;
@@ -189,8 +190,10 @@ struct MqttClient::Impl {
   // Outgoing session state: queue_ not yet on this connection; inflight by send order.
   std::deque<Outgoing> queue;
   std::map<uint64_t, Outgoing> inflight;  // by send order
-  std::vector<uint64_t> id_to_seq;        // packet id -> send order in inflight, 0 = free
-  std::vector<bool> sub_ids;              // packet ids used by SUBSCRIBE/UNSUBSCRIBE
+  // Packet id -> send order in inflight; sized by the window, not by the 65,535 possible ids
+  // (a source, which publishes nothing, keeps it empty).
+  std::unordered_map<uint16_t, uint64_t> id_to_seq;
+  std::unordered_set<uint16_t> sub_ids;  // packet ids used by SUBSCRIBE/UNSUBSCRIBE
   uint64_t next_seq = 1;
   uint16_t next_packet_id = 1;
 
@@ -380,7 +383,7 @@ struct MqttClient::Impl {
     reauth_in_progress = false;
     ping_outstanding = false;
     acks_awaited = 0;
-    std::fill(sub_ids.begin(), sub_ids.end(), false);
+    sub_ids.clear();
     if (was_up && callbacks.on_down) callbacks.on_down();
   }
 
@@ -665,7 +668,7 @@ struct MqttClient::Impl {
                       "message(s) again",
                       role(), inflight.size());
       for (auto it = inflight.rbegin(); it != inflight.rend(); ++it) {
-        id_to_seq[it->second.publish.packet_id] = 0;
+        id_to_seq.erase(it->second.publish.packet_id);
         it->second.publish.packet_id = 0;
         it->second.publish.dup = false;
         queue.push_front(std::move(it->second));
@@ -705,13 +708,9 @@ struct MqttClient::Impl {
   }
 
   uint16_t allocateSubId() {
-    if (sub_ids.empty()) sub_ids.assign(65536, false);
     while (true) {
       const uint16_t id = nextPacketId();
-      if (id_to_seq[id] == 0 && !sub_ids[id]) {
-        sub_ids[id] = true;
-        return id;
-      }
+      if (!id_to_seq.contains(id) && sub_ids.insert(id).second) return id;
     }
   }
 
@@ -722,12 +721,11 @@ struct MqttClient::Impl {
   }
 
   bool onSuback(const wire::Suback& ack) {
-    if (phase != Phase::Subscribing || acks_awaited == 0 || sub_ids.empty() ||
-        !sub_ids[ack.packet_id]) {
+    if (phase != Phase::Subscribing || acks_awaited == 0 || !sub_ids.contains(ack.packet_id)) {
       return protocolError(wire::reason::kProtocolError,
                            std::string(wire::toString(ack.type)) + " for no pending request");
     }
-    sub_ids[ack.packet_id] = false;
+    sub_ids.erase(ack.packet_id);
     --acks_awaited;
     if (!unsubscribing) {
       const auto& subs = c.options_.subscriptions;
@@ -852,9 +850,10 @@ struct MqttClient::Impl {
       return protocolError(wire::reason::kProtocolError,
                            std::string(wire::toString(ack.type)) + " (this client uses no QoS 2)");
     }
-    const uint64_t seq = id_to_seq[ack.packet_id];
-    if (seq == 0) return true;  // not ours (any more): nothing to complete
-    id_to_seq[ack.packet_id] = 0;
+    const auto found = id_to_seq.find(ack.packet_id);
+    if (found == id_to_seq.end()) return true;  // not ours (any more): nothing to complete
+    const uint64_t seq = found->second;
+    id_to_seq.erase(found);
     auto it = inflight.find(seq);
     if (it == inflight.end()) return true;
     Outgoing entry = std::move(it->second);
@@ -931,7 +930,7 @@ struct MqttClient::Impl {
       uint16_t id = 0;
       do {
         id = nextPacketId();
-      } while (id_to_seq[id] != 0 || (!sub_ids.empty() && sub_ids[id]));
+      } while (id_to_seq.contains(id) || sub_ids.contains(id));
       entry.publish.packet_id = id;
       entry.sent_before = true;
       send(entry.publish);
