@@ -321,17 +321,7 @@ class TlsTransport final : public Transport {
       read_any_ = true;
       return {IoResult::State::Done, static_cast<size_t>(n), ""};
     }
-    const int code = SSL_get_error(ssl_.get(), n);
-    switch (code) {
-      case SSL_ERROR_WANT_READ:
-        return {IoResult::State::WantRead, 0, ""};
-      case SSL_ERROR_WANT_WRITE:
-        return {IoResult::State::WantWrite, 0, ""};
-      case SSL_ERROR_ZERO_RETURN:
-        return {IoResult::State::Closed, 0, ""};
-      default:
-        return failure("read from", code);
-    }
+    return unfinished(SSL_get_error(ssl_.get(), n), "read from");
   }
 
   IoResult write(std::string_view data) override {
@@ -373,7 +363,11 @@ class TlsTransport final : public Transport {
     errno = 0;
     const int n = SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
     if (n > 0) return {IoResult::State::Done, static_cast<size_t>(n), ""};
-    const int code = SSL_get_error(ssl_.get(), n);
+    return unfinished(SSL_get_error(ssl_.get(), n), "write to");
+  }
+
+  // What an SSL_read/SSL_write that did not complete means for the caller.
+  IoResult unfinished(int code, const char* what) {
     switch (code) {
       case SSL_ERROR_WANT_READ:
         return {IoResult::State::WantRead, 0, ""};
@@ -382,7 +376,7 @@ class TlsTransport final : public Transport {
       case SSL_ERROR_ZERO_RETURN:
         return {IoResult::State::Closed, 0, ""};
       default:
-        return failure("write to", code);
+        return failure(what, code);
     }
   }
 
