@@ -1,0 +1,427 @@
+#include "engine/spool/segment_log.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+namespace dataflow::spool {
+
+namespace {
+
+constexpr size_t kHeaderBytes = 16;  // length u32, crc u32, sequence u64
+constexpr const char* kCursorFile = "cursor";
+constexpr const char* kCursorTemp = "cursor.tmp";
+constexpr const char* kSegmentSuffix = ".seg";
+
+std::array<uint32_t, 256> makeCrcTable() {
+  std::array<uint32_t, 256> table{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
+    table[i] = c;
+  }
+  return table;
+}
+
+void putU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+void putU64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+uint32_t getU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+uint64_t getU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+// The CRC of a record covers its sequence and payload, so a record copied to another place in
+// the log (or a stale one) does not pass for the one expected there.
+uint32_t recordCrc(uint64_t sequence, std::string_view payload) {
+  std::string sequence_bytes;
+  putU64(sequence_bytes, sequence);
+  return crc32c(payload, crc32c(sequence_bytes));
+}
+
+std::string errnoText(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+Status syncDirectory(const std::string& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::retriable(errnoText("cannot open the spool folder", directory));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Status::retriable(errnoText("cannot sync the spool folder", directory));
+  return Status::ok();
+}
+
+// Reads the whole file; false on an I/O error.
+bool readFile(const std::string& path, std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out.clear();
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return true;
+}
+
+bool writeAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool preadAll(int fd, char* data, size_t size, uint64_t offset) {
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+uint32_t crc32c(std::string_view data, uint32_t crc) {
+  static const std::array<uint32_t, 256> table = makeCrcTable();
+  crc = ~crc;
+  for (const char ch : data) crc = table[(crc ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+}
+
+SegmentLog::SegmentLog(SegmentLogOptions options) : options_(std::move(options)) {}
+
+SegmentLog::~SegmentLog() {
+  if (write_fd_ >= 0) ::close(write_fd_);
+  if (read_fd_ >= 0) ::close(read_fd_);
+}
+
+Result<std::unique_ptr<SegmentLog>> SegmentLog::open(const SegmentLogOptions& options,
+                                                     RecoveryReport* report) {
+  std::error_code error;
+  std::filesystem::create_directories(options.directory, error);
+  if (error) {
+    return Status::fatal("cannot create the spool folder " + options.directory + ": " +
+                         error.message());
+  }
+  ::chmod(options.directory.c_str(), 0700);
+  std::unique_ptr<SegmentLog> log(new SegmentLog(options));
+  RecoveryReport local;
+  RecoveryReport& out = report != nullptr ? *report : local;
+  out = RecoveryReport();
+  if (Status recovered = log->recover(out); !recovered.isOk()) return recovered;
+  return log;
+}
+
+Status SegmentLog::recover(RecoveryReport& report) {
+  DIR* dir = ::opendir(options_.directory.c_str());
+  if (dir == nullptr) {
+    return Status::fatal(errnoText("cannot read the spool folder", options_.directory));
+  }
+  while (dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name.size() != 20 + std::strlen(kSegmentSuffix) || !name.ends_with(kSegmentSuffix)) {
+      continue;
+    }
+    const std::string digits = name.substr(0, 20);
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    Segment segment;
+    segment.first = std::stoull(digits);
+    segment.path = options_.directory + "/" + name;
+    segments_.push_back(std::move(segment));
+  }
+  ::closedir(dir);
+  std::sort(segments_.begin(), segments_.end(),
+            [](const Segment& a, const Segment& b) { return a.first < b.first; });
+
+  uint64_t expected = segments_.empty() ? 1 : segments_.front().first;
+  std::string data;
+  for (Segment& segment : segments_) {
+    ++report.segments;
+    if (segment.first > expected) {
+      report.missing_records += segment.first - expected;
+      report.problems.push_back("records " + std::to_string(expected) + " to " +
+                                std::to_string(segment.first - 1) +
+                                " are missing (a segment file was removed) before " +
+                                segment.path);
+    }
+    expected = segment.first;
+    if (!readFile(segment.path, data)) {
+      return Status::retriable(errnoText("cannot read the spool segment", segment.path));
+    }
+    size_t offset = 0;
+    std::string bad;
+    while (offset < data.size()) {
+      if (data.size() - offset < kHeaderBytes) {
+        bad = "a record header cut short";
+        break;
+      }
+      const uint32_t length = getU32(data.data() + offset);
+      const uint32_t crc = getU32(data.data() + offset + 4);
+      const uint64_t sequence = getU64(data.data() + offset + 8);
+      if (length > options_.max_record_bytes || data.size() - offset - kHeaderBytes < length) {
+        bad = "a record cut short or with an impossible length";
+        break;
+      }
+      const std::string_view payload(data.data() + offset + kHeaderBytes, length);
+      if (sequence != expected) {
+        bad = "record " + std::to_string(sequence) + " where " + std::to_string(expected) +
+              " was expected";
+        break;
+      }
+      if (recordCrc(sequence, payload) != crc) {
+        bad = "a checksum mismatch in record " + std::to_string(sequence);
+        break;
+      }
+      offset += kHeaderBytes + length;
+      ++expected;
+      ++report.records;
+    }
+    if (!bad.empty()) {
+      const int fd = ::open(segment.path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(offset)) != 0 || ::fsync(fd) != 0) {
+        if (fd >= 0) ::close(fd);
+        return Status::retriable(errnoText("cannot truncate the spool segment", segment.path));
+      }
+      ::close(fd);
+      ++report.truncations;
+      report.truncated_bytes += data.size() - offset;
+      report.problems.push_back(segment.path + " truncated at offset " + std::to_string(offset) +
+                                " (" + std::to_string(data.size() - offset) +
+                                " bytes cut): " + bad);
+    }
+    segment.bytes = offset;
+    segment.last = expected - 1;
+    segment_bytes_total_ += offset;
+  }
+  // Empty segments before the last hold nothing: removed.
+  for (size_t i = 0; i + 1 < segments_.size();) {
+    if (segments_[i].last < segments_[i].first) {
+      ::unlink(segments_[i].path.c_str());
+      segments_.erase(segments_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  next_sequence_ = expected;
+  committed_ = next_sequence_ - 1;
+  if (Status cursor = readCursor(report); !cursor.isOk()) return cursor;
+  read_next_ = cursor_;
+  if (!segments_.empty()) {
+    write_fd_ = ::open(segments_.back().path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (write_fd_ < 0) {
+      return Status::retriable(errnoText("cannot open the spool segment", segments_.back().path));
+    }
+  }
+  return Status::ok();
+}
+
+Status SegmentLog::readCursor(RecoveryReport& report) {
+  const std::string path = options_.directory + "/" + kCursorFile;
+  const uint64_t oldest = segments_.empty() ? next_sequence_ : segments_.front().first;
+  std::string data;
+  if (segments_.empty() && !std::filesystem::exists(path)) {
+    // A new spool: its cursor is written now, so that a cursor missing later means a lost one.
+    cursor_ = next_sequence_;
+    return writeCursor(cursor_);
+  }
+  if (!readFile(path, data) || data.size() != 12 ||
+      crc32c(std::string_view(data).substr(0, 8)) != getU32(data.data() + 8)) {
+    cursor_ = oldest;
+    if (report.records > 0) {
+      report.cursor_lost = true;
+      report.problems.push_back(path + " is missing or damaged: every record in the spool is "
+                                "sent again");
+    }
+    return Status::ok();
+  }
+  cursor_ = std::max(getU64(data.data()), oldest);
+  if (cursor_ > next_sequence_) {
+    report.problems.push_back(path + " points past the end of the spool (" +
+                              std::to_string(cursor_) + " > " + std::to_string(next_sequence_) +
+                              "): its records were lost");
+    cursor_ = next_sequence_;
+  }
+  return Status::ok();
+}
+
+Status SegmentLog::writeCursor(uint64_t cursor) {
+  std::string data;
+  putU64(data, cursor);
+  putU32(data, crc32c(data));
+  const std::string temp = options_.directory + "/" + kCursorTemp;
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::retriable(errnoText("cannot write the spool cursor", temp));
+  const bool written = writeAll(fd, data) && ::fdatasync(fd) == 0;
+  ::close(fd);
+  if (!written) return Status::retriable(errnoText("cannot write the spool cursor", temp));
+  const std::string path = options_.directory + "/" + kCursorFile;
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    return Status::retriable(errnoText("cannot replace the spool cursor", path));
+  }
+  return syncDirectory(options_.directory);
+}
+
+Status SegmentLog::startSegment(uint64_t first) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%020" PRIu64 "%s", first, kSegmentSuffix);
+  Segment segment;
+  segment.first = first;
+  segment.last = first - 1;
+  segment.path = options_.directory + "/" + name;
+  const int fd = ::open(segment.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::retriable(errnoText("cannot create the spool segment", segment.path));
+  if (Status synced = syncDirectory(options_.directory); !synced.isOk()) {
+    ::close(fd);
+    return synced;
+  }
+  if (write_fd_ >= 0) ::close(write_fd_);
+  write_fd_ = fd;
+  segments_.push_back(std::move(segment));
+  return Status::ok();
+}
+
+Result<uint64_t> SegmentLog::append(std::string_view payload) {
+  if (payload.size() > options_.max_record_bytes) {
+    return Status::fatal("a spool record of " + std::to_string(payload.size()) +
+                         " bytes exceeds the limit of " +
+                         std::to_string(options_.max_record_bytes));
+  }
+  const uint64_t sequence = next_sequence_++;
+  if (pending_.empty()) pending_first_ = sequence;
+  putU32(pending_, static_cast<uint32_t>(payload.size()));
+  putU32(pending_, recordCrc(sequence, payload));
+  putU64(pending_, sequence);
+  pending_.append(payload);
+  return sequence;
+}
+
+Status SegmentLog::commit() {
+  if (pending_.empty()) return Status::ok();
+  if (segments_.empty() || segments_.back().bytes >= options_.segment_bytes) {
+    if (Status started = startSegment(pending_first_); !started.isOk()) return started;
+  }
+  Segment& segment = segments_.back();
+  if (!writeAll(write_fd_, pending_) || ::fdatasync(write_fd_) != 0) {
+    const std::string why = errnoText("cannot write the spool segment", segment.path);
+    // Back to the last durable size, so that a retry does not append after a partial record
+    // (recovery would cut the log there, losing the retried records after it).
+    if (::ftruncate(write_fd_, static_cast<off_t>(segment.bytes)) != 0) {
+      return Status::retriable(why + "; and cannot roll it back: " + std::strerror(errno));
+    }
+    return Status::retriable(why);
+  }
+  segment.bytes += pending_.size();
+  segment_bytes_total_ += pending_.size();
+  segment.last = next_sequence_ - 1;
+  committed_ = segment.last;
+  pending_.clear();
+  return Status::ok();
+}
+
+Status SegmentLog::openReader(size_t segment_index) {
+  if (read_fd_ >= 0) ::close(read_fd_);
+  read_fd_ = ::open(segments_[segment_index].path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (read_fd_ < 0) {
+    return Status::retriable(
+        errnoText("cannot open the spool segment", segments_[segment_index].path));
+  }
+  read_segment_ = segment_index;
+  read_offset_ = 0;
+  return Status::ok();
+}
+
+Result<std::optional<Record>> SegmentLog::next() {
+  while (read_next_ <= committed_) {
+    if (read_fd_ < 0 || read_segment_ >= segments_.size() ||
+        segments_[read_segment_].last < read_next_ ||
+        segments_[read_segment_].first > read_next_) {
+      size_t index = 0;
+      while (index < segments_.size() && segments_[index].last < read_next_) ++index;
+      if (index == segments_.size()) return std::optional<Record>();
+      // A gap (a removed segment): reading goes on from the next record that exists.
+      read_next_ = std::max(read_next_, segments_[index].first);
+      if (Status opened = openReader(index); !opened.isOk()) return opened;
+    }
+    char header[kHeaderBytes];
+    const Segment& segment = segments_[read_segment_];
+    if (!preadAll(read_fd_, header, kHeaderBytes, read_offset_)) {
+      return Status::retriable(errnoText("cannot read the spool segment", segment.path));
+    }
+    const uint32_t length = getU32(header);
+    const uint64_t sequence = getU64(header + 8);
+    Record record;
+    record.sequence = sequence;
+    record.payload.resize(length);
+    if (!preadAll(read_fd_, record.payload.data(), length, read_offset_ + kHeaderBytes) ||
+        recordCrc(sequence, record.payload) != getU32(header + 4)) {
+      return Status::retriable("the spool segment " + segment.path +
+                               " changed under the reader at offset " +
+                               std::to_string(read_offset_));
+    }
+    read_offset_ += kHeaderBytes + length;
+    if (sequence < read_next_) continue;  // before the cursor: acknowledged already
+    read_next_ = sequence + 1;
+    return std::optional<Record>(std::move(record));
+  }
+  return std::optional<Record>();
+}
+
+Status SegmentLog::acknowledge(uint64_t sequence) {
+  sequence = std::min(sequence, committed_);
+  if (sequence < cursor_) return Status::ok();
+  if (Status written = writeCursor(sequence + 1); !written.isOk()) return written;
+  cursor_ = sequence + 1;
+  // Segments wholly acknowledged are deleted, never the one being written.
+  size_t removed = 0;
+  while (segments_.size() > 1 && segments_.front().last < cursor_) {
+    ::unlink(segments_.front().path.c_str());
+    segment_bytes_total_ -= segments_.front().bytes;
+    segments_.erase(segments_.begin());
+    ++removed;
+  }
+  if (read_segment_ < removed) {  // the reader's segment is gone: next() finds its place again
+    if (read_fd_ >= 0) ::close(read_fd_);
+    read_fd_ = -1;
+    read_segment_ = 0;
+  } else {
+    read_segment_ -= removed;
+  }
+  return Status::ok();
+}
+
+}  // namespace dataflow::spool
