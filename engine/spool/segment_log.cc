@@ -117,7 +117,9 @@ bool preadAll(int fd, char* data, size_t size, uint64_t offset) {
 uint32_t crc32c(std::string_view data, uint32_t crc) {
   static const std::array<uint32_t, 256> table = makeCrcTable();
   crc = ~crc;
-  for (const char ch : data) crc = table[(crc ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (crc >> 8);
+  for (const char ch : data) {
+    crc = table[(crc ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (crc >> 8);
+  }
   return ~crc;
 }
 

@@ -124,7 +124,8 @@ TEST_F(SegmentLogTest, ATornTailIsTruncatedAndReported) {
   // A crash in the middle of writing record 4: only part of it reached the disk.
   const fs::path segment = segments().back();
   const uintmax_t good = fs::file_size(segment);
-  std::ofstream(segment, std::ios::app | std::ios::binary) << std::string("\x02\x00\x00\x00\xAB", 5);
+  std::ofstream(segment, std::ios::app | std::ios::binary)
+      << std::string("\x02\x00\x00\x00\xAB", 5);
   RecoveryReport report;
   auto log = open(options(), &report);
   ASSERT_NE(log, nullptr);
@@ -200,7 +201,8 @@ TEST_F(SegmentLogTest, ADamagedCursorCountsAsLost) {
     appendRange(*log, 1, 3);
     ASSERT_TRUE(log->acknowledge(2).isOk());
   }
-  std::ofstream(fs::path(dir_.path()) / "spool" / "cursor", std::ios::binary | std::ios::trunc) << "garbage!!!!!";
+  std::ofstream(fs::path(dir_.path()) / "spool" / "cursor", std::ios::binary | std::ios::trunc)
+      << "garbage!!!!!";
   RecoveryReport report;
   auto log = open(options(), &report);
   ASSERT_NE(log, nullptr);
