@@ -102,20 +102,13 @@ def read_string(buf, at):
     return buf[at + 2:at + 2 + n], at + 2 + n
 
 
-def parse_connect(body):
-    """(variable header before properties, properties without auth, method, data, rest)."""
-    name, at = read_string(body, 0)
-    if name != b"MQTT" or body[at] != 5:
-        raise ValueError("not an MQTT v5 CONNECT")
-    at += 1 + 1 + 2  # level, flags, keep alive
-    head = body[:at]
-    props_len, props_at = decode_varint(body, at)
-    end = props_at + props_len
+def read_properties(body, i, end, kinds, packet):
+    """Walks the properties in body[i:end] (identifier -> kind in `kinds`): (method, data, the
+    properties other than the two auth ones, as bytes). ValueError if malformed."""
     kept, method, data = bytearray(), None, None
-    i = props_at
     while i < end:
         ident = body[i]
-        kind = PROPERTY_KINDS.get(ident)
+        kind = kinds.get(ident)
         start = i
         i += 1
         if kind == "u8":
@@ -134,11 +127,26 @@ def parse_connect(body):
             _, i = read_string(body, i)
             _, i = read_string(body, i)
         else:
-            raise ValueError("unknown CONNECT property 0x%02x" % ident)
+            raise ValueError("unknown %s property 0x%02x" % (packet, ident))
         if ident not in (AUTH_METHOD, AUTH_DATA):
             kept += body[start:i]
+    if i != end:
+        raise ValueError("%s properties overrun" % packet)
+    return method, data, bytes(kept)
+
+
+def parse_connect(body):
+    """(variable header before properties, properties without auth, method, data, rest)."""
+    name, at = read_string(body, 0)
+    if name != b"MQTT" or body[at] != 5:
+        raise ValueError("not an MQTT v5 CONNECT")
+    at += 1 + 1 + 2  # level, flags, keep alive
+    head = body[:at]
+    props_len, props_at = decode_varint(body, at)
+    end = props_at + props_len
+    method, data, kept = read_properties(body, props_at, end, PROPERTY_KINDS, "CONNECT")
     client_id, _ = read_string(body, end)
-    return head, bytes(kept), method, data, body[end:], client_id.decode("utf-8", "replace")
+    return head, kept, method, data, body[end:], client_id.decode("utf-8", "replace")
 
 
 def parse_auth(packet):
@@ -149,30 +157,14 @@ def parse_auth(packet):
     body = packet[at:]
     if not body:
         return 0x00, None, None  # Success, no properties (3.15.2.1)
-    reason, method, data = body[0], None, None
+    reason = body[0]
     if len(body) == 1:
         return reason, None, None
     props_len, i = decode_varint(body, 1)
     end = i + props_len
     if end != len(body):
         raise ValueError("AUTH property length does not match the packet")
-    while i < end:
-        ident = body[i]
-        kind = AUTH_PROPERTY_KINDS.get(ident)
-        i += 1
-        if kind in ("str", "bin"):
-            value, i = read_string(body, i)
-            if ident == AUTH_METHOD:
-                method = value.decode("utf-8")
-            elif ident == AUTH_DATA:
-                data = value
-        elif kind == "pair":
-            _, i = read_string(body, i)
-            _, i = read_string(body, i)
-        else:
-            raise ValueError("unknown AUTH property 0x%02x" % ident)
-    if i != end:
-        raise ValueError("AUTH properties overrun")
+    method, data, _ = read_properties(body, i, end, AUTH_PROPERTY_KINDS, "AUTH")
     return reason, method, data
 
 

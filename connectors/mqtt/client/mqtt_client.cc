@@ -238,14 +238,8 @@ struct MqttClient::Impl {
            " s (the broker or the network is too slow, or a proxy swallows the connection)");
     });
     // The blocking steps, with copies of what they need: the client may be closed meanwhile.
-    auto target = net::parseServerUri(c.settings_.server_uri);
-    if (!target.isOk()) {
-      fail(target.status().message());
-      return;
-    }
-    c.submitBlocking([weak = weak(), target = target.value(),
-                               tls_files = c.settings_.tls, credentials = c.settings_.credentials,
-                               label = label(), this_attempt]() {
+    c.submitBlocking([weak = weak(), target = c.target_, tls_files = c.settings_.tls,
+                      credentials = c.settings_.credentials, label = label(), this_attempt]() {
       auto prepared = std::make_shared<Prepared>(prepare(target, tls_files, credentials, label));
       std::shared_ptr<MqttClient> client = weak.lock();
       if (!client) return;
@@ -307,9 +301,8 @@ struct MqttClient::Impl {
   }
 
   void openTransport() {
-    const net::Target target = net::parseServerUri(c.settings_.server_uri).value();
     Result<std::unique_ptr<net::Transport>> opened =
-        net::connectTransport(target, addresses[address_index], tls);
+        net::connectTransport(c.target_, addresses[address_index], tls);
     if (!opened.isOk()) {
       fail(opened.status().message());
       return;
@@ -982,8 +975,7 @@ struct MqttClient::Impl {
   void credentialChanged(bool due = false) {
     if (phase != Phase::Up || !c.settings_.credentials || reauth_in_progress) return;
     const uint64_t this_attempt = attempt;
-    c.submitBlocking([weak = weak(), credentials = c.settings_.credentials,
-                               this_attempt, due] {
+    c.submitBlocking([weak = weak(), credentials = c.settings_.credentials, this_attempt, due] {
       auto fetched = std::make_shared<Result<Credential>>(credentials->fetch());
       std::shared_ptr<MqttClient> client = weak.lock();
       if (!client) return;
@@ -1107,13 +1099,15 @@ Result<std::shared_ptr<MqttClient>> MqttClient::create(ClientSettings settings, 
   if (!target.isOk()) return target.status();
   if (target.value().tls && !settings.tls) settings.tls.emplace();
   if (!logger) logger = spdlog::default_logger();
-  return std::shared_ptr<MqttClient>(
-      new MqttClient(std::move(settings), std::move(options), clock, std::move(logger), loop));
+  return std::shared_ptr<MqttClient>(new MqttClient(std::move(settings), std::move(target).value(),
+                                                    std::move(options), clock, std::move(logger),
+                                                    loop));
 }
 
-MqttClient::MqttClient(ClientSettings settings, Options options, const Clock& clock,
-                       std::shared_ptr<spdlog::logger> logger, EventLoop& loop)
+MqttClient::MqttClient(ClientSettings settings, net::Target target, Options options,
+                       const Clock& clock, std::shared_ptr<spdlog::logger> logger, EventLoop& loop)
     : settings_(std::move(settings)),
+      target_(std::move(target)),
       options_(std::move(options)),
       clock_(clock),
       logger_(std::move(logger)),

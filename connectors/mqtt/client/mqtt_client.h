@@ -64,6 +64,7 @@
 
 #include "connectors/mqtt/client/event_loop.h"
 #include "connectors/mqtt/mqtt_settings.h"
+#include "connectors/mqtt/net/transport.h"
 #include "connectors/mqtt/wire/codec.h"
 #include "engine/core/clock.h"
 #include "engine/core/connection_health.h"
@@ -156,7 +157,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   struct Request;
   struct Shared;  // what the loop thread shares with the other threads
 
-  MqttClient(ClientSettings settings, Options options, const Clock& clock,
+  MqttClient(ClientSettings settings, net::Target target, Options options, const Clock& clock,
              std::shared_ptr<spdlog::logger> logger, EventLoop& loop);
   void submit(Request&& request);  // any thread: queues for the loop thread, wakes it once
   void drainRequests();            // loop thread
@@ -166,6 +167,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void runOnLoop(const std::function<void()>& task);
 
   const ClientSettings settings_;
+  const net::Target target_;  // settings_.server_uri, parsed once by create()
   const Options options_;
   const Clock& clock_;
   const std::shared_ptr<spdlog::logger> logger_;
