@@ -347,6 +347,7 @@ Status SegmentLog::commit() {
     }
     return Status::retriable(why);
   }
+  last_commit_ = {segment.first, segment.bytes, pending_first_};
   segment.bytes += pending_.size();
   segment_bytes_total_ += pending_.size();
   segment.last = next_sequence_ - 1;
@@ -401,6 +402,23 @@ Result<std::optional<Record>> SegmentLog::next() {
     return std::optional<Record>(std::move(record));
   }
   return std::optional<Record>();
+}
+
+void SegmentLog::skipTo(uint64_t sequence) {
+  read_next_ = std::max(sequence, cursor_);
+  if (read_next_ == last_commit_.first_sequence) {
+    for (size_t i = 0; i < segments_.size(); ++i) {
+      if (segments_[i].first != last_commit_.segment_first) continue;
+      if (read_fd_ < 0 || read_segment_ != i) {
+        if (!openReader(i).isOk()) break;  // next() opens it again and says why
+      }
+      read_offset_ = last_commit_.offset;
+      return;
+    }
+  }
+  // Elsewhere: next() finds the place by reading its segment from the start.
+  if (read_fd_ >= 0) ::close(read_fd_);
+  read_fd_ = -1;
 }
 
 Status SegmentLog::acknowledge(uint64_t sequence) {

@@ -84,6 +84,12 @@ class SegmentLog {
   // the end of what was committed. Retriable on an I/O error.
   Result<std::optional<Record>> next();
 
+  // next() goes on at `sequence` (not before the cursor): records before it are not read,
+  // records from it on are read (again). Cheap when `sequence` is the first record of the latest
+  // commit (a reader that kept those records in memory and now needs the disk); elsewhere the
+  // next next() reads its segment from the start to find the place.
+  void skipTo(uint64_t sequence);
+
   // Every record up to and including `sequence` is acknowledged: the cursor moves past it
   // (persisted atomically) and segments holding only acknowledged records are deleted.
   Status acknowledge(uint64_t sequence);
@@ -119,6 +125,12 @@ class SegmentLog {
   uint64_t committed_ = 0;
   uint64_t cursor_ = 1;             // first unacknowledged sequence
   uint64_t segment_bytes_total_ = 0;
+  struct CommitPlace {
+    uint64_t segment_first = 0;   // the segment the latest commit wrote to
+    uint64_t offset = 0;          // where in it the commit's first record starts
+    uint64_t first_sequence = 0;  // that record's sequence (0: no commit yet)
+  };
+  CommitPlace last_commit_;
   // Reading.
   uint64_t read_next_ = 1;  // sequence next() returns next
   int read_fd_ = -1;
