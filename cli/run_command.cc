@@ -40,6 +40,10 @@ struct RunArgs {
   size_t max_in_flight_mib = runtime::FlightLimits{}.max_bytes >> 20;
   int metrics_port = -1;  // -1: the profile's diagnostics.metrics.prometheusPort
   std::string metrics_address = "0.0.0.0";
+  std::string spool_dir;
+  bool spool_all = false;
+  uint64_t spool_max_mib = runtime::SpoolSettings{}.max_bytes >> 20;
+  uint64_t spool_max_age_s = 0;
 };
 
 // Serves /metrics and the probes; without it the dataflows still run (said once, loudly).
@@ -195,6 +199,10 @@ int runEngine(const RunArgs& given) {
   options.instance_id = args.instance_id;
   options.limits.max_messages = args.max_in_flight_messages;
   options.limits.max_bytes = args.max_in_flight_mib << 20;
+  options.spool.root = args.spool_dir;
+  options.spool.all = args.spool_all;
+  options.spool.max_bytes = args.spool_max_mib << 20;
+  options.spool.max_age = std::chrono::seconds(args.spool_max_age_s);
   const auto drain = std::chrono::milliseconds(static_cast<int64_t>(args.drain_timeout_s * 1000));
   options.drain = drain;
   SystemClock clock;
@@ -362,6 +370,24 @@ Command addRunCommand(CLI::App& app) {
   run->add_option("--max-in-flight-mib", args->max_in_flight_mib,
                   "Per dataflow: MiB held for the destination before the source waits")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  auto* spool_dir =
+      run->add_option("--spool-dir", args->spool_dir,
+                      "Folder of the disk spools: a dataflow with requestDiskPersistence: Enabled "
+                      "(or every one with --spool-all) and an MQTT source acknowledges its broker "
+                      "once a message is on disk here, in <folder>/<dataflow>/<instance id>")
+          ->envname("DATAFLOW_SPOOL_DIR");
+  run->add_flag("--spool-all", args->spool_all,
+                "Spool every dataflow with an MQTT source, not only those that request it")
+      ->needs(spool_dir);
+  run->add_option("--spool-max-mib", args->spool_max_mib,
+                  "Per dataflow: MiB the spool may hold on disk; when full its source is no "
+                  "longer acknowledged (the broker keeps the messages) until it drains")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  run->add_option("--spool-max-age", args->spool_max_age_s,
+                  "Per dataflow: seconds the oldest spooled message may wait before the source is "
+                  "no longer acknowledged; 0: no age limit")
       ->capture_default_str();
   run->callback([files, kubernetes] {
     if (files->count() == 0 && kubernetes->count() == 0) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <thread>
 
 namespace dataflow::runtime {
 
@@ -34,12 +35,23 @@ DataflowRunner::~DataflowRunner() {
 
 Status DataflowRunner::start() {
   if (telemetry_) telemetry_->attach(*this);
+  if (spool_options_) {
+    auto opened = spool::Spool::open(*spool_options_, clock_, logger_,
+                                      [this](const AckToken& token) { source_->ack(token); });
+    if (!opened.isOk()) {
+      onFailure(opened.status());
+      return opened.status();
+    }
+    std::lock_guard lock(spool_mutex_);
+    spool_ = std::move(opened).value();
+  }
   Status status = destination_->start(*this);
   if (status.isOk()) status = source_->start(*this);
   if (!status.isOk()) {
     onFailure(status);
     return status;
   }
+  if (spool_) sender_ = std::thread([this] { sendFromSpool(); });
   RunnerState expected = RunnerState::Created;
   state_.compare_exchange_strong(expected, RunnerState::Running);
   return Status::ok();
@@ -71,10 +83,47 @@ void DataflowRunner::onMessage(Message&& message) {
     abandoned_.fetch_add(1, kRelaxed);  // not acknowledged: the source's broker keeps it
     return;
   }
+  if (!spool_) {
+    forward(std::move(message));
+    return;
+  }
+  const AckToken token = message.ack;
+  const Status status = spool_->put(std::move(message));
+  if (status.isOk()) return;  // the spool acknowledges it to the source once it is durable
+  if (status.isFatal()) {
+    refused_.fetch_add(1, kRelaxed);
+    refusedBy(status);
+    refused_warning_.report([&] { return "message refused: " + status.message(); });
+    source_->ack(token);
+  } else {
+    abandoned_.fetch_add(1, kRelaxed);  // the spool is closing: the source's broker keeps it
+  }
+}
+
+void DataflowRunner::sendFromSpool() {
+  try {
+    while (std::optional<Message> message = spool_->take()) forward(std::move(*message));
+  } catch (const std::exception& e) {
+    onFailure(Status::fatal(std::string("sending from the spool failed: ") + e.what()));
+  }
+}
+
+void DataflowRunner::settle(const AckToken& token) {
+  if (spool_) {
+    spool_->acknowledge(token.sequence);
+  } else {
+    source_->ack(token);
+  }
+}
+
+void DataflowRunner::forward(Message&& message) {
+  // A message from the spool that is not sent stays in the spool: it is not abandoned.
+  const bool spooled = spool_ != nullptr;
+  if (spooled && state_.load() == RunnerState::Failed) return;
   const AckToken token = message.ack;
   // Wait for room before transforming: the expiry stage then counts the time spent waiting.
   if (!destination_->awaitCapacity(message.payload.size() + message.topic.size())) {
-    abandoned_.fetch_add(1, kRelaxed);
+    if (!spooled) abandoned_.fetch_add(1, kRelaxed);
     return;
   }
   const bool forward = pipeline_->process(message) == transform::Outcome::Forward;
@@ -84,7 +133,7 @@ void DataflowRunner::onMessage(Message&& message) {
     // Counted and reported (rate-limited) by the pipeline itself.
     transformation_failed_.record(transformed_in);
     dropped_.fetch_add(1, kRelaxed);
-    source_->ack(token);
+    settle(token);
     return;
   }
   transformation_ok_.record(transformed_in);
@@ -109,11 +158,11 @@ void DataflowRunner::onMessage(Message&& message) {
     refusedBy(status);
     refused_warning_.report(
         [&] { return "message refused by the destination: " + status.message(); });
-    source_->ack(token);
+    settle(token);
   } else {
     sent_.fetch_sub(1, kRelaxed);
     sent_bytes_.fetch_sub(sent_token.payload_bytes, kRelaxed);
-    abandoned_.fetch_add(1, kRelaxed);
+    if (!spooled) abandoned_.fetch_add(1, kRelaxed);
   }
 }
 
@@ -171,14 +220,20 @@ void DataflowRunner::onDelivery(const AckToken& token, const Status& status) {
     unsettled(token);
     refusedBy(status);
   }
-  source_->ack(token);
+  settle(token);
 }
 
 void DataflowRunner::onExpired(const AckToken& token) {
   // The destination has logged it (rate-limited); the pipeline counts the ones it drops itself.
   expired_.fetch_add(1, kRelaxed);
   unsettled(token);
-  source_->ack(token);
+  settle(token);
+}
+
+std::optional<spool::SpoolStats> DataflowRunner::spoolStats() const {
+  std::lock_guard lock(spool_mutex_);
+  if (!spool_) return std::nullopt;
+  return spool_->stats();
 }
 
 void DataflowRunner::stopReceiving() {
@@ -190,10 +245,25 @@ uint64_t DataflowRunner::drainAndClose(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   // First let the source hand over what it has buffered, so the flush below covers it too.
   const size_t not_handed_over = source_->drainReceived(deadline);
+  if (spool_) {
+    // What the spool holds is safe, but a dataflow that is removed would leave it behind: send
+    // it while the deadline allows, then stop taking (what is not sent stays for the next start).
+    while (!spool_->drained() && state_.load() != RunnerState::Failed &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    spool_->stopTaking();
+  }
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   const size_t unreported = destination_->flush(std::max(left, std::chrono::milliseconds(0)));
-  destination_->close();
+  destination_->close();  // unblocks the sender thread
+  if (sender_.joinable()) sender_.join();
+  uint64_t kept = 0;
+  if (spool_) {
+    spool_->close();  // commits what was put and acknowledges it to the source
+    kept = spool_->stats().records;
+  }
   source_->close();
   closed_ = true;
   {
@@ -201,12 +271,18 @@ uint64_t DataflowRunner::drainAndClose(std::chrono::milliseconds timeout) {
     if (state_.load() != RunnerState::Failed) state_.store(RunnerState::Stopped);
   }
   const uint64_t abandoned = abandoned_.load();
-  const uint64_t lost = unreported + abandoned + not_handed_over;
+  // With a spool, what was in flight is still in the spool: not lost.
+  const uint64_t lost = (spool_ ? 0 : unreported) + abandoned + not_handed_over;
   if (lost > 0) {
     logger_->error(
         "{} received message{} not delivered before the {} ms drain deadline ({} in flight, {} "
         "not yet accepted by the destination, {} still buffered in the source)",
-        lost, lost == 1 ? "" : "s", timeout.count(), unreported, abandoned, not_handed_over);
+        lost, lost == 1 ? "" : "s", timeout.count(), spool_ ? 0 : unreported, abandoned,
+        not_handed_over);
+  }
+  if (kept > 0) {
+    logger_->info("{} message{} stay in the spool {} and are sent at the next start", kept,
+                  kept == 1 ? "" : "s", spool_->directory());
   }
   return lost;
 }

@@ -4,6 +4,12 @@
 //   delivery thread:    Destination -> onDelivery / onExpired -> Source::ack
 //   any connector thread: onFailure -> state Failed, the Engine's failure callback
 //
+// With a spool (useSpool(), engine/spool/spool.h) the spool is the point of safety:
+//   source thread:      Source -> onMessage -> Spool::put (waits while the spool is full)
+//   spool thread:       group commit -> Source::ack
+//   sender thread:      Spool::take -> Pipeline::process -> Destination::send (may block)
+//   delivery thread:    Destination -> onDelivery / onExpired -> Spool::acknowledge (the cursor)
+//
 // The runner owns the three parts and the dataflow's counters. Built by the Engine; start/stop
 // are called from the Engine's (main) thread. A connector that can no longer work (or a handler
 // that throws) reports onFailure: the runner marks itself Failed, logs the reason once and wakes
@@ -17,7 +23,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "engine/core/clock.h"
 #include "engine/core/destination.h"
@@ -26,6 +34,7 @@
 #include "engine/core/rate_limited_warning.h"
 #include "engine/runtime/dataflow_telemetry.h"
 #include "engine/runtime/latency_histogram.h"
+#include "engine/spool/spool.h"
 
 namespace spdlog {
 class logger;
@@ -47,8 +56,12 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   // before start().
   void setFailureCallback(std::function<void()> callback) { on_failure_ = std::move(callback); }
 
-  // Starts the destination, then the source. Neither waits for its broker. On failure the state
-  // is Failed with the reason.
+  // The dataflow spools (engine/spool/spool.h) in options.directory, opened by start(). Call
+  // before start().
+  void useSpool(spool::SpoolOptions options) { spool_options_ = std::move(options); }
+
+  // Opens the spool (if any), starts the destination, then the source. Neither waits for its
+  // broker. On failure the state is Failed with the reason.
   Status start();
 
   // Before a stop: this instance leaves for good, so the source ends its broker session when it
@@ -56,9 +69,11 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   void leavingForGood() { source_->endSessionAtStop(); }
   // Phase 1 of a stop: the source takes no new messages.
   void stopReceiving();
-  // Phase 2: waits up to `timeout` for what is in flight, then releases both connections.
-  // Returns how many received messages were not delivered (in flight at the deadline plus
-  // abandoned), and logs that count when it is not zero.
+  // Phase 2: waits up to `timeout` for what is in flight (with a spool: until the spool is
+  // empty), then releases both connections. Returns how many received messages were not
+  // delivered and are not in a spool either (in flight at the deadline plus abandoned: their
+  // sources still have them), and logs that count when it is not zero. What stays in a spool is
+  // logged as such and sent at the next start.
   uint64_t drainAndClose(std::chrono::milliseconds timeout);
 
   const std::string& name() const { return name_; }
@@ -78,6 +93,8 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   // the latest refusal's reason. Any thread.
   uint64_t refusedInARow() const { return refused_in_a_row_.load(std::memory_order_relaxed); }
   std::string lastRefusal() const;
+  // The spool's figures, when the dataflow spools and start() opened it. Any thread.
+  std::optional<spool::SpoolStats> spoolStats() const;
 
   void onMessage(Message&& message) override;
   void onDelivery(const AckToken& token, const Status& status) override;
@@ -87,6 +104,13 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
 
  private:
   using Counter = std::atomic<uint64_t>;
+
+  // Transform and send (the source thread without a spool, the sender thread with one).
+  void forward(Message&& message);
+  // The sender thread: forward() what the spool holds, in order, until it stops giving.
+  void sendFromSpool();
+  // `token`'s message has left the engine's responsibility: the spool's cursor or the source.
+  void settle(const AckToken& token);
 
   // A message sent and then refused or expired: its bytes leave the in-flight bytes (delivered
   // ones leave through delivered_bytes_).
@@ -108,6 +132,11 @@ class DataflowRunner final : public MessageHandler, public DeliveryHandler {
   std::atomic<RunnerState> state_{RunnerState::Created};
   mutable std::mutex failure_mutex_;
   std::string failure_reason_;  // guarded by failure_mutex_
+
+  std::optional<spool::SpoolOptions> spool_options_;
+  mutable std::mutex spool_mutex_;  // publishes spool_ to spoolStats()'s threads
+  std::unique_ptr<spool::Spool> spool_;
+  std::thread sender_;
 
   std::shared_ptr<DataflowTelemetry> telemetry_;
   Counter received_{0};

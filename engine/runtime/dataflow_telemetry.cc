@@ -85,6 +85,10 @@ void DataflowTelemetry::detach(const DataflowRunner& runner) {
   if (runner.state() == RunnerState::Failed) ++retired_failures_;
   retired_source_.addCounters(runner.sourceHealth());
   retired_destination_.addCounters(runner.destinationHealth());
+  if (const auto spool = runner.spoolStats()) {
+    if (!retired_spool_) retired_spool_.emplace();
+    retired_spool_->addCounters(*spool);
+  }
   live_.erase(it);
 }
 
@@ -101,7 +105,14 @@ DataflowReading DataflowTelemetry::read() const {
   ConnectionHealth destination = retired_destination_;
   ConnectionHealth newest_source;
   ConnectionHealth newest_destination;
+  std::optional<spool::SpoolStats> newest_spool;
+  std::optional<spool::SpoolStats> spool_counters = retired_spool_;
   for (const DataflowRunner* runner : live_) {
+    newest_spool = runner->spoolStats();
+    if (newest_spool) {
+      if (!spool_counters) spool_counters.emplace();
+      spool_counters->addCounters(*newest_spool);
+    }
     const RunnerCounters counters = runner->counters();
     r.counters += counters;
     r.in_flight += counters.inFlight();
@@ -124,6 +135,14 @@ DataflowReading DataflowTelemetry::read() const {
     destination.state = newest_destination.state;
     destination.problem = std::move(newest_destination.problem);
     r.lag = newest.sourceLag();
+    if (newest_spool) {
+      r.spool = *spool_counters;  // every spool's counters, the newest one's gauges
+      r.spool->bytes = newest_spool->bytes;
+      r.spool->records = newest_spool->records;
+      r.spool->oldest_age_seconds = newest_spool->oldest_age_seconds;
+      r.spool->full = newest_spool->full;
+      r.spool->problem = std::move(newest_spool->problem);
+    }
     r.refused_in_a_row = newest.refusedInARow();
     if (r.refused_in_a_row > 0) r.last_refusal = newest.lastRefusal();
     if (r.state == RunnerState::Failed) r.failure = newest.failureReason();

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "engine/core/connection_health.h"
 #include "engine/core/source.h"
 #include "engine/runtime/latency_histogram.h"
+#include "engine/spool/spool.h"
 #include "engine/transform/counters.h"
 
 namespace dataflow::runtime {
@@ -79,6 +81,9 @@ struct DataflowReading {
   RunnerState state = RunnerState::Created;
   std::string failure;  // why it failed, when state is Failed
   std::vector<PartitionLag> lag;  // a Kafka source's consumer lag per partition
+  // The spool's figures when the dataflow spools: counters summed over every spool it has had,
+  // gauges (bytes, records, age, full, problem) the newest runner's.
+  std::optional<spool::SpoolStats> spool;
   uint64_t refused_in_a_row = 0;  // the newest runner's latest reports that were all refusals
   std::string last_refusal;       // and the latest refusal's reason
 };
@@ -109,6 +114,7 @@ class DataflowTelemetry {
   uint64_t retired_failures_ = 0;                 // guarded by mutex_
   ConnectionHealth retired_source_;               // guarded by mutex_: counters only
   ConnectionHealth retired_destination_;          // guarded by mutex_: counters only
+  std::optional<spool::SpoolStats> retired_spool_;  // guarded by mutex_: counters only
 };
 
 // Every dataflow's telemetry, and the process-wide facts the probes need. Shared by the Engine,

@@ -64,9 +64,27 @@ std::unique_ptr<DataflowRunner> buildRunner(const config::PlannedDataflow& plann
                                              serviceType(*planned.source),
                                              serviceType(*planned.destination)});
   }
-  return std::make_unique<DataflowRunner>(name, std::move(pipeline).value(),
-                                          std::move(source).value(), std::move(destination).value(),
-                                          log, clock, std::move(telemetry));
+  auto runner = std::make_unique<DataflowRunner>(
+      name, std::move(pipeline).value(), std::move(source).value(),
+      std::move(destination).value(), log, clock, std::move(telemetry));
+  // A Kafka source needs no spool: its committed offsets keep its place and the records stay in
+  // Kafka (ignoredSettings says so when it is requested).
+  const bool requested =
+      planned.dataflow->spec.request_disk_persistence == config::OperationalMode::Enabled;
+  if (planned.source->spec.mqtt && (requested || options.spool.all)) {
+    if (options.spool.root.empty()) {
+      errors.push_back("dataflow " + name +
+                       ": spec.requestDiskPersistence is Enabled, so it spools to local disk; "
+                       "give the folder with --spool-dir");
+      return nullptr;
+    }
+    spool::SpoolOptions spool;
+    spool.directory = spool::spoolDirectory(options.spool.root, name, options.instance_id);
+    spool.max_bytes = options.spool.max_bytes;
+    spool.max_age = options.spool.max_age;
+    runner->useSpool(std::move(spool));
+  }
+  return runner;
 }
 
 }  // namespace

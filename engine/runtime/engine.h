@@ -26,10 +26,19 @@
 
 namespace dataflow::runtime {
 
+// The disk spool (engine/spool/spool.h): which dataflows spool, where, and their limits.
+struct SpoolSettings {
+  std::string root;  // --spool-dir: each dataflow instance spools in <root>/<dataflow>/<instance>
+  bool all = false;  // --spool-all: every dataflow with an MQTT source, requested or not
+  uint64_t max_bytes = uint64_t{1} << 30;  // per dataflow
+  std::chrono::seconds max_age{0};         // zero: no age limit
+};
+
 struct EngineOptions {
   std::string profile = config::kDefaultProfile;
   uint32_t instance_id = 0;
   FlightLimits limits;
+  SpoolSettings spool;
   // Where the runners' counters, the rotation and reload counts and the supervising thread's
   // heartbeat go (metrics, probes); the engine makes its own when null.
   std::shared_ptr<Telemetry> telemetry;

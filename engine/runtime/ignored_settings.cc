@@ -93,11 +93,13 @@ std::string describe(const EndpointUse& use) {
 void checkDataflow(const PlannedDataflow& planned, std::vector<std::string>& lines) {
   const config::Dataflow& d = *planned.dataflow;
   Reporter report(lines, "dataflow " + d.metadata.name, d.origin);
-  // Disabled asks for what this engine does anyway, so only Enabled is reported.
-  if (d.spec.request_disk_persistence == config::OperationalMode::Enabled) {
+  // Disabled asks for what this engine does anyway, so only Enabled is reported, and only for a
+  // Kafka source: a dataflow with an MQTT source spools to local disk (--spool-dir).
+  if (d.spec.request_disk_persistence == config::OperationalMode::Enabled &&
+      !planned.source->spec.mqtt) {
     report.ifWritten("spec.requestDiskPersistence",
-                     "this engine neither asks the broker to persist the subscriber queue nor "
-                     "spools to disk yet; messages in flight are held in memory only");
+                     "the source is Kafka: its committed consumer offsets keep its place and the "
+                     "records stay in Kafka until delivered, so nothing is spooled to disk");
   }
   for (size_t i = 0; i < d.spec.operations.size(); ++i) {
     const auto& source = d.spec.operations[i].source;

@@ -82,9 +82,12 @@ bool connected(const ConnectionHealth& side) { return side.state == ConnectionSt
 
 bool refusing(const DataflowReading& d) { return d.refused_in_a_row >= kRefusingAfter; }
 
+// A spool that is full or cannot write: the source is not being acknowledged.
+bool spoolStuck(const DataflowReading& d) { return d.spool && !d.spool->problem.empty(); }
+
 bool dataflowReady(const DataflowReading& d) {
   return d.attached && d.state == RunnerState::Running && connected(d.source) &&
-         connected(d.destination) && !refusing(d);
+         connected(d.destination) && !refusing(d) && !spoolStuck(d);
 }
 
 // Per endpoint of every dataflow: `value` of its ConnectionHealth, labelled dataflow, endpoint
@@ -233,6 +236,76 @@ void renderAio(const EngineReading& r, Exposition& out) {
   out.sample("aio_dataflow_version", {{"version", r.version}}, 1);
 }
 
+// The disk spools, for the dataflows that have one.
+void renderSpools(const EngineReading& r, Exposition& out) {
+  auto perSpool = [&](const std::string& name, const char* type, const std::string& help,
+                      auto value) {
+    out.family(name, type, help);
+    for (const DataflowReading& d : r.dataflows) {
+      if (d.spool) out.sample(name, {{"dataflow", d.info.name}}, value(*d.spool));
+    }
+  };
+  using S = spool::SpoolStats;
+  perSpool("dataflow_spool_bytes", "gauge", "Bytes of the dataflow's spool on disk.",
+           [](const S& s) { return u(s.bytes); });
+  perSpool("dataflow_spool_messages", "gauge",
+           "Messages in the spool not yet acknowledged by the destination.",
+           [](const S& s) { return u(s.records); });
+  perSpool("dataflow_spool_oldest_age_seconds", "gauge",
+           "Seconds the oldest message in the spool has waited (0: none waits).",
+           [](const S& s) { return s.oldest_age_seconds; });
+  perSpool("dataflow_spool_full", "gauge",
+           "1 while the spool cannot take messages (a limit reached, or a disk error): its source "
+           "is not acknowledged.",
+           [](const S& s) { return s.problem.empty() ? 0.0 : 1.0; });
+  perSpool("dataflow_spool_full_total", "counter",
+           "Times the spool reached its size or age limit.",
+           [](const S& s) { return u(s.full_waits); });
+  perSpool("dataflow_spool_commits_total", "counter",
+           "Group commits (one write and fdatasync each).",
+           [](const S& s) { return u(s.commits); });
+  perSpool("dataflow_spool_committed_messages_total", "counter",
+           "Messages made durable by the group commits (divided by the commits: the batch size).",
+           [](const S& s) { return u(s.committed_records); });
+  perSpool("dataflow_spool_committed_bytes_total", "counter",
+           "Bytes written by the group commits, record headers included.",
+           [](const S& s) { return u(s.committed_bytes); });
+  out.family("dataflow_spool_fsync_seconds", "histogram",
+             "Seconds each group commit took (write and fdatasync).");
+  for (const DataflowReading& d : r.dataflows) {
+    if (!d.spool) continue;
+    const Labels labels{{"dataflow", d.info.name}};
+    for (size_t i = 0; i < spool::kFsyncBoundsUs.size(); ++i) {
+      Labels with_le = labels;
+      with_le.emplace_back("le", number(static_cast<double>(spool::kFsyncBoundsUs[i]) / 1e6));
+      out.sample("dataflow_spool_fsync_seconds_bucket", with_le,
+                 u(d.spool->fsync_cumulative[i]));
+    }
+    Labels with_inf = labels;
+    with_inf.emplace_back("le", "+Inf");
+    out.sample("dataflow_spool_fsync_seconds_bucket", with_inf, u(d.spool->commits));
+    out.sample("dataflow_spool_fsync_seconds_sum", labels, d.spool->fsync_seconds_sum);
+    out.sample("dataflow_spool_fsync_seconds_count", labels, u(d.spool->commits));
+  }
+  perSpool("dataflow_spool_replayed_messages_total", "counter",
+           "Messages found in the spool at start, not acknowledged before the stop or crash, and "
+           "sent again.",
+           [](const S& s) { return u(s.replayed); });
+  perSpool("dataflow_spool_truncations_total", "counter",
+           "Damaged spool tails (a crash mid-write, corruption) cut off at start.",
+           [](const S& s) { return u(s.truncations); });
+  perSpool("dataflow_spool_truncated_bytes_total", "counter",
+           "Bytes cut off with those tails.", [](const S& s) { return u(s.truncated_bytes); });
+  perSpool("dataflow_spool_write_errors_total", "counter",
+           "Failed spool writes or reads (ENOSPC, EIO): retried; the source is not acknowledged "
+           "meanwhile.",
+           [](const S& s) { return u(s.write_errors); });
+  perSpool("dataflow_spool_undecodable_total", "counter",
+           "Spool records with a good checksum that are not a message (a newer format): "
+           "skipped, logged.",
+           [](const S& s) { return u(s.undecodable); });
+}
+
 void renderOwn(const EngineReading& r, Exposition& out) {
   auto perDataflow = [&](const std::string& name, const char* type, const std::string& help,
                          auto value) {
@@ -292,6 +365,7 @@ void renderOwn(const EngineReading& r, Exposition& out) {
               "Messages the destination sent again after a failed attempt (MQTT: PUBLISHes "
               "republished; Kafka: produced again after an outage or a producer restart).",
               [](const DataflowReading& d) { return u(d.destination.messages_resent); });
+  renderSpools(r, out);
   renderConnections(r, out);
   perDataflow("dataflow_ready", "gauge",
               "1 when the dataflow runs with both endpoints connected (what /readyz checks).",
@@ -406,11 +480,20 @@ Readiness readiness(const EngineReading& reading) {
               std::to_string(d.refused_in_a_row) + " in a row, the latest: " + d.last_refusal +
               ")");
         }
+        if (spoolStuck(d)) add("spool not taking messages: " + d.spool->problem);
       }
       entry["reason"] = reason;
     }
     entry["source"] = sideEntry(d.source);
     entry["destination"] = sideEntry(d.destination);
+    if (d.spool) {
+      nlohmann::json spool{{"bytes", d.spool->bytes},
+                           {"messages", d.spool->records},
+                           {"oldest_age_seconds", d.spool->oldest_age_seconds},
+                           {"full", !d.spool->problem.empty()}};
+      if (!d.spool->problem.empty()) spool["problem"] = d.spool->problem;
+      entry["spool"] = std::move(spool);
+    }
     dataflows.push_back(std::move(entry));
   }
   nlohmann::json body{{"ready", all},

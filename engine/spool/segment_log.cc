@@ -271,6 +271,15 @@ Status SegmentLog::readCursor(RecoveryReport& report) {
     }
     return Status::ok();
   }
+  if (segments_.empty()) {
+    // Every segment was deleted once everything was acknowledged: sequences go on from the
+    // cursor.
+    cursor_ = getU64(data.data());
+    next_sequence_ = std::max<uint64_t>(cursor_, 1);
+    cursor_ = next_sequence_;
+    committed_ = next_sequence_ - 1;
+    return Status::ok();
+  }
   cursor_ = std::max(getU64(data.data()), oldest);
   if (cursor_ > next_sequence_) {
     report.problems.push_back(path + " points past the end of the spool (" +
@@ -426,9 +435,17 @@ Status SegmentLog::acknowledge(uint64_t sequence) {
   if (sequence < cursor_) return Status::ok();
   if (Status written = writeCursor(sequence + 1); !written.isOk()) return written;
   cursor_ = sequence + 1;
-  // Segments wholly acknowledged are deleted, never the one being written.
+  // Segments wholly acknowledged are deleted. The one being written goes too once everything
+  // committed is acknowledged (the next commit starts a new one), so that a full disk gets its
+  // space back as soon as the destination has caught up, whatever the segment size.
+  const bool all = cursor_ > committed_;
+  if (all && write_fd_ >= 0) {
+    ::close(write_fd_);
+    write_fd_ = -1;
+  }
   size_t removed = 0;
-  while (segments_.size() > 1 && segments_.front().last < cursor_) {
+  while ((segments_.size() > 1 || (all && !segments_.empty())) &&
+         segments_.front().last < cursor_) {
     ::unlink(segments_.front().path.c_str());
     segment_bytes_total_ -= segments_.front().bytes;
     segments_.erase(segments_.begin());

@@ -193,6 +193,7 @@ void Spool::run() {
       if (batch.empty() && !inbox_.empty()) {
         batch.swap(inbox_);
         inbox_bytes_ = 0;
+        settled_ = false;
         fresh = true;
         put_cv_.notify_all();
       }
@@ -434,6 +435,7 @@ void Spool::updateLimits() {
     became_full = !full_ && !reason.empty();
     became_free = full_ && reason.empty();
     full_ = !reason.empty();
+    settled_ = records == 0 && !disk_failing_;
     if (!disk_failing_) problem_ = reason;
     if (became_free) put_cv_.notify_all();
   }
@@ -447,6 +449,25 @@ void Spool::updateLimits() {
   } else if (became_free) {
     logger_->info("spool {} has room again; taking messages", options_.directory);
   }
+}
+
+void SpoolStats::addCounters(const SpoolStats& o) {
+  commits += o.commits;
+  committed_records += o.committed_records;
+  committed_bytes += o.committed_bytes;
+  for (size_t i = 0; i < fsync_cumulative.size(); ++i) fsync_cumulative[i] += o.fsync_cumulative[i];
+  fsync_seconds_sum += o.fsync_seconds_sum;
+  truncations += o.truncations;
+  truncated_bytes += o.truncated_bytes;
+  replayed += o.replayed;
+  write_errors += o.write_errors;
+  undecodable += o.undecodable;
+  full_waits += o.full_waits;
+}
+
+bool Spool::drained() const {
+  std::lock_guard lock(mutex_);
+  return settled_ && inbox_.empty() && acks_.empty();
 }
 
 SpoolStats Spool::stats() const {

@@ -81,6 +81,10 @@ struct SpoolStats {
   uint64_t full_waits = 0;          // times a limit was reached (put() began to wait)
   bool full = false;                // put() waits for a limit now
   std::string problem;              // the limit or disk error in force now, one sentence
+
+  // Adds `other`'s counters (not its gauges: bytes, records, age, full, problem), for totals that
+  // go on across the spools a dataflow has had.
+  void addCounters(const SpoolStats& other);
 };
 
 class Spool {
@@ -121,6 +125,9 @@ class Spool {
   // Refuses further puts, commits what was put (reporting it through `committed`), persists the
   // cursor, stops the thread and releases the folder. Idempotent. No `committed` call after it.
   void close();
+
+  // Nothing waits: every message put() is committed and acknowledged. Any thread.
+  bool drained() const;
 
   SpoolStats stats() const;
   // What open() found and repaired.
@@ -165,6 +172,7 @@ class Spool {
   bool closing_ = false;        // guarded by mutex_
   bool taking_ = true;          // guarded by mutex_
   bool full_ = false;           // guarded by mutex_
+  bool settled_ = true;         // guarded by mutex_: the spool thread found nothing waiting
   std::string problem_;         // guarded by mutex_
   bool memory_mode_ = false;    // guarded by mutex_: committed messages go to the outbox directly
   bool closed_ = false;         // close()'s caller

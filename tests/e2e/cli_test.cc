@@ -133,20 +133,49 @@ TEST_F(Cli, InstanceIdOutOfRangeIsRefused) {
 
 TEST_F(Cli, ASettingWithNoEffectIsWarnedAtStart) {
   std::string manifests = anonymousEndpoints();
-  manifests.replace(manifests.find("spec:\n  operations:"), 5,
-                    "spec:\n  requestDiskPersistence: Enabled");
+  manifests.replace(manifests.find("      dataSources: [a/b]"), 0,
+                    "      serializationFormat: Json\n");
   ChildProcess run(
       {DATAFLOW_EXE, "run", "-f", write("flow.yaml", manifests), "--drain-timeout", "0"},
       dir_.path() + "/run.log");
   EXPECT_TRUE(waitFor(
       [&] {
-        return run.log().find("dataflow flow: spec.requestDiskPersistence is ignored") !=
-               std::string::npos;
+        return run.log().find("dataflow flow: spec.operations[0].sourceSettings."
+                              "serializationFormat is ignored") != std::string::npos;
       },
       30s))
       << run.log();
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(30s), 0) << run.log();
+}
+
+std::string spooledFlow() {
+  std::string manifests = anonymousEndpoints();
+  manifests.replace(manifests.find("spec:\n  operations:"), 5,
+                    "spec:\n  requestDiskPersistence: Enabled");
+  return manifests;
+}
+
+TEST_F(Cli, RequestDiskPersistenceWithoutASpoolDirIsRefused) {
+  std::string output;
+  EXPECT_EQ(dataflow({"run", "-f", write("flow.yaml", spooledFlow())}, output), 2);
+  EXPECT_THAT(output, HasSubstr("dataflow flow: spec.requestDiskPersistence is Enabled, so it "
+                                "spools to local disk; give the folder with --spool-dir"));
+  EXPECT_THAT(output, HasSubstr("nothing started"));
+}
+
+// The spool lives in <--spool-dir>/<dataflow>/<instance>, held (lock file) while the engine runs.
+TEST_F(Cli, RequestDiskPersistenceSpoolsUnderTheSpoolDir) {
+  const std::string spool = dir_.path() + "/spool";
+  ChildProcess run({DATAFLOW_EXE, "run", "-f", write("flow.yaml", spooledFlow()), "--spool-dir",
+                    spool, "--instance-id", "0", "--drain-timeout", "0"},
+                   dir_.path() + "/run.log");
+  EXPECT_TRUE(waitFor([&] { return std::filesystem::exists(spool + "/flow/0/cursor"); }, 30s))
+      << run.log();
+  EXPECT_TRUE(std::filesystem::exists(spool + "/flow/0/lock"));
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(30s), 0) << run.log();
+  EXPECT_EQ(run.log().find("requestDiskPersistence is ignored"), std::string::npos) << run.log();
 }
 
 // --sat-token-dir reaches the MQTT endpoint: a ServiceAccountToken endpoint is accepted, and the

@@ -112,6 +112,37 @@ int EngineE2E::stopEngine(int signal) {
   return code.value_or(-1);
 }
 
+std::vector<size_t> EngineE2E::missing(const std::string& prefix, size_t count,
+                                       std::chrono::milliseconds deadline) {
+  if (!reader_) reader_ = std::make_unique<KafkaReader>(kafka_->bootstrapServers(), topic());
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (numbered_seen_[prefix].size() < count && std::chrono::steady_clock::now() < until) {
+    for (const KafkaRecord& r : reader_->readAtLeast(1, std::chrono::milliseconds(500))) {
+      const size_t dash = r.value.rfind('-');
+      if (dash == std::string::npos || dash + 1 == r.value.size() ||
+          r.value.find_first_not_of("0123456789", dash + 1) != std::string::npos) {
+        continue;  // not a numbered record ("warm-up", a marker)
+      }
+      const std::string of = r.value.substr(0, dash);
+      numbered_seen_[of].insert(std::stoul(r.value.substr(dash + 1)));
+      ++numbered_records_[of];
+    }
+  }
+  std::vector<size_t> out;
+  const std::set<size_t>& seen = numbered_seen_[prefix];
+  for (size_t i = 0; i < count; ++i) {
+    if (!seen.count(i)) out.push_back(i);
+  }
+  return out;
+}
+
+size_t EngineE2E::duplicates(const std::string& prefix) const {
+  const auto records = numbered_records_.find(prefix);
+  const auto seen = numbered_seen_.find(prefix);
+  if (records == numbered_records_.end() || seen == numbered_seen_.end()) return 0;
+  return records->second - seen->second.size();
+}
+
 std::string EngineE2E::engineLog() const { return engine_ ? engine_->log() : ""; }
 
 std::chrono::steady_clock::time_point EngineE2E::publishExpiringThroughOutage(

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -106,6 +108,14 @@ class EngineE2E : public ::testing::Test {
   // Reads at least `count` records of topic() (fails the test when they do not arrive).
   std::vector<KafkaRecord> readRecords(size_t count);
 
+  // Numbered records, as LoadPublisher publishes them: reads records of topic() until every
+  // "<prefix>-<i>" for i < count has arrived or `deadline` passes; returns the numbers missing.
+  // Records of every prefix are kept, so several prefixes can be checked one after the other.
+  std::vector<size_t> missing(const std::string& prefix, size_t count,
+                              std::chrono::milliseconds deadline);
+  // Records of `prefix` that arrived more than once so far.
+  size_t duplicates(const std::string& prefix) const;
+
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<Mosquitto> mosquitto_;
   std::unique_ptr<Mosquitto> mosquitto2_;  // endpoint mqtt2, when a flow uses it
@@ -116,6 +126,8 @@ class EngineE2E : public ::testing::Test {
   std::string ready_text_ = "subscribed";  // what startEngine() waits for in the engine log
   int engine_runs_ = 0;
   int produce_runs_ = 0;
+  std::map<std::string, std::set<size_t>> numbered_seen_;  // by prefix
+  std::map<std::string, size_t> numbered_records_;         // by prefix, duplicates included
 };
 
 // The value of the first header named `name`, if any.

@@ -76,12 +76,14 @@ class OpsE2E : public ::testing::Test {
   // Starts the engine on `manifest` with its ops endpoint on a free loopback port; returns once
   // its log says `ready_text`.
   void startEngine(const std::string& manifest = "flow.yaml",
-                   const std::string& ready_text = "subscribed") {
-    engine_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{DATAFLOW_EXE, "run", "-f", dir_.file(manifest),
-                                 "--metrics-port", "0", "--metrics-address", "127.0.0.1",
-                                 "--drain-timeout", "5"},
-        dir_.file("engine.log"));
+                   const std::string& ready_text = "subscribed",
+                   const std::vector<std::string>& extra_args = {}) {
+    std::vector<std::string> argv{DATAFLOW_EXE,       "run",         "-f",
+                                  dir_.file(manifest), "--metrics-port", "0",
+                                  "--metrics-address", "127.0.0.1",   "--drain-timeout",
+                                  "5"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    engine_ = std::make_unique<ChildProcess>(argv, dir_.file("engine.log"));
     const std::regex listening(R"(metrics and probes on http://127\.0\.0\.1:(\d+))");
     std::smatch match;
     ASSERT_TRUE(waitFor(
@@ -205,6 +207,53 @@ TEST_F(OpsE2E, MetricsCountTheTrafficSentAndAreValidExposition) {
       [&] { return value(R"(dataflow_reloads_total{outcome="applied"})") == 1; }, 30s))
       << engine_->log();
   EXPECT_EQ(value(R"(dataflow_messages_delivered_total{dataflow="bridge"})"), 50);
+  engine_->signal(SIGTERM);
+  EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
+}
+
+// A spooled dataflow: what waits in the spool while the destination broker is away shows in
+// /metrics and /readyz, the spool's age limit (1 s here) makes the dataflow not ready with the
+// reason, and it all drains when the broker is back.
+TEST_F(OpsE2E, SpoolMetricsAndReadinessFollowTheSpool) {
+  startEngine("flow.yaml", "subscribed",
+              {"--spool-dir", dir_.file("spool"), "--spool-all", "--spool-max-age", "1"});
+  destination_.kill();
+  MqttTestClient publisher(source_.address(), randomName("pub-"));
+  for (int i = 0; i < 5; ++i) publisher.publish("plant/m" + std::to_string(i), "0123456789", 1);
+  const std::string bridge = R"({dataflow="bridge"})";
+  ASSERT_TRUE(waitFor([&] { return value("dataflow_spool_messages" + bridge) == 5; }, 60s))
+      << engine_->log();
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return readyDataflow().value("reason", "").find(
+                   "spool not taking messages: its oldest message has waited") !=
+               std::string::npos;
+      },
+      60s))
+      << engine_->log();
+  const json entry = readyDataflow();
+  EXPECT_EQ(entry.at("spool").at("messages"), 5);
+  EXPECT_EQ(entry.at("spool").at("full"), true);
+  EXPECT_GE(entry.at("spool").at("oldest_age_seconds").get<double>(), 1.0);
+  Samples s = scrape();
+  EXPECT_EQ(s["dataflow_spool_full" + bridge], 1);
+  EXPECT_EQ(s["dataflow_spool_full_total" + bridge], 1);
+  EXPECT_GT(s["dataflow_spool_bytes" + bridge], 0);
+  EXPECT_EQ(s["dataflow_spool_committed_messages_total" + bridge], 5);
+  EXPECT_GE(s["dataflow_spool_commits_total" + bridge], 1);
+  EXPECT_EQ(s["dataflow_spool_fsync_seconds_count" + bridge],
+            s["dataflow_spool_commits_total" + bridge]);
+  EXPECT_EQ(s["dataflow_ready" + bridge], 0);
+
+  destination_.start();
+  ASSERT_TRUE(waitFor(
+      [&] { return value("dataflow_messages_delivered_total" + bridge) == 5; }, 60s))
+      << engine_->log();
+  ASSERT_TRUE(waitFor([&] { return value("dataflow_spool_messages" + bridge) == 0; }, 60s))
+      << engine_->log();
+  ASSERT_TRUE(waitFor([&] { auto r = get("/readyz"); return r && r->status == 200; }, 60s))
+      << engine_->log();
+  EXPECT_EQ(value("dataflow_spool_full" + bridge), 0);
   engine_->signal(SIGTERM);
   EXPECT_EQ(engine_->wait(30s), std::optional<int>(0)) << engine_->log();
 }

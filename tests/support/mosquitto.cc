@@ -64,7 +64,8 @@ void Mosquitto::writeConfig() const {
   std::ofstream out(dir_.file("mosquitto.conf"));
   out << "listener " << port_ << " 127.0.0.1\n"
       << "allow_anonymous true\n"
-      << "max_queued_messages " << kMaxQueuedMessages << "\n"
+      << "max_queued_messages " << options_.max_queued_messages.value_or(kMaxQueuedMessages)
+      << "\n"
       << "user " << currentUser() << "\n"
       << "log_dest stderr\n"
       << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"

@@ -24,6 +24,9 @@ struct MosquittoOptions {
   // Keep sessions and queued messages in a database in the broker's own folder; written on
   // stop() (SIGTERM), not on kill(), and read by the next start().
   bool persistence = false;
+  // Mosquitto's own queue limit for each session (its default, 1000, when a test is about
+  // what that limit does to a backlog); absent: in effect no cap (see below).
+  std::optional<int> max_queued_messages;
   // Appended to the generated mosquitto.conf.
   std::string extra_config;
   // Absent: plaintext only.

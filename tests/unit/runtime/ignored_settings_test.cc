@@ -67,14 +67,16 @@ TEST(IgnoredSettings, TheImplicitDefaultProfileWritesNothing) {
   EXPECT_THAT(ignored(mqtt() + kafka() + dataflow("flow", "mqtt", "kafka")), IsEmpty());
 }
 
-TEST(IgnoredSettings, RequestDiskPersistenceEnabledOnly) {
+// An MQTT source spools when it is Enabled; a Kafka source has its offsets instead.
+TEST(IgnoredSettings, RequestDiskPersistenceEnabledOnAKafkaSourceOnly) {
   auto lines =
-      ignored(mqtt() + kafka() +
+      ignored(mqtt() + kafkaSource("") +
               dataflow("spooled", "mqtt", "kafka", "  requestDiskPersistence: Enabled\n") +
-              dataflow("in-memory", "mqtt", "kafka", "  requestDiskPersistence: Disabled\n"));
+              dataflow("in-memory", "mqtt", "kafka", "  requestDiskPersistence: Disabled\n") +
+              dataflow("from-kafka", "kafka", "mqtt", "  requestDiskPersistence: Enabled\n"));
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_THAT(lines[0], HasSubstr("dataflow spooled: spec.requestDiskPersistence is ignored: this "
-                                  "engine neither asks the broker to persist"));
+  EXPECT_THAT(lines[0], HasSubstr("dataflow from-kafka: spec.requestDiskPersistence is ignored: "
+                                  "the source is Kafka: its committed consumer offsets"));
 }
 
 TEST(IgnoredSettings, SourceSerializationSchemaAndAssetAtTheSourceOperation) {

@@ -110,9 +110,31 @@ TEST_F(SegmentLogTest, FullyAcknowledgedSegmentsAreDeleted) {
   ASSERT_TRUE(log->acknowledge(6).isOk());
   EXPECT_EQ(segments().size(), 2u);
   ASSERT_TRUE(log->acknowledge(10).isOk());
-  EXPECT_EQ(segments().size(), 1u);  // the one being written stays
+  // Everything acknowledged: the one being written goes too (a full disk gets its space back).
+  EXPECT_THAT(segments(), ::testing::IsEmpty());
+  EXPECT_EQ(log->bytes(), 0u);
   appendRange(*log, 11, 11);
+  EXPECT_EQ(segments().size(), 1u);
   EXPECT_EQ(readAll(*log), names(11, 11));
+}
+
+// With every segment deleted, the cursor alone says where the sequences go on after a reopen.
+TEST_F(SegmentLogTest, AFullyAcknowledgedLogReopensWhereItStopped) {
+  {
+    auto log = open(options());
+    ASSERT_NE(log, nullptr);
+    appendRange(*log, 1, 4);
+    EXPECT_EQ(readAll(*log), names(1, 4));
+    ASSERT_TRUE(log->acknowledge(4).isOk());
+    EXPECT_THAT(segments(), ::testing::IsEmpty());
+  }
+  RecoveryReport report;
+  auto log = open(options(), &report);
+  ASSERT_NE(log, nullptr);
+  EXPECT_THAT(report.problems, ::testing::IsEmpty());
+  EXPECT_EQ(log->firstUnacknowledged(), 5u);
+  appendRange(*log, 5, 6);
+  EXPECT_EQ(readAll(*log), names(5, 6));
 }
 
 TEST_F(SegmentLogTest, ATornTailIsTruncatedAndReported) {
