@@ -213,6 +213,22 @@ TEST_F(SpoolInspectTest, ARemovedSegmentIsAGap) {
   EXPECT_EQ(recover().missing_records, 2u);
 }
 
+// A segment that repeats records of the one before it (a file copied back by hand, say): recovery
+// would read both, so those records would be sent twice.
+TEST_F(SpoolInspectTest, OverlappingSegmentsAreReported) {
+  writeLog(logDir(), 4, 0);  // [1-4]
+  const std::string other = dir_.path() + "/other";
+  writeLog(other, 4, 0, /*segment_bytes=*/1, /*per_commit=*/2);  // [1-2] [3-4]
+  fs::copy_file(fs::path(other) / segmentName(3), segment(3));
+  const LogInspection log = inspectLog();
+  ASSERT_EQ(log.segments.size(), 2u);
+  EXPECT_EQ(log.segments[1].records, 2u);
+  EXPECT_TRUE(log.gaps.empty());
+  ASSERT_EQ(log.problems.size(), 1u);
+  EXPECT_THAT(log.problems[0], HasSubstr(segmentName(3) + " starts at sequence 3 but the segment "
+                                                          "before it ends at 4"));
+}
+
 TEST_F(SpoolInspectTest, ARemovedFirstSegmentIsAGapAfterTheCursor) {
   writeLog(logDir(), 6, 1, /*segment_bytes=*/1, /*per_commit=*/2);  // cursor 2 in [1-2]
   fs::remove(segment(1));
