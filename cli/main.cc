@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   Command dev_kafka = addDevKafkaCommand(app);
   Command crds = addCrdsCommand(app);
   Command op = addOperatorCommand(app);
+  Command spool = addSpoolCommand(app);
   Command version = addVersionCommand(app);
   try {
     app.parse(argc, argv);
@@ -20,7 +21,7 @@ int main(int argc, char** argv) {
   }
   for (auto [name, command] :
        {std::pair{"run", run}, std::pair{"validate", validate}, std::pair{"dev-kafka", dev_kafka},
-        std::pair{"crds", crds}, std::pair{"operator", op},
+        std::pair{"crds", crds}, std::pair{"operator", op}, std::pair{"spool", spool},
         std::pair{"version", version}}) {
     if (app.got_subcommand(name)) return command();
   }

@@ -13,14 +13,11 @@
 #include <cstring>
 #include <filesystem>
 
+#include "engine/spool/segment_format.h"
+
 namespace dataflow::spool {
 
 namespace {
-
-constexpr size_t kHeaderBytes = 16;  // length u32, crc u32, sequence u64
-constexpr const char* kCursorFile = "cursor";
-constexpr const char* kCursorTemp = "cursor.tmp";
-constexpr const char* kSegmentSuffix = ".seg";
 
 std::array<uint32_t, 256> makeCrcTable() {
   std::array<uint32_t, 256> table{};
@@ -30,31 +27,6 @@ std::array<uint32_t, 256> makeCrcTable() {
     table[i] = c;
   }
   return table;
-}
-
-void putU32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void putU64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-uint32_t getU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-uint64_t getU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
-// The CRC of a record covers its sequence and payload, so a record copied to another place in
-// the log (or a stale one) does not pass for the one expected there.
-uint32_t recordCrc(uint64_t sequence, std::string_view payload) {
-  std::string sequence_bytes;
-  putU64(sequence_bytes, sequence);
-  return crc32c(payload, crc32c(sequence_bytes));
 }
 
 std::string errnoText(const std::string& what, const std::string& path) {

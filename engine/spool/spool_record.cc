@@ -117,20 +117,21 @@ void encodeRecord(const Message& m, const Clock& clock, std::string& out) {
   out.push_back(m.retain ? 1 : 0);
 }
 
-Result<Message> decodeRecord(std::string_view record, const Clock& clock) {
+Result<StoredRecord> decodeStoredRecord(std::string_view record) {
   Reader r(record);
   const uint8_t version = r.byte();
   if (r.ok() && version != kVersion) {
     return Status::fatal("spool record of unknown version " + std::to_string(version));
   }
-  Message m;
+  StoredRecord stored;
+  Message& m = stored.message;
   m.topic = r.bytes();
   m.payload = r.bytes();
   if (r.present()) m.key = r.bytes();
   if (r.present()) m.partition = static_cast<int32_t>(r.signedVarint());
   m.timestamp_ms = r.signedVarint();
-  m.received_at = toSteady(r.signedVarint(), clock);
-  if (r.present()) m.expires_at = toSteady(r.signedVarint(), clock);
+  stored.received_ms = r.signedVarint();
+  if (r.present()) stored.expires_ms = r.signedVarint();
   if (r.present()) m.mqtt.payload_format_indicator = r.byte();
   if (r.present()) m.mqtt.message_expiry_interval = static_cast<uint32_t>(r.varint());
   if (r.present()) m.mqtt.content_type = r.bytes();
@@ -153,6 +154,15 @@ Result<Message> decodeRecord(std::string_view record, const Clock& clock) {
   if (!r.ok()) return Status::fatal("spool record cut short or malformed");
   if (!r.atEnd()) return Status::fatal("spool record with bytes after its end");
   if (m.qos > 2) return Status::fatal("spool record with QoS " + std::to_string(m.qos));
+  return stored;
+}
+
+Result<Message> decodeRecord(std::string_view record, const Clock& clock) {
+  Result<StoredRecord> stored = decodeStoredRecord(record);
+  if (!stored.isOk()) return stored.status();
+  Message m = std::move(stored.value().message);
+  m.received_at = toSteady(stored.value().received_ms, clock);
+  if (stored.value().expires_ms) m.expires_at = toSteady(*stored.value().expires_ms, clock);
   return m;
 }
 

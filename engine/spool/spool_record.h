@@ -9,6 +9,8 @@
 // a crash, and no length is trusted beyond the bytes that are there.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,5 +29,16 @@ void encodeRecord(const Message& message, const Clock& clock, std::string& out);
 // from the stored wall-clock instants (an expiry already past stays in the past). Fatal naming
 // what is wrong for bytes that are not a record of a known version.
 Result<Message> decodeRecord(std::string_view record, const Clock& clock);
+
+// A record as stored: the message, with its receive and expiry instants left as the wall-clock
+// milliseconds the record holds (message.received_at and expires_at are not set). For a reader
+// with no steady timeline to put them on, such as `dataflow spool inspect`.
+struct StoredRecord {
+  Message message;
+  int64_t received_ms = 0;            // wall clock, ms since the Unix epoch
+  std::optional<int64_t> expires_ms;  // wall clock; absent: the message does not expire
+};
+// Errors as decodeRecord's.
+Result<StoredRecord> decodeStoredRecord(std::string_view record);
 
 }  // namespace dataflow::spool

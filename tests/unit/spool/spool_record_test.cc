@@ -84,6 +84,21 @@ TEST(SpoolRecordTest, ExpiryIsKeptInWallClockTermsAcrossARestart) {
   EXPECT_EQ(after.steadyNow() - out.value().received_at, 22s);
 }
 
+// What `dataflow spool inspect` shows: the instants as stored, with no clock to put them on.
+TEST(SpoolRecordTest, TheStoredInstantsAreReadWithoutAClock) {
+  ManualClock clock;
+  clock.setWallMs(1'000'000);
+  std::string record;
+  encodeRecord(fullMessage(clock), clock, record);
+  Result<StoredRecord> stored = decodeStoredRecord(record);
+  ASSERT_TRUE(stored.isOk()) << stored.status().message();
+  EXPECT_EQ(stored.value().received_ms, 1'000'000 - 2'000);
+  EXPECT_EQ(stored.value().expires_ms, 1'000'000 + 58'000);
+  EXPECT_EQ(stored.value().message.topic, "plant/line1");
+  EXPECT_EQ(stored.value().message.qos, 1);
+  EXPECT_FALSE(decodeStoredRecord(std::string_view(record).substr(0, 5)).isOk());
+}
+
 TEST(SpoolRecordTest, EveryTruncationAndAnUnknownVersionAreRefused) {
   ManualClock clock;
   std::string record;

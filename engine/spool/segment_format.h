@@ -1,0 +1,77 @@
+// The on-disk format of a segment log's folder (described in segment_log.h), in one place for the
+// two that read it: SegmentLog, which writes and recovers it, and `dataflow spool inspect`
+// (spool_inspect.h), which only looks. A change here changes both.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/spool/segment_log.h"
+
+namespace dataflow::spool {
+
+constexpr size_t kHeaderBytes = 16;  // a record's header: length u32, crc u32, sequence u64
+constexpr const char* kCursorFile = "cursor";
+constexpr const char* kCursorTemp = "cursor.tmp";
+constexpr const char* kSegmentSuffix = ".seg";
+// Not SegmentLog's: the file the running engine holds with flock(2) while it owns the folder.
+constexpr const char* kLockFile = "lock";
+constexpr size_t kSegmentNameDigits = 20;  // the first sequence, zero-padded
+constexpr size_t kCursorBytes = 12;        // the cursor u64, then the CRC-32C of those 8 bytes
+
+// Little-endian integers, as every field of the format is stored.
+inline void putU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+inline void putU64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+inline uint32_t getU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+inline uint64_t getU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+// The CRC of a record covers its sequence and payload, so a record copied to another place in
+// the log (or a stale one) does not pass for the one expected there.
+inline uint32_t recordCrc(uint64_t sequence, std::string_view payload) {
+  std::string sequence_bytes;
+  putU64(sequence_bytes, sequence);
+  return crc32c(payload, crc32c(sequence_bytes));
+}
+
+// The first sequence a segment file's name stands for, or nullopt when `name` is not a segment's
+// (20 digits then ".seg"): other files in the folder are not the log's.
+inline std::optional<uint64_t> segmentFirstSequence(std::string_view name) {
+  const std::string_view suffix = kSegmentSuffix;
+  if (name.size() != kSegmentNameDigits + suffix.size() || !name.ends_with(suffix)) {
+    return std::nullopt;
+  }
+  const std::string_view digits = name.substr(0, kSegmentNameDigits);
+  uint64_t first = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    first = first * 10 + static_cast<uint64_t>(c - '0');
+  }
+  // Twenty digits can say more than 2^64 - 1: such a name is no segment of this log.
+  if (digits > "18446744073709551615") return std::nullopt;
+  return first;
+}
+
+// The cursor's value, or nullopt when `data` is not a whole cursor with a matching checksum.
+inline std::optional<uint64_t> parseCursor(std::string_view data) {
+  if (data.size() != kCursorBytes || crc32c(data.substr(0, 8)) != getU32(data.data() + 8)) {
+    return std::nullopt;
+  }
+  return getU64(data.data());
+}
+
+}  // namespace dataflow::spool
