@@ -165,6 +165,7 @@ Command addOperatorCommand(CLI::App& app) {
       "Reconcile every DataflowProfile of a namespace into a StatefulSet aio-dataflow-<profile> "
       "(replicas = instanceCount) of `dataflow run --kubernetes --profile <profile>` pods and a "
       "headless Service, owned by the profile; the implicit default profile when none exists. "
+      "Each pod gets a spool volume (see --engine-spool-size) passed as --spool-dir. "
       "Runs until SIGINT/SIGTERM. Several replicas elect a leader through a Lease; only the "
       "leader reconciles, and one that loses the Lease exits 3.");
   op->add_option("--namespace", args->kubernetes.namespace_name,
@@ -177,6 +178,28 @@ Command addOperatorCommand(CLI::App& app) {
       ->required();
   op->add_option("--engine-service-account", args->operator_options.engine_service_account,
                  "ServiceAccount of the engine pods (default: the namespace's default)");
+  CLI::Option* spool_size =
+      op->add_option("--engine-spool-size", args->operator_options.spool.size,
+                     "Give each engine pod's spool a PersistentVolumeClaim of this size (a "
+                     "Kubernetes quantity: 1Gi, 500Mi, 10G), through a volumeClaimTemplate "
+                     "`spool`: one claim per pod ordinal, ReadWriteOnce, which survives the pod's "
+                     "deletion and rescheduling and stays after a scale-down or the profile's "
+                     "deletion until you delete it. Without it: an emptyDir, which survives "
+                     "container crashes and restarts but not the pod's deletion or rescheduling, "
+                     "so what it holds is lost with the pod. Either is mounted at "
+                     "/var/lib/dataflow/spool and passed as --spool-dir. A StatefulSet that exists "
+                     "keeps the spool storage it was created with (the API server refuses changes "
+                     "to volumeClaimTemplates); the profile's status says so and how to switch")
+          ->check([](const std::string& v) {
+            return kubernetes::quantityBytes(v) ? std::string()
+                                                : "not a positive quantity such as 1Gi: " + v;
+          });
+  op->add_option("--engine-spool-storage-class", args->operator_options.spool.storage_class,
+                 "StorageClass of those claims (default: the cluster's default StorageClass)")
+      ->needs(spool_size);
+  op->add_flag("--engine-spool-all", args->operator_options.spool_all,
+               "Pass --spool-all to the engine pods: spool every dataflow with an MQTT source, not "
+               "only those with requestDiskPersistence: Enabled");
   op->add_option("--log-level", args->log_level,
                  "Log level of the operator and of the engine pods it creates")
       ->check([](const std::string& v) {

@@ -23,6 +23,10 @@ at each request so a test can rotate it, else 401 Unauthorized as the apiserver 
     NAME/status, which changes only .status);
   - server-set fields: uid, resourceVersion (one counter), generation (bumped when anything but
     metadata and status changes), creationTimestamp;
+  - StatefulSets as the apiserver has them: each volumeClaimTemplate defaulted (apiVersion v1,
+    kind PersistentVolumeClaim, spec.volumeMode Filesystem, status.phase Pending), and an update
+    that changes a spec field other than replicas, ordinals, template, updateStrategy,
+    persistentVolumeClaimRetentionPolicy and minReadySeconds answers its 422 Invalid (Forbidden);
   - a list asked for as a meta.k8s.io Table (what `kubectl get` asks for) gets the custom
     resource's additionalPrinterColumns from the repository's crds/ (simple .a.b paths only),
     after Name, as the apiserver's CRD table convertor does.
@@ -97,6 +101,20 @@ def api_version(group, version):
 def status_body(code, reason, message):
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "code": code}
+
+
+STATEFULSET_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy",
+                       "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+
+
+def default_statefulset(obj):
+    """The apiserver's defaults for a StatefulSet's volumeClaimTemplates (the ones a client that
+    compares them with what it sent must expect)."""
+    for claim in (obj.get("spec") or {}).get("volumeClaimTemplates") or []:
+        claim.setdefault("apiVersion", "v1")
+        claim.setdefault("kind", "PersistentVolumeClaim")
+        claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+        claim.setdefault("status", {"phase": "Pending"})
 
 
 def fold_string_data(obj):
@@ -451,6 +469,8 @@ class Handler(BaseHTTPRequestHandler):
             obj["apiVersion"] = api_version(group, version)
             obj.pop("status", None)
             fold_string_data(obj)
+            if plural == "statefulsets":
+                default_statefulset(obj)
             store.objects[key] = obj
             store.record(group, plural, namespace, "ADDED", obj)
             return self.send_json(201, self.as_version(obj, group, version))
@@ -475,6 +495,17 @@ class Handler(BaseHTTPRequestHandler):
             for field in ("labels", "annotations"):
                 if field in updated.get("metadata", {}):
                     result["metadata"][field] = updated["metadata"][field]
+            if key[1] == "statefulsets":
+                default_statefulset(result)
+                frozen = [{k: v for k, v in (o.get("spec") or {}).items()
+                           if k not in STATEFULSET_MUTABLE} for o in (result, current)]
+                if frozen[0] != frozen[1]:
+                    return self.fail(
+                        422, "Invalid",
+                        f'StatefulSet.apps "{key[3]}" is invalid: spec: Forbidden: updates to '
+                        "statefulset spec for fields other than 'replicas', 'ordinals', "
+                        "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' "
+                        "and 'minReadySeconds' are forbidden")
             changed = {k: v for k, v in result.items() if k not in ("metadata", "status")} != \
                 {k: v for k, v in current.items() if k not in ("metadata", "status")}
             if changed:

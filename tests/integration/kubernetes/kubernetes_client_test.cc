@@ -2,7 +2,11 @@
 //   - in-cluster credentials as a pod has them (HTTPS verified with the service account's ca.crt,
 //     the token file sent and re-read after a 401 when it was rotated, the namespace file);
 //   - leader election over a Lease: one holder at a time, conditional updates, takeover only
-//     after the lease ran out, release, and a leader that cannot renew giving up.
+//     after the lease ran out, release, and a leader that cannot renew giving up;
+//   - the operator's StatefulSets and their spool volume: an emptyDir or a claim template, and a
+//     StatefulSet that exists keeping the claim templates it has (the fake refuses a change of
+//     them with 422, as the apiserver does) while the rest of it is updated and the profile's
+//     status says so.
 #include <gmock/gmock.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +14,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +24,8 @@
 #include "connectors/kubernetes/api_client.h"
 #include "connectors/kubernetes/api_server.h"
 #include "connectors/kubernetes/leader_election.h"
+#include "connectors/kubernetes/profile_operator.h"
+#include "tests/support/capturing_sink.h"
 #include "tests/support/process.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
@@ -293,6 +300,211 @@ TEST_F(LeaderElection, AnUpdateFromAStaleReadIsAConflict) {
   EXPECT_EQ(conflict.status, 409);
   EXPECT_THAT(conflict.describe(), HasSubstr("the object has been modified"));
   EXPECT_EQ(lease()["spec"]["holderIdentity"], "a");
+}
+
+// --- the operator's StatefulSets and their spool -----------------------------------------------
+
+class OperatorSpool : public ::testing::Test {
+ protected:
+  static constexpr const char* kSets = "/apis/apps/v1/namespaces/plant-ns/statefulsets";
+  static constexpr const char* kProfiles =
+      "/apis/connectivity.iotoperations.azure.com/v1/namespaces/plant-ns/dataflowprofiles";
+
+  OperatorSpool() {
+    where_.base_url = "http://127.0.0.1:" + std::to_string(server_.port());
+    client_ = std::move(ApiClient::create(where_, dir_.path()).value());
+    const Response created =
+        client_->post(kProfiles, {{"apiVersion", "connectivity.iotoperations.azure.com/v1"},
+                                  {"kind", "DataflowProfile"},
+                                  {"metadata", {{"name", "line"}}},
+                                  {"spec", {{"instanceCount", 2}}}});
+    EXPECT_TRUE(created.ok()) << created.describe();
+  }
+
+  static OperatorOptions options(const std::string& size = "", const std::string& cls = "") {
+    OperatorOptions o;
+    o.namespace_name = "plant-ns";
+    o.engine_image = "registry.example/dataflow-engine:test";
+    o.spool = {size, cls};
+    o.resync = 1s;
+    return o;
+  }
+  // Runs an operator with `o` until `rounds` reconciliations succeeded (each is a resync apart);
+  // false when they did not within the deadline, as when every update is refused. A client of
+  // its own: stop() ends the watches of the client it has for good.
+  bool reconcileWith(const OperatorOptions& o, uint64_t rounds = 1) {
+    auto logger = std::make_shared<spdlog::logger>("operator", sink_);
+    auto client = std::move(ApiClient::create(where_, dir_.path()).value());
+    ProfileOperator op(*client, o, logger);
+    op.start();
+    const bool done = waitFor([&] { return op.reconciled() >= rounds; }, kDeadline, 50ms);
+    op.stop();
+    return done;
+  }
+  nlohmann::json statefulSet() {
+    return client_->get(std::string(kSets) + "/aio-dataflow-line").body;
+  }
+  nlohmann::json spoolCondition() {
+    for (const auto& c :
+         client_->get(std::string(kProfiles) + "/line")
+             .body.value("/status/conditions"_json_pointer, nlohmann::json::array())) {
+      if (c.value("type", "") == "SpoolStorageApplied") return c;
+    }
+    return nullptr;
+  }
+  // PATCH requests the fake received for the StatefulSet so far.
+  size_t patches() {
+    httplib::Client http("127.0.0.1", server_.port());
+    auto got = http.Get("/_test/requests");
+    size_t n = 0;
+    for (const auto& r : nlohmann::json::parse(got->body)) {
+      n += r.get<std::string>() == std::string("PATCH ") + kSets + "/aio-dataflow-line" ? 1 : 0;
+    }
+    return n;
+  }
+
+  static const nlohmann::json& container(const nlohmann::json& set) {
+    return set["spec"]["template"]["spec"]["containers"][0];
+  }
+  static nlohmann::json named(const nlohmann::json& list, const std::string& name) {
+    for (const auto& item : list) {
+      if (item.value("name", "") == name) return item;
+    }
+    return nullptr;
+  }
+  static bool hasArg(const nlohmann::json& set, const std::string& arg) {
+    for (const auto& a : container(set)["args"]) {
+      if (a == arg) return true;
+    }
+    return false;
+  }
+  // The engine gets --spool-dir with the spool volume's mount path.
+  static void expectSpoolMounted(const nlohmann::json& set) {
+    const nlohmann::json& args = container(set)["args"];
+    const auto at = std::find(args.begin(), args.end(), "--spool-dir");
+    ASSERT_NE(at, args.end()) << args;
+    ASSERT_NE(at + 1, args.end());
+    EXPECT_EQ(*(at + 1), "/var/lib/dataflow/spool");
+    EXPECT_EQ(named(container(set)["volumeMounts"], "spool")["mountPath"],
+              "/var/lib/dataflow/spool");
+    // The volume is writable by the non-root engine: its group is the engine's.
+    const nlohmann::json& pod = set["spec"]["template"]["spec"]["securityContext"];
+    EXPECT_EQ(pod["runAsUser"], 65532);
+    EXPECT_EQ(pod["fsGroup"], 65532);
+  }
+
+  TempDir dir_{"operator-spool"};
+  FakeApiServer server_{dir_};
+  ApiServer where_;
+  std::unique_ptr<ApiClient> client_;
+  std::shared_ptr<testing::CapturingSink> sink_ = std::make_shared<testing::CapturingSink>();
+};
+
+TEST_F(OperatorSpool, QuantitiesAreComparedAsQuantities) {
+  EXPECT_EQ(quantityBytes("1Gi"), std::optional<long double>(1073741824.0L));
+  EXPECT_EQ(quantityBytes("500M"), std::optional<long double>(5e8L));
+  EXPECT_EQ(quantityBytes("1.5Ki"), std::optional<long double>(1536.0L));
+  EXPECT_EQ(quantityBytes("2048"), std::optional<long double>(2048.0L));
+  for (const char* bad : {"", "0", "0Gi", "1GB", "-1Gi", "1 Gi", "Gi", "1e9", "100m"}) {
+    EXPECT_EQ(quantityBytes(bad), std::nullopt) << bad;
+  }
+  EXPECT_TRUE(sameSpoolStorage({"1Gi", "fast"}, {"1024Mi", "fast"}));
+  EXPECT_FALSE(sameSpoolStorage({"1Gi", "fast"}, {"1Gi", ""}));
+  EXPECT_FALSE(sameSpoolStorage({"1Gi", ""}, {"2Gi", ""}));
+  EXPECT_FALSE(sameSpoolStorage({"", ""}, {"1Gi", ""}));
+  EXPECT_TRUE(sameSpoolStorage({"", ""}, {"", ""}));
+}
+
+TEST_F(OperatorSpool, WithoutASizeEachPodSpoolsToAnEmptyDir) {
+  ASSERT_TRUE(reconcileWith(options())) << ::testing::PrintToString(sink_->lines());
+  const nlohmann::json set = statefulSet();
+  expectSpoolMounted(set);
+  EXPECT_FALSE(set["spec"].contains("volumeClaimTemplates")) << set["spec"];
+  EXPECT_EQ(named(set["spec"]["template"]["spec"]["volumes"], "spool"),
+            (nlohmann::json{{"name", "spool"}, {"emptyDir", nlohmann::json::object()}}));
+  EXPECT_FALSE(hasArg(set, "--spool-all"));
+  EXPECT_EQ(spoolCondition()["status"], "True");
+  EXPECT_EQ(spoolCondition()["message"], "the StatefulSet's spool is on an emptyDir");
+}
+
+TEST_F(OperatorSpool, WithASizeEachPodGetsAClaimThatOutlivesIt) {
+  OperatorOptions o = options("1Gi", "fast-ssd");
+  o.spool_all = true;
+  ASSERT_TRUE(reconcileWith(o)) << ::testing::PrintToString(sink_->lines());
+  const nlohmann::json set = statefulSet();
+  expectSpoolMounted(set);
+  ASSERT_EQ(set["spec"]["volumeClaimTemplates"].size(), 1u) << set["spec"];
+  const nlohmann::json& claim = set["spec"]["volumeClaimTemplates"][0];
+  EXPECT_EQ(claim["metadata"]["name"], "spool");
+  EXPECT_EQ(claim["spec"]["accessModes"], nlohmann::json::array({"ReadWriteOnce"}));
+  EXPECT_EQ(claim["spec"]["resources"]["requests"]["storage"], "1Gi");
+  EXPECT_EQ(claim["spec"]["storageClassName"], "fast-ssd");
+  // The claim template is the pod's volume: no emptyDir of the same name beside it.
+  EXPECT_TRUE(named(set["spec"]["template"]["spec"]["volumes"], "spool").is_null());
+  EXPECT_TRUE(hasArg(set, "--spool-all"));
+  EXPECT_EQ(spoolCondition()["status"], "True");
+
+  // Unchanged settings (the same size spelt otherwise) against the claim template the apiserver
+  // defaulted: nothing to write, resync after resync.
+  const size_t before = patches();
+  o.spool.size = "1024Mi";
+  ASSERT_TRUE(reconcileWith(o, 3)) << ::testing::PrintToString(sink_->lines());
+  EXPECT_EQ(patches(), before);
+  EXPECT_EQ(sink_->countContaining("volumeClaimTemplates cannot change"), 0u);
+}
+
+TEST_F(OperatorSpool, AStatefulSetThatExistsKeepsItsSpoolStorageAndTheStatusSaysSo) {
+  ASSERT_TRUE(reconcileWith(options()));  // created with an emptyDir
+  const nlohmann::json first = statefulSet();
+
+  // Now a claim is asked for, and the log level changed: the claim template cannot be added, the
+  // rest is updated, and reconciliation keeps succeeding instead of failing at every resync.
+  OperatorOptions o = options("1Gi");
+  o.spool_all = true;
+  o.log_level = "debug";
+  ASSERT_TRUE(reconcileWith(o, 3)) << ::testing::PrintToString(sink_->lines());
+  nlohmann::json set = statefulSet();
+  EXPECT_FALSE(set["spec"].contains("volumeClaimTemplates")) << set["spec"];
+  EXPECT_EQ(named(set["spec"]["template"]["spec"]["volumes"], "spool"),
+            named(first["spec"]["template"]["spec"]["volumes"], "spool"));
+  expectSpoolMounted(set);
+  EXPECT_TRUE(hasArg(set, "--spool-all"));
+  EXPECT_TRUE(hasArg(set, "debug"));
+  const nlohmann::json profile = client_->get(std::string(kProfiles) + "/line").body;
+  EXPECT_EQ(profile["status"]["state"], "Reconciled");
+  EXPECT_THAT(
+      profile["status"]["message"].get<std::string>(),
+      HasSubstr("keeps its spool on an emptyDir; the operator is configured for a claim of 1Gi"));
+  nlohmann::json condition = spoolCondition();
+  EXPECT_EQ(condition["status"], "False");
+  EXPECT_EQ(condition["reason"], "ClaimTemplateImmutable");
+  EXPECT_THAT(condition["message"].get<std::string>(),
+              HasSubstr("kubectl delete statefulset aio-dataflow-line --cascade=orphan"));
+  // Said once as a warning, not at every resync.
+  EXPECT_EQ(sink_->countContaining("volumeClaimTemplates cannot change"), 1u);
+
+  // The documented switch: the StatefulSet deleted, the operator recreates it with the claim.
+  ASSERT_TRUE(client_->del(std::string(kSets) + "/aio-dataflow-line").ok());
+  ASSERT_TRUE(reconcileWith(o));
+  set = statefulSet();
+  EXPECT_EQ(set["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+            "1Gi");
+  EXPECT_TRUE(named(set["spec"]["template"]["spec"]["volumes"], "spool").is_null());
+  EXPECT_EQ(spoolCondition()["status"], "True");
+
+  // Another size, then no claim at all: the claim of 1Gi stays the pods' spool volume.
+  for (const std::string size : {"2Gi", ""}) {
+    ASSERT_TRUE(reconcileWith(options(size), 2)) << size;
+    set = statefulSet();
+    EXPECT_EQ(set["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+              "1Gi");
+    EXPECT_TRUE(named(set["spec"]["template"]["spec"]["volumes"], "spool").is_null()) << size;
+    expectSpoolMounted(set);
+    condition = spoolCondition();
+    EXPECT_EQ(condition["status"], "False") << size;
+    EXPECT_THAT(condition["message"].get<std::string>(),
+                HasSubstr("keeps its spool on a claim of 1Gi (the default storage class)"));
+  }
 }
 
 }  // namespace

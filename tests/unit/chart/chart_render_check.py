@@ -6,7 +6,8 @@ usage: chart_render_check.py SOURCE_DIR CHART_RENDER DATAFLOW_EXE
 
 Every built-in object's fields are checked against the Kubernetes API types (k8s_fields.py).
 Cases: default values; serviceMonitor on; every optional value set (every-branch-values.yaml); two operator replicas; an existing ServiceAccount; no
-RBAC; serviceAccount.create=false or engineServiceAccount.create=false without a name (must fail). For every rendering: each document is
+RBAC; serviceAccount.create=false or engineServiceAccount.create=false without a name, and
+engine.spool.storageClass without engine.spool.size (must fail). For every rendering: each document is
 YAML with apiVersion, kind and a DNS-label name; every object carries the standard labels; the
 Deployment's selector matches its pod labels, the Service selects those pods on a named container
 port; the restricted security context holds; ServiceAccounts, Roles and RoleBindings refer to one
@@ -254,6 +255,9 @@ args = docs and by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["cont
 # Leader election stays on (the operator's default): even one replica runs twice during a rollout.
 if docs and any(a.startswith("--leader-elect=") and a != "--leader-elect=true" for a in args):
     fail("defaults", "the operator must elect a leader")
+# By default the engine pods spool to an emptyDir: no claim asked for, not every dataflow spooled.
+if docs and [a for a in args if a.startswith("--engine-spool")]:
+    fail("defaults", "spool flags without spool values: %s" % args)
 
 docs = check_case("serviceMonitor", ["serviceMonitor.enabled=true", "serviceMonitor.labels.release=kps"],
                   base + ["ServiceMonitor"])
@@ -286,6 +290,10 @@ for d in by_kind(docs, "Deployment"):
             != "edge" or "--resync-seconds=10" not in pod["spec"]["containers"][0]["args"] \
             or not pod["metadata"].get("annotations"):
         fail("everyBranch", "optional values did not reach the pod: %s" % pod)
+    spool = [a for a in pod["spec"]["containers"][0]["args"] if a.startswith("--engine-spool")]
+    if spool != ["--engine-spool-size=5Gi", "--engine-spool-storage-class=fast-ssd",
+                 "--engine-spool-all"]:
+        fail("everyBranch", "engine.spool values did not become the operator's flags: %s" % spool)
 accounts = [a for a in by_kind(docs, "ServiceAccount") if a["metadata"].get("annotations")]
 if len(accounts) != 2:
     fail("everyBranch", "ServiceAccount annotations missing")
@@ -300,6 +308,11 @@ for account in ("serviceAccount", "engineServiceAccount"):
         fail(account + "WithoutName", "rendering did not fail with the required message: %s"
              % result.stderr.strip())
 
+result = render("engine.spool.storageClass=fast-ssd")
+if result.returncode == 0 or "engine.spool.storageClass needs engine.spool.size" not in result.stderr:
+    fail("spoolClassWithoutSize", "rendering did not fail with the required message: %s"
+         % result.stderr.strip())
+
 result = render(notes=True)
 if result.returncode != 0 or "kubectl apply -f" not in result.stdout or NAMESPACE not in result.stdout:
     fail("notes", "NOTES.txt did not render: %s" % result.stderr.strip())
@@ -310,4 +323,4 @@ for f in failures:
     print("FAIL:", f)
 if failures:
     sys.exit(1)
-print("chart rendered with chart-render (helm's template engine, not helm) in 9 cases: all checks hold")
+print("chart rendered with chart-render (helm's template engine, not helm) in 10 cases: all checks hold")
