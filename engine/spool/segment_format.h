@@ -20,7 +20,11 @@ constexpr const char* kSegmentSuffix = ".seg";
 // Not SegmentLog's: the file the running engine holds with flock(2) while it owns the folder.
 constexpr const char* kLockFile = "lock";
 constexpr size_t kSegmentNameDigits = 20;  // the first sequence, zero-padded
-constexpr size_t kCursorBytes = 12;        // the cursor u64, then the CRC-32C of those 8 bytes
+// The cursor file: two slots, each the cursor u64 then the CRC-32C of those 8 bytes. Updates
+// overwrite the older slot in place (no new block, so a full disk cannot stop them), and a torn
+// slot write leaves the other slot good: the cursor is the larger of the good slots.
+constexpr size_t kCursorSlotBytes = 12;
+constexpr size_t kCursorBytes = 2 * kCursorSlotBytes;
 
 // Little-endian integers, as every field of the format is stored.
 inline void putU32(std::string& out, uint32_t v) {
@@ -66,12 +70,26 @@ inline std::optional<uint64_t> segmentFirstSequence(std::string_view name) {
   return first;
 }
 
-// The cursor's value, or nullopt when `data` is not a whole cursor with a matching checksum.
+// One slot of the cursor file.
+inline std::string cursorSlot(uint64_t cursor) {
+  std::string slot;
+  putU64(slot, cursor);
+  putU32(slot, crc32c(slot));
+  return slot;
+}
+
+// The cursor's value (the larger of the good slots), or nullopt when `data` is not a cursor file
+// or neither slot's checksum matches.
 inline std::optional<uint64_t> parseCursor(std::string_view data) {
-  if (data.size() != kCursorBytes || crc32c(data.substr(0, 8)) != getU32(data.data() + 8)) {
-    return std::nullopt;
+  if (data.size() != kCursorBytes) return std::nullopt;
+  std::optional<uint64_t> best;
+  for (size_t at = 0; at < kCursorBytes; at += kCursorSlotBytes) {
+    const std::string_view slot = data.substr(at, kCursorSlotBytes);
+    if (crc32c(slot.substr(0, 8)) != getU32(slot.data() + 8)) continue;
+    const uint64_t value = getU64(slot.data());
+    if (!best || value > *best) best = value;
   }
-  return getU64(data.data());
+  return best;
 }
 
 }  // namespace dataflow::spool

@@ -100,6 +100,7 @@ SegmentLog::SegmentLog(SegmentLogOptions options) : options_(std::move(options))
 SegmentLog::~SegmentLog() {
   if (write_fd_ >= 0) ::close(write_fd_);
   if (read_fd_ >= 0) ::close(read_fd_);
+  if (cursor_fd_ >= 0) ::close(cursor_fd_);
 }
 
 Result<std::unique_ptr<SegmentLog>> SegmentLog::open(const SegmentLogOptions& options,
@@ -126,15 +127,10 @@ Status SegmentLog::recover(RecoveryReport& report) {
   }
   while (dirent* entry = ::readdir(dir)) {
     const std::string name = entry->d_name;
-    if (name.size() != 20 + std::strlen(kSegmentSuffix) || !name.ends_with(kSegmentSuffix)) {
-      continue;
-    }
-    const std::string digits = name.substr(0, 20);
-    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      continue;
-    }
+    const std::optional<uint64_t> first = segmentFirstSequence(name);
+    if (!first) continue;  // not a segment of this log
     Segment segment;
-    segment.first = std::stoull(digits);
+    segment.first = *first;
     segment.path = options_.directory + "/" + name;
     segments_.push_back(std::move(segment));
   }
@@ -233,8 +229,9 @@ Status SegmentLog::readCursor(RecoveryReport& report) {
     cursor_ = next_sequence_;
     return writeCursor(cursor_);
   }
-  if (!readFile(path, data) || data.size() != 12 ||
-      crc32c(std::string_view(data).substr(0, 8)) != getU32(data.data() + 8)) {
+  const std::optional<uint64_t> stored =
+      readFile(path, data) ? parseCursor(data) : std::optional<uint64_t>();
+  if (!stored) {
     cursor_ = oldest;
     if (report.records > 0) {
       report.cursor_lost = true;
@@ -243,16 +240,18 @@ Status SegmentLog::readCursor(RecoveryReport& report) {
     }
     return Status::ok();
   }
+  // Updates go on in place, over the slot that does not hold the cursor in force.
+  cursor_fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  cursor_slot_ = data.compare(0, kCursorSlotBytes, cursorSlot(*stored)) == 0 ? 0 : 1;
   if (segments_.empty()) {
     // Every segment was deleted once everything was acknowledged: sequences go on from the
     // cursor.
-    cursor_ = getU64(data.data());
-    next_sequence_ = std::max<uint64_t>(cursor_, 1);
+    next_sequence_ = std::max<uint64_t>(*stored, 1);
     cursor_ = next_sequence_;
     committed_ = next_sequence_ - 1;
     return Status::ok();
   }
-  cursor_ = std::max(getU64(data.data()), oldest);
+  cursor_ = std::max(*stored, oldest);
   if (cursor_ > next_sequence_) {
     report.problems.push_back(path + " points past the end of the spool (" +
                               std::to_string(cursor_) + " > " + std::to_string(next_sequence_) +
@@ -263,20 +262,40 @@ Status SegmentLog::readCursor(RecoveryReport& report) {
 }
 
 Status SegmentLog::writeCursor(uint64_t cursor) {
-  std::string data;
-  putU64(data, cursor);
-  putU32(data, crc32c(data));
-  const std::string temp = options_.directory + "/" + kCursorTemp;
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::retriable(errnoText("cannot write the spool cursor", temp));
-  const bool written = writeAll(fd, data) && ::fdatasync(fd) == 0;
-  ::close(fd);
-  if (!written) return Status::retriable(errnoText("cannot write the spool cursor", temp));
   const std::string path = options_.directory + "/" + kCursorFile;
+  if (cursor_fd_ >= 0) {
+    // In place, over the older slot: no new block is needed, so a full disk does not stop the
+    // cursor (and with it the deletion of acknowledged segments, which frees the disk).
+    cursor_slot_ ^= 1;
+    const std::string slot = cursorSlot(cursor);
+    const off_t at = static_cast<off_t>(cursor_slot_ * kCursorSlotBytes);
+    if (::pwrite(cursor_fd_, slot.data(), slot.size(), at) != static_cast<ssize_t>(slot.size()) ||
+        ::fdatasync(cursor_fd_) != 0) {
+      return Status::retriable(errnoText("cannot write the spool cursor", path));
+    }
+    return Status::ok();
+  }
+  // A new (or lost) cursor file: written whole and renamed into place.
+  const std::string data = cursorSlot(cursor) + cursorSlot(cursor);
+  const std::string temp = options_.directory + "/" + kCursorTemp;
+  const int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::retriable(errnoText("cannot write the spool cursor", temp));
+  if (!writeAll(fd, data) || ::fdatasync(fd) != 0) {
+    const Status failed = Status::retriable(errnoText("cannot write the spool cursor", temp));
+    ::close(fd);
+    return failed;
+  }
   if (::rename(temp.c_str(), path.c_str()) != 0) {
+    ::close(fd);
     return Status::retriable(errnoText("cannot replace the spool cursor", path));
   }
-  return syncDirectory(options_.directory);
+  if (Status synced = syncDirectory(options_.directory); !synced.isOk()) {
+    ::close(fd);
+    return synced;
+  }
+  cursor_fd_ = fd;
+  cursor_slot_ = 0;
+  return Status::ok();
 }
 
 Status SegmentLog::startSegment(uint64_t first) {

@@ -1,13 +1,15 @@
 // The storage of the durable spool (issue 17): an append-only, segmented, checksummed log of
-// records in one folder, with a persisted cursor. This is the first piece of the spool: the log
-// itself, its crash recovery and its tests. Nothing in the engine uses it yet (the dataflow
-// wiring, the message encoding, limits, metrics and `dataflow spool inspect` are still to come).
+// records in one folder, with a persisted cursor. spool.h runs it for a dataflow; the format is
+// spelled out in segment_format.h, which `dataflow spool inspect` (spool_inspect.h) reads too.
 //
 // Layout of the folder:
 //   <first sequence, 20 digits>.seg   segments, each a run of records
 //   cursor                            the first sequence not yet acknowledged (8 bytes, little
-//                                     endian) and its CRC-32C (4 bytes); replaced atomically
-//                                     (write to cursor.tmp, fsync, rename, fsync the folder)
+//                                     endian) and its CRC-32C (4 bytes), in two slots: created
+//                                     whole (cursor.tmp, fsync, rename, fsync the folder), then
+//                                     updated in place over the older slot (pwrite, fdatasync),
+//                                     so a full disk cannot stop it and a torn update leaves the
+//                                     other slot; the cursor is the larger good slot
 // Recovery reads each segment whole (at most segment_bytes plus one commit) into memory.
 // A record: length of the payload (u32 LE), CRC-32C of sequence and payload (u32 LE), sequence
 // (u64 LE), payload. Sequences start at 1 and are consecutive across segments.
@@ -22,6 +24,10 @@
 // RecoveryReport, never skipped silently. A gap in sequences (a segment removed) is reported too.
 // A new spool writes its cursor at once, so a missing or unreadable cursor later is a lost one:
 // every record is read again (duplicates, never a skip), and the report says so.
+//
+// Everything acknowledged: every segment is deleted, the one being written too (the next commit
+// starts a new one), so that a full disk gets its space back; the cursor then says where the
+// sequences go on.
 //
 // Not thread-safe: one owner (the dataflow's spool thread) calls everything.
 #pragma once
@@ -119,6 +125,8 @@ class SegmentLog {
   const SegmentLogOptions options_;
   std::vector<Segment> segments_;  // by first sequence
   int write_fd_ = -1;              // the last segment, open for appending
+  int cursor_fd_ = -1;             // the cursor file, once this log has written it whole
+  int cursor_slot_ = 0;            // the slot written last
   std::string pending_;            // appended, not yet written
   uint64_t pending_first_ = 0;     // sequence of the first pending record
   uint64_t next_sequence_ = 1;

@@ -232,6 +232,31 @@ TEST_F(SegmentLogTest, ADamagedCursorCountsAsLost) {
   EXPECT_EQ(readAll(*log), names(1, 3));
 }
 
+// An update torn mid-write (a crash) damages one slot of the cursor: the other, older one holds,
+// so a few acknowledged records come again rather than the whole spool.
+TEST_F(SegmentLogTest, ATornCursorUpdateFallsBackToTheOtherSlot) {
+  {
+    auto log = open(options());
+    ASSERT_NE(log, nullptr);
+    appendRange(*log, 1, 5);
+    ASSERT_TRUE(log->acknowledge(2).isOk());  // slot 1: 3
+    ASSERT_TRUE(log->acknowledge(3).isOk());  // slot 0: 4
+  }
+  const fs::path cursor = fs::path(dir_.path()) / "spool" / "cursor";
+  ASSERT_EQ(fs::file_size(cursor), 24u);
+  {
+    std::fstream file(cursor, std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(2);  // inside slot 0, the newer one
+    file.put('\x7f');
+  }
+  RecoveryReport report;
+  auto log = open(options(), &report);
+  ASSERT_NE(log, nullptr);
+  EXPECT_FALSE(report.cursor_lost);
+  EXPECT_EQ(log->firstUnacknowledged(), 3u);
+  EXPECT_EQ(readAll(*log), names(3, 5));
+}
+
 TEST_F(SegmentLogTest, ARecordOverTheLimitIsRefused) {
   auto log = open(options());
   ASSERT_NE(log, nullptr);

@@ -272,10 +272,8 @@ TEST_F(SpoolInspectTest, ADamagedCursorCountsAsLost) {
 
 TEST_F(SpoolInspectTest, ACursorPastTheEndMeansRecordsWereLost) {
   writeLog(logDir(), 5, 0);
-  std::string cursor;
-  putU64(cursor, 100);
-  putU32(cursor, crc32c(cursor));
-  std::ofstream(fs::path(logDir()) / "cursor", std::ios::binary | std::ios::trunc) << cursor;
+  std::ofstream(fs::path(logDir()) / "cursor", std::ios::binary | std::ios::trunc)
+      << cursorSlot(100) + cursorSlot(100);
   const LogInspection log = inspectLog();
   EXPECT_EQ(log.cursor.state, CursorInspection::State::Valid);
   EXPECT_EQ(log.cursor.value, 100u);
