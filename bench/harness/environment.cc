@@ -16,8 +16,11 @@ const char* const kBrokerConfig =
     "max_inflight_messages 100\n";
 
 Environment::Environment(std::string engine_exe, const std::string& kafka_bootstrap,
-                         int max_inflight)
-    : engine_exe_(std::move(engine_exe)), max_inflight_(max_inflight), dir_("dataflow-bench") {
+                         int max_inflight, bool spool)
+    : engine_exe_(std::move(engine_exe)),
+      max_inflight_(max_inflight),
+      spool_(spool),
+      dir_("dataflow-bench") {
   testing::Mosquitto::Options options;
   options.extra_config = kBrokerConfig;
   if (max_inflight > 100) {
@@ -76,9 +79,15 @@ EngineProcess::EngineProcess(const Environment& env, const std::string& name,
     std::ofstream out(manifest_path);
     out << manifests;
   }
-  process_ = std::make_unique<testing::ChildProcess>(
-      std::vector<std::string>{env.engineExe(), "run", "-f", manifest_path},
-      env.dir().file(name + ".log"));
+  std::vector<std::string> argv{env.engineExe(), "run", "-f", manifest_path};
+  if (env.spool()) {
+    // A folder per engine run: a spool left by an earlier scenario is not this one's.
+    for (const std::string& a : {std::string("--spool-all"), std::string("--spool-dir"),
+                                 env.dir().file("spool-" + name)}) {
+      argv.push_back(a);
+    }
+  }
+  process_ = std::make_unique<testing::ChildProcess>(argv, env.dir().file(name + ".log"));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (occurrences(process_->log(), ready_text) < static_cast<size_t>(ready_count)) {
     if (!process_->running() || std::chrono::steady_clock::now() > deadline) {

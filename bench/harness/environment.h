@@ -26,7 +26,9 @@ class Environment {
   // `kafka_bootstrap` empty: start the mock cluster (one broker).
   // `max_inflight`: the engine's maxInflightMessages (0: the manifest default, 100); above 100 the
   // broker's max_inflight_messages (the Receive Maximum its publishers get) is raised with it.
-  Environment(std::string engine_exe, const std::string& kafka_bootstrap, int max_inflight = 0);
+  // `spool`: every engine spools its MQTT sources (--spool-all) in a folder under dir().
+  Environment(std::string engine_exe, const std::string& kafka_bootstrap, int max_inflight = 0,
+              bool spool = false);
   ~Environment();
 
   const std::string& engineExe() const { return engine_exe_; }
@@ -36,6 +38,7 @@ class Environment {
   const std::string& kafkaBootstrap() const { return bootstrap_; }
   bool mockKafka() const { return mock_ != nullptr; }
   int maxInflight() const { return max_inflight_; }
+  bool spool() const { return spool_; }
   const testing::TempDir& dir() const { return dir_; }
 
   void createTopic(const std::string& name, int partitions);
@@ -48,6 +51,7 @@ class Environment {
  private:
   std::string engine_exe_;
   int max_inflight_ = 0;
+  bool spool_ = false;
   testing::TempDir dir_;
   std::unique_ptr<testing::Mosquitto> broker_;
   std::unique_ptr<testing::MockKafka> mock_;

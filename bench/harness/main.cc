@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   int outage_s = 60;
   bool skip_growth = false;
   int max_inflight = 0;
+  bool spool = false;
   app.add_option("--engine", engine, "The dataflow binary")->capture_default_str();
   app.add_option("--out", out_path, "Where to write the JSON results")->capture_default_str();
   app.add_option("--only", only,
@@ -81,6 +82,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--skip-growth", skip_growth,
                "Skip cost growth (1/10/100 dataflows, 1/4/16 filters)");
+  app.add_flag("--spool", spool,
+               "The engine spools every MQTT source on disk (--spool-all, a folder under the "
+               "run's temporary folder): acknowledged once on disk, not once Kafka has it");
   app.add_option("--max-inflight", max_inflight,
                  "The engine's maxInflightMessages (default: the manifest's, 100); above 100 the "
                  "broker's max_inflight_messages is raised with it")
@@ -93,7 +97,7 @@ int main(int argc, char** argv) {
   report.timing = timing;
   report.kafka = bootstrap != nullptr && *bootstrap != '\0' ? bootstrap : "mock";
   try {
-    Environment env(engine, bootstrap != nullptr ? bootstrap : "", max_inflight);
+    Environment env(engine, bootstrap != nullptr ? bootstrap : "", max_inflight, spool);
     std::printf("mosquitto at %s, Kafka at %s (%s)\n", env.mqttAddress().c_str(),
                 env.kafkaBootstrap().c_str(), env.mockKafka() ? "librdkafka mock cluster" : "real");
     printHeader();

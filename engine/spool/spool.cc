@@ -25,6 +25,14 @@ constexpr size_t kReadBatch = 256;
 constexpr uint64_t kMaxSegmentBytes = uint64_t{64} << 20;
 constexpr uint64_t kMinSegmentBytes = uint64_t{64} << 10;
 
+// What a Message held in the outbox costs in memory, roughly: its strings and the object itself
+// (with its properties' strings), so that the outbox's bound holds for small messages too.
+size_t memoryOf(const Message& m) {
+  size_t bytes = sizeof(Message) + m.payload.size() + m.topic.size();
+  for (const Property& p : m.properties) bytes += sizeof(Property) + p.name.size() + p.value.size();
+  return bytes;
+}
+
 std::string mib(uint64_t bytes) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
@@ -136,7 +144,7 @@ std::optional<Message> Spool::take() {
   if (!taking_) return std::nullopt;
   Message message = std::move(outbox_.front());
   outbox_.pop_front();
-  outbox_bytes_ -= message.payload.size() + message.topic.size();
+  outbox_bytes_ -= memoryOf(message);
   if (!memory_mode_ && !refill_wanted_ && outbox_bytes_ < options_.memory_bytes / 2) {
     refill_wanted_ = true;
     work_cv_.notify_one();
@@ -275,7 +283,7 @@ bool Spool::commitBatch(std::vector<Pending>& batch, uint64_t first_sequence) {
   size_t message_bytes = 0;
   for (const Pending& p : batch) {
     batch_bytes += p.record.size();
-    message_bytes += p.message.payload.size() + p.message.topic.size();
+    message_bytes += memoryOf(p.message);
   }
   committed_bytes_.fetch_add(batch_bytes, std::memory_order_relaxed);
   const int64_t wall = clock_.wallNowMs();
@@ -404,7 +412,7 @@ void Spool::refillFromLog() {
     }
     m.ack = AckToken();
     m.ack.sequence = record.sequence;
-    read_bytes += m.payload.size() + m.topic.size();
+    read_bytes += memoryOf(m);
     read.push_back(std::move(m));
   }
 }

@@ -51,8 +51,9 @@ struct SpoolOptions {
   std::chrono::seconds max_age{0};
   // The most bytes one commit writes; the inbox holds at most twice this before put() waits.
   size_t commit_bytes = 4u << 20;
-  // Committed messages kept in memory for the reader; beyond, the reader reads the log.
-  size_t memory_bytes = 16u << 20;
+  // Committed messages kept in memory for the reader (their size in memory, objects included);
+  // beyond, the reader reads the log.
+  size_t memory_bytes = 8u << 20;
   // How often the cursor is persisted while acknowledgements arrive (and at close). A crash
   // replays what was acknowledged since: duplicates, never a loss.
   std::chrono::milliseconds cursor_interval{200};
