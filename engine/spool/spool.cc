@@ -185,6 +185,7 @@ void Spool::run() {
   std::vector<Pending> batch;  // appended to the log, not yet durable
   uint64_t batch_first = 0;
   auto retry_at = std::chrono::steady_clock::time_point::min();
+  auto next_commit_at = std::chrono::steady_clock::time_point::min();
   int close_attempts = 0;
   for (;;) {
     std::vector<uint64_t> acks;
@@ -197,6 +198,13 @@ void Spool::run() {
       work_cv_.wait_until(lock, wake, [&] {
         return closing_ || (refill_wanted_ && taking_) || (batch.empty() && !inbox_.empty());
       });
+      // Group commit: at most one commit per commit_interval, unless a full one is waiting, so
+      // that a steady flow makes batches rather than one fdatasync per message or two.
+      if (batch.empty() && !inbox_.empty() && !closing_) {
+        work_cv_.wait_until(lock, next_commit_at, [&] {
+          return closing_ || inbox_bytes_ >= options_.commit_bytes;
+        });
+      }
       closing = closing_;
       if (batch.empty() && !inbox_.empty()) {
         batch.swap(inbox_);
@@ -208,6 +216,7 @@ void Spool::run() {
       acks.swap(acks_);
     }
     if (fresh) {
+      next_commit_at = std::chrono::steady_clock::now() + options_.commit_interval;
       batch_first = log_->nextSequence();
       for (const Pending& p : batch) (void)log_->append(p.record);  // sizes checked by put()
     }
