@@ -60,7 +60,7 @@ struct SpoolOptions {
   size_t memory_bytes = 8u << 20;
   // How often the cursor is persisted while acknowledgements arrive (and at close). A crash
   // replays what was acknowledged since: duplicates, never a loss.
-  std::chrono::milliseconds cursor_interval{200};
+  std::chrono::milliseconds cursor_interval{50};
   // Segment size; 0: max_bytes / 8 capped to 64 MiB, so that a full log frees space in steps.
   uint64_t segment_bytes = 0;
 };
