@@ -26,6 +26,11 @@ constexpr size_t kSegmentNameDigits = 20;  // the first sequence, zero-padded
 constexpr size_t kCursorSlotBytes = 12;
 constexpr size_t kCursorBytes = 2 * kCursorSlotBytes;
 
+// Reads a whole file of the folder, read-only. Missing when it does not exist (a segment the
+// running engine deleted after the folder was listed); Failed on any other error, errno set.
+enum class ReadOutcome { Read, Missing, Failed };
+ReadOutcome readFile(const std::string& path, std::string& out);
+
 // Little-endian integers, as every field of the format is stored.
 inline void putU32(std::string& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
@@ -50,6 +55,52 @@ inline uint32_t recordCrc(uint64_t sequence, std::string_view payload) {
   std::string sequence_bytes;
   putU64(sequence_bytes, sequence);
   return crc32c(payload, crc32c(sequence_bytes));
+}
+
+// One record read from a segment's bytes at `offset`, checked the way recovery checks it: a whole
+// header, a length within `max_record_bytes` and within the bytes there, the sequence expected
+// there, and a matching CRC. `bad` says why it is not a good record (empty when it is).
+struct CheckedRecord {
+  uint64_t sequence = 0;
+  std::string_view payload;
+  size_t size = 0;  // header and payload
+  std::string bad;
+};
+
+inline CheckedRecord checkRecord(std::string_view data, size_t offset, uint64_t expected,
+                                 uint32_t max_record_bytes) {
+  CheckedRecord r;
+  const size_t left = data.size() - offset;
+  if (left < kHeaderBytes) {
+    r.bad = "torn record: a header of " + std::to_string(left) + " of " +
+            std::to_string(kHeaderBytes) + " bytes";
+    return r;
+  }
+  const uint32_t length = getU32(data.data() + offset);
+  const uint32_t crc = getU32(data.data() + offset + 4);
+  r.sequence = getU64(data.data() + offset + 8);
+  if (length > max_record_bytes) {
+    r.bad = "impossible record length " + std::to_string(length) + " (the limit is " +
+            std::to_string(max_record_bytes) + ")";
+    return r;
+  }
+  if (left - kHeaderBytes < length) {
+    r.bad = "torn record: " + std::to_string(left - kHeaderBytes) + " of " +
+            std::to_string(length) + " payload bytes";
+    return r;
+  }
+  r.payload = data.substr(offset + kHeaderBytes, length);
+  if (r.sequence != expected) {
+    r.bad = "sequence " + std::to_string(r.sequence) + " where " + std::to_string(expected) +
+            " expected";
+    return r;
+  }
+  if (recordCrc(r.sequence, r.payload) != crc) {
+    r.bad = "checksum mismatch in record " + std::to_string(r.sequence);
+    return r;
+  }
+  r.size = kHeaderBytes + length;
+  return r;
 }
 
 // The first sequence a segment file's name stands for, or nullopt when `name` is not a segment's

@@ -42,26 +42,6 @@ Status syncDirectory(const std::string& directory) {
   return Status::ok();
 }
 
-// Reads the whole file; false on an I/O error.
-bool readFile(const std::string& path, std::string& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  out.clear();
-  char buffer[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return false;
-    }
-    if (n == 0) break;
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return true;
-}
-
 bool writeAll(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
@@ -85,6 +65,27 @@ bool preadAll(int fd, char* data, size_t size, uint64_t offset) {
 }
 
 }  // namespace
+
+ReadOutcome readFile(const std::string& path, std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? ReadOutcome::Missing : ReadOutcome::Failed;
+  out.clear();
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      errno = error;
+      return ReadOutcome::Failed;
+    }
+    if (n == 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return ReadOutcome::Read;
+}
 
 uint32_t crc32c(std::string_view data, uint32_t crc) {
   static const std::array<uint32_t, 256> table = makeCrcTable();
@@ -150,34 +151,19 @@ Status SegmentLog::recover(RecoveryReport& report) {
                                 segment.path);
     }
     expected = segment.first;
-    if (!readFile(segment.path, data)) {
+    if (readFile(segment.path, data) != ReadOutcome::Read) {
       return Status::retriable(errnoText("cannot read the spool segment", segment.path));
     }
     size_t offset = 0;
     std::string bad;
     while (offset < data.size()) {
-      if (data.size() - offset < kHeaderBytes) {
-        bad = "a record header cut short";
+      const CheckedRecord record =
+          checkRecord(data, offset, expected, options_.max_record_bytes);
+      if (!record.bad.empty()) {
+        bad = record.bad;
         break;
       }
-      const uint32_t length = getU32(data.data() + offset);
-      const uint32_t crc = getU32(data.data() + offset + 4);
-      const uint64_t sequence = getU64(data.data() + offset + 8);
-      if (length > options_.max_record_bytes || data.size() - offset - kHeaderBytes < length) {
-        bad = "a record cut short or with an impossible length";
-        break;
-      }
-      const std::string_view payload(data.data() + offset + kHeaderBytes, length);
-      if (sequence != expected) {
-        bad = "record " + std::to_string(sequence) + " where " + std::to_string(expected) +
-              " was expected";
-        break;
-      }
-      if (recordCrc(sequence, payload) != crc) {
-        bad = "a checksum mismatch in record " + std::to_string(sequence);
-        break;
-      }
-      offset += kHeaderBytes + length;
+      offset += record.size;
       ++expected;
       ++report.records;
     }
@@ -230,7 +216,7 @@ Status SegmentLog::readCursor(RecoveryReport& report) {
     return writeCursor(cursor_);
   }
   const std::optional<uint64_t> stored =
-      readFile(path, data) ? parseCursor(data) : std::optional<uint64_t>();
+      readFile(path, data) == ReadOutcome::Read ? parseCursor(data) : std::optional<uint64_t>();
   if (!stored) {
     cursor_ = oldest;
     if (report.records > 0) {

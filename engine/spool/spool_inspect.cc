@@ -24,31 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-enum class ReadOutcome { Read, Missing, Failed };
-
-// Reads the whole file, opened read-only. Missing when it does not exist (a segment the running
-// engine deleted after the folder was listed); Failed on any other error, errno set.
-ReadOutcome readFile(const std::string& path, std::string& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? ReadOutcome::Missing : ReadOutcome::Failed;
-  out.clear();
-  char buffer[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      errno = error;
-      return ReadOutcome::Failed;
-    }
-    if (n == 0) break;
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return ReadOutcome::Read;
-}
-
 Status readError(const std::string& path) {
   return Status::retriable("cannot read " + path + ": " + std::strerror(errno));
 }
@@ -150,39 +125,17 @@ SegmentInspection inspectSegment(const std::string& name, uint64_t first, const 
   size_t offset = 0;
   std::string bad;
   while (offset < data.size()) {
-    const size_t left = data.size() - offset;
-    if (left < kHeaderBytes) {
-      bad = "torn record: a header of " + std::to_string(left) + " of " +
-            std::to_string(kHeaderBytes) + " bytes";
+    const CheckedRecord record = checkRecord(data, offset, expected, options.max_record_bytes);
+    if (!record.bad.empty()) {
+      bad = record.bad;
       break;
     }
-    const uint32_t length = getU32(data.data() + offset);
-    const uint32_t crc = getU32(data.data() + offset + 4);
-    const uint64_t sequence = getU64(data.data() + offset + 8);
-    if (length > options.max_record_bytes) {
-      bad = "impossible record length " + std::to_string(length) + " (the limit is " +
-            std::to_string(options.max_record_bytes) + ")";
-      break;
-    }
-    if (left - kHeaderBytes < length) {
-      bad = "torn record: " + std::to_string(left - kHeaderBytes) + " of " +
-            std::to_string(length) + " payload bytes";
-      break;
-    }
-    const std::string_view payload(data.data() + offset + kHeaderBytes, length);
-    if (sequence != expected) {
-      bad = "sequence " + std::to_string(sequence) + " where " + std::to_string(expected) +
-            " expected";
-      break;
-    }
-    if (recordCrc(sequence, payload) != crc) {
-      bad = "checksum mismatch in record " + std::to_string(sequence);
-      break;
-    }
+    const uint64_t sequence = record.sequence;
+    const std::string_view payload = record.payload;
     if (sequence >= log.first_unacknowledged) {
       takeUnacknowledged(sequence, payload, options, log);
     }
-    offset += kHeaderBytes + length;
+    offset += record.size;
     ++expected;
     ++segment.records;
   }
