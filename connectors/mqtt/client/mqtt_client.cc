@@ -181,6 +181,9 @@ struct MqttClient::Impl {
   std::optional<std::string> credential_data;  // what the last CONNECT or AUTH carried
   std::optional<std::string> credential_method;
   bool reauth_in_progress = false;
+  // A change signalled while a re-authentication was in progress: looked at once it completes,
+  // so a rotation that lands during one is not lost until the next renewal.
+  bool recheck_credential = false;
 
   // Subscribing.
   size_t acks_awaited = 0;  // SUBACK/UNSUBACK still due
@@ -374,6 +377,7 @@ struct MqttClient::Impl {
     incoming_qos1 = 0;
     incoming_base = next_receipt;
     reauth_in_progress = false;
+    recheck_credential = false;  // the next CONNECT fetches the credential anyway
     ping_outstanding = false;
     acks_awaited = 0;
     sub_ids.clear();
@@ -868,6 +872,10 @@ struct MqttClient::Impl {
       reauth_in_progress = false;
       c.logger_->info("MQTT {}: {}: re-authenticated with the renewed credential", role(),
                       label());
+      if (recheck_credential) {
+        recheck_credential = false;
+        credentialChanged();
+      }
       return true;
     }
     return protocolError(wire::reason::kProtocolError,
@@ -973,7 +981,11 @@ struct MqttClient::Impl {
   // `due`: at the credential's renew_at, re-authenticate even with the same data (the broker
   // checks it again and extends what it allows); otherwise only when the data changed.
   void credentialChanged(bool due = false) {
-    if (phase != Phase::Up || !c.settings_.credentials || reauth_in_progress) return;
+    if (phase != Phase::Up || !c.settings_.credentials) return;
+    if (reauth_in_progress) {
+      recheck_credential = true;
+      return;
+    }
     const uint64_t this_attempt = attempt;
     c.submitBlocking([weak = weak(), credentials = c.settings_.credentials, this_attempt, due] {
       auto fetched = std::make_shared<Result<Credential>>(credentials->fetch());

@@ -509,6 +509,38 @@ TEST_F(MqttClientTest, AChangedCredentialReauthenticatesOnTheLiveConnection) {
   client->close();
 }
 
+// A change signalled while a re-authentication awaits the broker's answer is not lost: once the
+// broker accepts the first, the client re-authenticates again with the newer credential.
+TEST_F(MqttClientTest, AChangeDuringAReauthenticationIsLookedAtWhenItCompletes) {
+  Recorder r;
+  auto credential = std::make_shared<ChangingCredential>();
+  ClientSettings s = settings();
+  s.credentials = credential;
+  auto client = makeClient(s, publisher());
+  ASSERT_TRUE(client->start(r.callbacks()).isOk());
+  ASSERT_TRUE(broker_.acceptAndConnect()) << broker_.error();
+  ASSERT_TRUE(waitFor([&] { return client->connected(); }, kWait));
+
+  credential->change("token-2");
+  std::optional<wire::Auth> first = broker_.readAs<wire::Auth>();
+  ASSERT_TRUE(first) << broker_.error();
+  EXPECT_EQ(first->authentication_data, "token-2");
+  credential->change("token-3");  // while the broker has not answered the first
+  // A publish posted after the change reaches the broker once the loop has taken the change (its
+  // tasks run in order): only then does the broker answer the first re-authentication.
+  client->publish(publishOf("out/between", 0), {}, r.done());
+  ASSERT_TRUE(broker_.readAs<wire::Publish>()) << broker_.error();
+  broker_.send(wire::Auth{});  // 0x00 Success for token-2
+  std::optional<wire::Auth> second = broker_.readAs<wire::Auth>();
+  ASSERT_TRUE(second) << broker_.error() << "\nthe change during the re-authentication was lost";
+  EXPECT_EQ(second->reason_code, wire::reason::kReAuthenticate);
+  EXPECT_EQ(second->authentication_data, "token-3");
+  broker_.send(wire::Auth{});
+  EXPECT_TRUE(waitFor([&] { return sink_->countContaining("re-authenticated") == 2; }, kWait));
+  EXPECT_EQ(client->health().connection_attempts, 1u);
+  client->close();
+}
+
 TEST_F(MqttClientTest, EndingTheSessionAtStopSendsSessionExpiryZero) {
   Recorder r;
   auto client = connect(r, settings(), publisher());
