@@ -1,6 +1,7 @@
 #include "connectors/registry.h"
 
 #include "connectors/kafka/kafka_factory.h"
+#include "connectors/kafka/kafka_producer.h"
 #include "connectors/mqtt/mqtt_factory.h"
 
 namespace dataflow::connectors {
@@ -23,12 +24,16 @@ class Registry final : public runtime::ConnectorFactory {
       const runtime::DestinationSpec& spec) const override {
     switch (spec.context.endpoint->spec.endpoint_type) {
       case config::EndpointType::Kafka:
-        return kafka::createDestination(spec);
+        return kafka::createDestination(spec, &producers_);
       case config::EndpointType::Mqtt:
         return mqtt::createDestination(spec);
     }
     return Status::fatal("unknown endpoint type");
   }
+
+ private:
+  // One Kafka producer per endpoint and client configuration, shared by the dataflows.
+  mutable kafka::ProducerPool producers_;
 };
 
 }  // namespace

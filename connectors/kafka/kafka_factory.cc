@@ -1,5 +1,6 @@
 #include "connectors/kafka/kafka_factory.h"
 
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -17,9 +18,31 @@ std::string clientIdOf(const runtime::ConnectorContext& context) {
   return "dataflow-" + context.dataflow_name + "-" + std::to_string(context.instance_id);
 }
 
+// A producer shared by the dataflows of an endpoint is named after the endpoint.
+std::string sharedClientIdOf(const runtime::ConnectorContext& context) {
+  return "dataflow-" + context.endpoint->metadata.name + "-" + std::to_string(context.instance_id);
+}
+
+// What makes two destinations able to share a producer: the same endpoint and the same client
+// configuration (secrets included, so a rotated one gets a new producer) and token source.
+std::string poolKey(const runtime::ConnectorContext& context, const ProducerConfig& config,
+                    const OAuthBearerTokens* tokens) {
+  std::string key = context.endpoint->metadata.namespace_.value_or("") + "/" +
+                    context.endpoint->metadata.name;
+  for (const ConfigProperty& property : config) {
+    key += '\n' + property.name + '=' + property.value;
+  }
+  if (tokens) {
+    key += "\noauthbearer=" + tokens->scope + "@" +
+           std::to_string(reinterpret_cast<std::uintptr_t>(tokens->cache.get()));
+  }
+  return key;
+}
+
 }  // namespace
 
-Result<std::unique_ptr<Destination>> createDestination(const runtime::DestinationSpec& spec) {
+Result<std::unique_ptr<Destination>> createDestination(const runtime::DestinationSpec& spec,
+                                                       ProducerPool* pool) {
   const runtime::ConnectorContext& context = spec.context;
   if (!context.endpoint || !context.endpoint->spec.kafka) {
     return Status::fatal("the Kafka destination needs an endpoint with kafkaSettings");
@@ -27,7 +50,7 @@ Result<std::unique_ptr<Destination>> createDestination(const runtime::Destinatio
   const config::MountedFiles no_files;
   Result<ProducerConfig> config =
       producerConfig(*context.endpoint->spec.kafka, context.files ? *context.files : no_files,
-                     spec.limits, clientIdOf(context));
+                     spec.limits, pool ? sharedClientIdOf(context) : clientIdOf(context));
   if (!config.isOk()) {
     return Status::fatal("endpoint \"" + context.endpoint->metadata.name +
                          "\": " + config.status().message());
@@ -39,10 +62,19 @@ Result<std::unique_ptr<Destination>> createDestination(const runtime::Destinatio
                          "\": " + tokens.status().message());
   }
   static const SystemClock system_clock;
-  KafkaDestination::Options options{std::move(config).value(), context.logger,
-                                    context.clock ? context.clock : &system_clock,
-                                    context.endpoint->metadata.name, std::move(tokens).value()};
-  return std::unique_ptr<Destination>(std::make_unique<KafkaDestination>(std::move(options)));
+  if (!pool) {
+    KafkaDestination::Options options{std::move(config).value(), context.logger,
+                                      context.clock ? context.clock : &system_clock,
+                                      context.endpoint->metadata.name, std::move(tokens).value()};
+    return std::unique_ptr<Destination>(std::make_unique<KafkaDestination>(std::move(options)));
+  }
+  const std::string key = poolKey(context, config.value(), tokens.value().get());
+  KafkaProducer::Options options{
+      std::move(config).value(), context.shared_logger ? context.shared_logger : context.logger,
+      context.clock ? context.clock : &system_clock, context.endpoint->metadata.name,
+      std::move(tokens).value()};
+  return std::unique_ptr<Destination>(std::make_unique<KafkaDestination>(
+      pool->get(key, std::move(options)), spec.limits, context.logger));
 }
 
 // Kafka -> MQTT: a consumer in the endpoint's consumerGroupId, subscribed to the dataflow's topics

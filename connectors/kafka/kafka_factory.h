@@ -7,7 +7,12 @@
 
 namespace dataflow::kafka {
 
-Result<std::unique_ptr<Destination>> createDestination(const runtime::DestinationSpec& spec);
+class ProducerPool;
+
+// A lane of the pool's producer for the endpoint (one per endpoint and client configuration,
+// shared by every dataflow writing through it); with no pool, a producer of its own.
+Result<std::unique_ptr<Destination>> createDestination(const runtime::DestinationSpec& spec,
+                                                       ProducerPool* pool = nullptr);
 Result<std::unique_ptr<Source>> createSource(const runtime::SourceSpec& spec);
 
 }  // namespace dataflow::kafka

@@ -37,6 +37,9 @@ struct ConnectorContext {
   const config::MountedFiles* files = nullptr;         // secrets and ConfigMaps; outlives it
   const Clock* clock = nullptr;                        // outlives it
   std::shared_ptr<spdlog::logger> logger;              // names the dataflow (and endpoint)
+  // For a client shared by the dataflows of the endpoint (a Kafka producer): names the endpoint
+  // only. Null: `logger`.
+  std::shared_ptr<spdlog::logger> shared_logger;
   uint32_t instance_id = 0;     // this engine instance's ordinal (--instance-id)
   uint32_t instance_count = 1;  // the profile's instanceCount
   // MQTT client id: `clientIdPrefix` (default "dataflow") + "-" + dataflow name + "-" + instance,

@@ -25,6 +25,7 @@ ConnectorContext contextFor(const config::PlannedDataflow& planned,
   context.files = &files;
   context.clock = &clock;
   context.logger = endpointLogger(context.dataflow_name, endpoint.metadata.name);
+  context.shared_logger = endpointLogger("engine", endpoint.metadata.name);
   context.instance_id = options.instance_id;
   context.instance_count = static_cast<uint32_t>(planned.profile->spec.instance_count);
   context.client_id = mqttClientId(planned, endpoint, options.instance_id);

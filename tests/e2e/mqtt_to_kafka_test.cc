@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 
 #include <fstream>
+#include <set>
 
 #include "engine/core/murmur2.h"
 #include "tests/e2e/e2e_fixture.h"
@@ -175,6 +176,42 @@ TEST_F(MqttToKafka, ADataflowHeldBackByItsDestinationDoesNotStallTheOthers) {
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].value, "still flowing");
   EXPECT_EQ(stopEngine(), 0);
+}
+
+// Dataflows that write through the same Kafka endpoint share one producer (one set of librdkafka
+// threads and connections): the engine starts one, and every dataflow's messages arrive.
+TEST_F(MqttToKafka, DataflowsWritingThroughOneKafkaEndpointShareOneProducer) {
+  writeManifests(FlowSpec());
+  {
+    std::ofstream out(dir_->path() + "/manifests.yaml", std::ios::app);
+    for (const char* name : {"second", "third"}) {
+      out << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+             "metadata:\n  name: "
+          << name
+          << "\nspec:\n  operations:\n"
+             "  - operationType: Source\n    sourceSettings:\n      endpointRef: mqtt\n"
+             "      dataSources: ["
+          << name
+          << "/data]\n  - operationType: Destination\n    destinationSettings:\n"
+             "      endpointRef: kafka\n      dataDestination: "
+          << topic() << "\n";
+    }
+  }
+  startEngine();
+  publish("plant/m1/data", "from flow");
+  publish("second/data", "from second");
+  publish("third/data", "from third");
+  std::set<std::string> values;
+  for (const KafkaRecord& r : readRecords(3)) values.insert(r.value);
+  EXPECT_EQ(values, (std::set<std::string>{"from flow", "from second", "from third"}));
+  EXPECT_EQ(stopEngine(), 0);
+  const std::string log = engineLog();
+  size_t started = 0;
+  for (size_t at = log.find("Kafka producer started"); at != std::string::npos;
+       at = log.find("Kafka producer started", at + 1)) {
+    ++started;
+  }
+  EXPECT_EQ(started, 1u) << log;
 }
 
 class Partitioning : public EngineE2E {

@@ -1,4 +1,4 @@
-// KafkaDestination's recovery: re-creating a producer that failed for good, taking messages back
+// KafkaProducer's recovery: re-creating a producer that failed for good, taking messages back
 // from librdkafka during an outage, producing them again (expiry re-checked), and the connection
 // state that decides between the two. Delivery thread, except requestRestart (any thread). The
 // class comment in kafka_destination.h says what each does for the messages.
@@ -6,7 +6,7 @@
 
 #include <utility>
 
-#include "connectors/kafka/kafka_destination.h"
+#include "connectors/kafka/kafka_producer.h"
 #include "engine/core/message_expiry.h"
 
 namespace dataflow::kafka {
@@ -23,7 +23,7 @@ constexpr int kProbeTimeoutMs = 1000;
 
 // Any thread. The delivery thread restarts the producer at its next round; meanwhile send()
 // parks.
-void KafkaDestination::requestRestart(const std::string& reason) {
+void KafkaProducer::requestRestart(const std::string& reason) {
   {
     std::lock_guard lock(mutex_);
     if (!restart_requested_.load()) restart_reason_ = reason;
@@ -33,7 +33,7 @@ void KafkaDestination::requestRestart(const std::string& reason) {
   changed_.notify_all();
 }
 
-void KafkaDestination::restartProducer() {
+void KafkaProducer::restartProducer() {
   std::string reason;
   {
     std::lock_guard lock(mutex_);
@@ -43,25 +43,37 @@ void KafkaDestination::restartProducer() {
   std::unique_lock client(client_mutex_);
   reclaim(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   // Serve the purged messages' reports (delivered ones are reported as such, the rest parked).
-  auto held = [&] {
+  // Every lane's slots librdkafka still holds; `f` runs for each, mutex_ held.
+  auto for_each_held = [&](auto f) {
     std::lock_guard lock(mutex_);
+    for (const auto& lane : lanes_) {
+      std::lock_guard slots(lane->slots_mutex);
+      for (InFlight& slot : lane->slots) {
+        if (slot.in_client) f(slot);
+      }
+    }
+  };
+  auto held = [&] {
     size_t count = 0;
-    for (const InFlight& slot : slots_) count += slot.in_client ? 1 : 0;
+    for_each_held([&](InFlight&) { ++count; });
     return count;
   };
   const auto deadline = steady_clock::now() + kRestartReportWait;
   while (held() > 0 && steady_clock::now() < deadline) rd_kafka_poll(producer_.get(), 10);
   size_t unreported = 0;
-  {
-    std::lock_guard lock(mutex_);
-    for (InFlight& slot : slots_) {
-      if (!slot.in_client) continue;
-      slot.in_client = false;
-      slot.maybe_sent = true;  // no report came: it may have been written
-      parked_.emplace(slot.order, &slot);
-      ++unreported;
+  std::vector<InFlight*> abandoned;  // of lanes that left: freed, not produced again
+  for_each_held([&](InFlight& slot) {
+    slot.in_client = false;
+    if (!slot.lane->handler) {
+      abandoned.push_back(&slot);
+      return;
     }
-  }
+    slot.maybe_sent = true;  // no report came: it may have been written
+    slot.parked = true;
+    parked_.emplace(slot.order, &slot);
+    ++unreported;
+  });
+  for (InFlight* slot : abandoned) abandon(slot);
   discarding_ = true;
   topics_.reset();
   producer_.reset();
@@ -69,12 +81,10 @@ void KafkaDestination::restartProducer() {
   discarding_ = false;
   connection_.store(Connection::Unknown);
   if (Status created = createProducer(); !created.isOk()) {
-    // Parked messages stay unreported (unacknowledged at the source); the runtime stops the
-    // dataflow.
-    if (handler_) {
-      handler_->onFailure(Status::fatal("the Kafka producer failed for good (" + reason +
-                                        ") and could not be re-created: " + created.message()));
-    }
+    // Parked messages stay unreported (unacknowledged at the source); the runtime stops every
+    // dataflow the producer served.
+    failAll(Status::fatal("the Kafka producer failed for good (" + reason +
+                          ") and could not be re-created: " + created.message()));
     stopping_.store(true);
     return;
   }
@@ -94,7 +104,7 @@ void KafkaDestination::restartProducer() {
 
 // Delivery thread: takes back what librdkafka holds (as `purge_flags` say); the reports of the
 // purged messages park them at the next poll.
-void KafkaDestination::reclaim(int purge_flags) {
+void KafkaProducer::reclaim(int purge_flags) {
   if (const rd_kafka_resp_err_t error = rd_kafka_purge(producer_.get(), purge_flags); error) {
     logger_->warn("taking messages back from the Kafka producer failed: {}",
                   rd_kafka_err2str(error));
@@ -103,7 +113,7 @@ void KafkaDestination::reclaim(int purge_flags) {
 
 // Delivery thread, connection not down: produces the parked messages again in acceptance order,
 // then lets send() produce directly again.
-void KafkaDestination::produceParked() {
+void KafkaProducer::produceParked() {
   for (;;) {
     InFlight* slot = nullptr;
     {
@@ -114,6 +124,7 @@ void KafkaDestination::produceParked() {
       }
       slot = parked_.begin()->second;
       parked_.erase(parked_.begin());
+      slot->parked = false;
     }
     if (!refreshExpiry(slot->message, clock_.steadyNow())) {
       expire(slot);
@@ -126,7 +137,7 @@ void KafkaDestination::produceParked() {
         if (slot->maybe_sent) possible_duplicates_.fetch_add(1);
         continue;
       case Attempt::Refused:
-        refused_warning_.report([&] { return refused.message(); });
+        slot->lane->refused_warning.report([&] { return refused.message(); });
         finish(slot, refused);
         continue;
       case Attempt::ClientFatal:
@@ -143,7 +154,7 @@ void KafkaDestination::produceParked() {
 
 // Delivery thread, during an outage: drops what expired while parked, so that it is acknowledged
 // at its source and frees its room.
-void KafkaDestination::expireParked() {
+void KafkaProducer::expireParked() {
   const auto now = clock_.steadyNow();
   std::vector<InFlight*> expired;
   {
@@ -152,6 +163,7 @@ void KafkaDestination::expireParked() {
       const auto& expires_at = it->second->message.expires_at;
       if (expires_at && now >= *expires_at) {
         expired.push_back(it->second);
+        it->second->parked = false;
         it = parked_.erase(it);
       } else {
         ++it;
@@ -161,7 +173,7 @@ void KafkaDestination::expireParked() {
   for (InFlight* slot : expired) expire(slot);
 }
 
-void KafkaDestination::setConnection(Connection now, const char* reason) {
+void KafkaProducer::setConnection(Connection now, const char* reason) {
   const Connection before = connection_.exchange(now);
   if (before == now) return;
   if (now == Connection::Down) {
@@ -185,7 +197,7 @@ void KafkaDestination::setConnection(Connection now, const char* reason) {
 
 // While no broker is known to be up, a metadata request (brokers only) tells whether one answers
 // now: an idle producer has no deliveries to learn it from.
-void KafkaDestination::probeConnection() {
+void KafkaProducer::probeConnection() {
   Result<MetadataHandle> metadata = fetchMetadata(producer_.get(), nullptr, kProbeTimeoutMs);
   if (metadata.isOk() && metadata.value()->broker_cnt > 0) setConnection(Connection::Up, "");
 }

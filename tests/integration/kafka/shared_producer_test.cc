@@ -1,0 +1,178 @@
+// One KafkaProducer shared by several destinations (the engine's way: one producer per endpoint),
+// against librdkafka's mock cluster: each destination gets exactly its own reports, flushes and
+// leaves on its own without touching the others' messages, and a producer restart re-sends for
+// every destination it served.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "connectors/kafka/kafka_destination.h"
+#include "connectors/kafka/kafka_producer.h"
+#include "tests/integration/kafka/kafka_fixture.h"
+
+namespace dataflow::testing {
+namespace {
+
+class SharedProducerTest : public KafkaDestinationTest {
+ protected:
+  std::shared_ptr<kafka::KafkaProducer> producer(const std::string& key = "endpoint") {
+    Result<kafka::ProducerConfig> config = kafka::producerConfig(
+        settings(), config::MountedFiles(), runtime::FlightLimits{}, "shared-producer-test");
+    EXPECT_TRUE(config.isOk()) << config.status().message();
+    return pool_.get(key, kafka::KafkaProducer::Options{std::move(config).value(), logger_,
+                                                        &clock_, "kafka-test", nullptr});
+  }
+  std::unique_ptr<kafka::KafkaDestination> lane(std::shared_ptr<kafka::KafkaProducer> producer,
+                                                Recorder& recorder,
+                                                runtime::FlightLimits limits = {}) {
+    auto destination =
+        std::make_unique<kafka::KafkaDestination>(std::move(producer), limits, logger_);
+    Status started = destination->start(recorder);
+    EXPECT_TRUE(started.isOk()) << started.message();
+    return destination;
+  }
+  static std::set<uint64_t> sequences(const Recorder& recorder) {
+    std::set<uint64_t> out;
+    for (const Delivery& d : recorder.deliveries()) {
+      EXPECT_TRUE(d.status.isOk()) << d.status.message();
+      out.insert(d.token.sequence);
+    }
+    return out;
+  }
+  static std::set<uint64_t> range(uint64_t from, uint64_t to) {
+    std::set<uint64_t> out;
+    for (uint64_t i = from; i < to; ++i) out.insert(i);
+    return out;
+  }
+
+  kafka::ProducerPool pool_;
+};
+
+TEST_F(SharedProducerTest, ThePoolGivesOneProducerPerKeyWhileItIsHeld) {
+  auto a = producer("one");
+  auto b = producer("one");
+  auto c = producer("two");
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_NE(a.get(), c.get());
+  EXPECT_EQ(pool_.size(), 2u);
+  a.reset();
+  b.reset();
+  EXPECT_EQ(pool_.size(), 1u);  // nobody holds "one" any more: it is gone
+  auto again = producer("one");
+  EXPECT_EQ(pool_.size(), 2u);
+}
+
+TEST_F(SharedProducerTest, EachDestinationGetsExactlyItsOwnReports) {
+  kafka_.createTopic(topic_, 3);
+  auto shared = producer();
+  Recorder first_recorder, second_recorder;
+  auto first = lane(shared, first_recorder);
+  auto second = lane(shared, second_recorder);
+  EXPECT_EQ(shared->laneCount(), 2u);
+  constexpr uint64_t kCount = 500;
+  std::thread other([&] {
+    for (uint64_t i = kCount; i < 2 * kCount; ++i) {
+      ASSERT_TRUE(second->send(message("b-" + std::to_string(i), i)).isOk());
+    }
+  });
+  for (uint64_t i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(first->send(message("a-" + std::to_string(i), i)).isOk());
+  }
+  other.join();
+  EXPECT_EQ(first->flush(kDeadline), 0u);
+  EXPECT_EQ(second->flush(kDeadline), 0u);
+  EXPECT_EQ(sequences(first_recorder), range(0, kCount));
+  EXPECT_EQ(sequences(second_recorder), range(kCount, 2 * kCount));
+  EXPECT_EQ(first_recorder.deliveries().size(), kCount);
+  EXPECT_EQ(second_recorder.deliveries().size(), kCount);
+  EXPECT_EQ(KafkaReader(kafka_.bootstrapServers(), topic_).readAtLeast(2 * kCount, kDeadline).size(),
+            2 * kCount);
+}
+
+// A destination that leaves with messages parked (Kafka down) drops only its own: the other one's
+// parked messages reach Kafka when it is back, and the one that left gets no report after close().
+TEST_F(SharedProducerTest, ADestinationThatLeavesTakesNothingFromTheOthers) {
+  kafka_.createTopic(topic_, 1);
+  auto shared = producer();
+  Recorder staying_recorder, leaving_recorder;
+  auto staying = lane(shared, staying_recorder);
+  auto leaving = lane(shared, leaving_recorder);
+  ASSERT_TRUE(staying->send(message("warm-up", 0)).isOk());
+  ASSERT_TRUE(staying_recorder.waitFor(1));
+  kafka_.setAllBrokersDown(true);
+  ASSERT_TRUE(waitFor([&] { return !staying->connected(); }, kDeadline));
+  constexpr uint64_t kCount = 50;
+  for (uint64_t i = 1; i <= kCount; ++i) {
+    ASSERT_TRUE(staying->send(message("stay-" + std::to_string(i), i)).isOk());
+    ASSERT_TRUE(leaving->send(message("leave-" + std::to_string(i), 1000 + i)).isOk());
+  }
+  leaving->close();
+  EXPECT_EQ(shared->laneCount(), 1u);
+  const size_t leaving_reports = leaving_recorder.deliveries().size();
+  kafka_.setAllBrokersDown(false);
+  ASSERT_TRUE(staying_recorder.waitFor(kCount + 1));
+  EXPECT_EQ(staying->flush(kDeadline), 0u);
+  EXPECT_EQ(sequences(staying_recorder), range(0, kCount + 1));
+  EXPECT_EQ(leaving_recorder.deliveries().size(), leaving_reports);
+  EXPECT_TRUE(leaving->send(message("after close", 9999)).isRetriable());
+}
+
+// An instance-fatal error of the shared producer: it is re-created once and every destination's
+// messages are produced again; none is refused or missing.
+TEST_F(SharedProducerTest, AProducerRestartResendsForEveryDestination) {
+  kafka_.createTopic(topic_, 1);
+  auto shared = producer();
+  Recorder first_recorder, second_recorder;
+  auto first = lane(shared, first_recorder);
+  auto second = lane(shared, second_recorder);
+  ASSERT_TRUE(first->send(message("before", 0)).isOk());
+  ASSERT_TRUE(first_recorder.waitFor(1));
+  constexpr int kOutOfOrderSequenceNumber = 45;
+  kafka_.failNextProduceRequests({kOutOfOrderSequenceNumber});
+  constexpr uint64_t kCount = 200;
+  for (uint64_t i = 1; i <= kCount; ++i) {
+    ASSERT_TRUE(first->send(message("a-" + std::to_string(i), i)).isOk());
+    ASSERT_TRUE(second->send(message("b-" + std::to_string(i), 1000 + i)).isOk());
+  }
+  ASSERT_TRUE(first_recorder.waitFor(kCount + 1));
+  ASSERT_TRUE(second_recorder.waitFor(kCount));
+  EXPECT_EQ(sequences(first_recorder), range(0, kCount + 1));
+  EXPECT_EQ(sequences(second_recorder), range(1001, 1001 + kCount));
+  EXPECT_THAT(first_recorder.failures(), ::testing::IsEmpty());
+  EXPECT_THAT(second_recorder.failures(), ::testing::IsEmpty());
+  EXPECT_EQ(shared->restartCount(), 1u);
+  std::set<std::string> values;
+  for (const KafkaRecord& r : KafkaReader(kafka_.bootstrapServers(), topic_)
+                                  .readAtLeast(2 * kCount + 1, kDeadline)) {
+    values.insert(r.value);
+  }
+  EXPECT_EQ(values.size(), 2 * kCount + 1);
+}
+
+// Each destination is held to its own bound: one that is full waits while another sends.
+TEST_F(SharedProducerTest, TheInFlightBoundIsPerDestination) {
+  kafka_.createTopic(topic_, 1);
+  auto shared = producer();
+  Recorder full_recorder, free_recorder;
+  auto full = lane(shared, full_recorder, runtime::FlightLimits{2, 1u << 20});
+  auto free = lane(shared, free_recorder);
+  kafka_.setAllBrokersDown(true);
+  ASSERT_TRUE(waitFor([&] { return !full->connected(); }, kDeadline));
+  ASSERT_TRUE(full->send(message("one", 1)).isOk());
+  ASSERT_TRUE(full->send(message("two", 2)).isOk());
+  std::atomic<bool> third_sent{false};
+  std::thread blocked([&] {
+    EXPECT_TRUE(full->send(message("three", 3)).isOk());
+    third_sent = true;
+  });
+  for (uint64_t i = 10; i < 30; ++i) ASSERT_TRUE(free->send(message("f", i)).isOk());
+  kafka_.setAllBrokersDown(false);
+  blocked.join();
+  EXPECT_TRUE(third_sent);
+  ASSERT_TRUE(full_recorder.waitFor(3));
+  ASSERT_TRUE(free_recorder.waitFor(20));
+}
+
+}  // namespace
+}  // namespace dataflow::testing
