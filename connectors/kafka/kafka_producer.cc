@@ -88,7 +88,10 @@ KafkaProducer::Lane::Lane(DeliveryHandler& handler_in, runtime::FlightLimits lim
 
 KafkaProducer::KafkaProducer(Options options)
     : config_(std::move(options.config)),
-      bootstrap_servers_(bootstrapOf(config_)),
+      bootstrap_servers_(bootstrapOf(config_) +
+                         (options.endpoint_name.empty()
+                              ? std::string()
+                              : " (endpoint \"" + options.endpoint_name + "\")")),
       logger_(options.logger ? std::move(options.logger) : spdlog::default_logger()),
       oauthbearer_(std::move(options.oauthbearer)),
       clock_(options.clock ? *options.clock : systemClock()),

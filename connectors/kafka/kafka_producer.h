@@ -183,7 +183,7 @@ class KafkaProducer {
   void probeConnection();
 
   const ProducerConfig config_;
-  const std::string bootstrap_servers_;
+  const std::string bootstrap_servers_;  // and the endpoint's name: where, in log lines
   const std::shared_ptr<spdlog::logger> logger_;
   const std::shared_ptr<const OAuthBearerTokens> oauthbearer_;
   const Clock& clock_;

@@ -23,7 +23,7 @@ Result<std::unique_ptr<MqttSource>> MqttSource::create(ClientSettings settings,
                                                        std::vector<std::string> topics,
                                                        const Clock& clock,
                                                        std::shared_ptr<spdlog::logger> logger,
-                                                       QueueLimits limits) {
+                                                       QueueLimits limits, WorkerPool& pool) {
   if (topics.empty()) return Status::fatal("an MQTT source needs at least one topic filter");
   if (limits.low_messages >= limits.high_messages || limits.low_bytes >= limits.high_bytes) {
     return Status::fatal("an MQTT source's low watermarks must be below its high watermarks");
@@ -33,17 +33,19 @@ Result<std::unique_ptr<MqttSource>> MqttSource::create(ClientSettings settings,
   }
   if (!logger) logger = spdlog::default_logger();
   std::unique_ptr<MqttSource> source(
-      new MqttSource(std::move(topics), clock, std::move(logger), limits));
+      new MqttSource(std::move(topics), clock, std::move(logger), limits, pool));
   source->settings_ = std::move(settings);
   return source;
 }
 
 MqttSource::MqttSource(std::vector<std::string> topics, const Clock& clock,
-                       std::shared_ptr<spdlog::logger> logger, QueueLimits limits)
+                       std::shared_ptr<spdlog::logger> logger, QueueLimits limits,
+                       WorkerPool& pool)
     : topics_(std::move(topics)),
       clock_(clock),
       logger_(std::move(logger)),
       limits_(limits),
+      pool_(pool),
       info_sink_([logger = logger_](std::string_view line) { logger->info("{}", line); }),
       pause_log_(clock, info_sink_, kPauseLogInterval),
       resume_log_(clock, info_sink_, kPauseLogInterval),
@@ -70,14 +72,6 @@ Status MqttSource::start(MessageHandler& handler) {
   if (!client.isOk()) return client.status();
   client_ = std::move(client).value();
   handler_ = &handler;
-  worker_ = std::thread([this] {
-    try {
-      work();
-    } catch (const std::exception& e) {
-      handler_->onFailure(Status::fatal(std::string("the MQTT source's worker thread stopped: ") +
-                                        e.what()));
-    }
-  });
   MqttClient::Callbacks callbacks;
   callbacks.on_message = [this](wire::Publish&& publish, uint64_t receipt) {
     onMessage(std::move(publish), receipt);
@@ -112,6 +106,7 @@ void MqttSource::onMessage(wire::Publish&& publish, uint64_t receipt) noexcept {
     received_.fetch_add(1, std::memory_order_relaxed);
     Message converted = fromPublish(std::move(publish), clock_, receipt);
     bool pause_now = false;
+    bool post = false;
     size_t queued = 0;
     {
       std::lock_guard lock(mutex_);
@@ -129,8 +124,10 @@ void MqttSource::onMessage(wire::Publish&& publish, uint64_t receipt) noexcept {
         paused_ = true;
         pause_now = true;
       }
+      post = !scheduled_;
+      scheduled_ = true;
     }
-    changed_.notify_all();
+    if (post) pool_.post(this);
     if (pause_now) {
       pauses_.fetch_add(1, std::memory_order_relaxed);
       client_->setReading(false);
@@ -147,14 +144,21 @@ void MqttSource::onMessage(wire::Publish&& publish, uint64_t receipt) noexcept {
   }
 }
 
-void MqttSource::work() {
-  while (true) {
+bool MqttSource::runSome() noexcept {
+  for (size_t handed = 0;; ++handed) {
     Message message;
     bool resume_now = false;
     {
-      std::unique_lock lock(mutex_);
-      changed_.wait(lock, [&] { return closed_ || !queue_.empty(); });
-      if (closed_) return;
+      std::lock_guard lock(mutex_);
+      in_progress_ = false;
+      if (closed_ || queue_.empty() || handed == kBatch) {
+        if (!closed_ && !queue_.empty()) return true;  // the others' turn; queued again
+        // Notified under the lock: once close() sees scheduled_ false it may destroy the source,
+        // and this thread touches nothing of it after the unlock.
+        scheduled_ = false;
+        changed_.notify_all();
+        return false;
+      }
       message = std::move(queue_.front());
       queue_.pop_front();
       queued_bytes_ -= bytesOf(message);
@@ -169,11 +173,6 @@ void MqttSource::work() {
       resume_log_.report([] { return std::string("MQTT source: caught up; resuming"); });
     }
     handOver(std::move(message));
-    {
-      std::lock_guard lock(mutex_);
-      in_progress_ = false;
-    }
-    changed_.notify_all();
   }
 }
 
@@ -224,9 +223,12 @@ void MqttSource::close() {
     queue_.clear();
     queued_bytes_ = 0;
   }
-  changed_.notify_all();
-  if (worker_.joinable()) worker_.join();  // waits for an onMessage in progress
-  // After the worker: the acks of what the handler took are queued before the DISCONNECT.
+  {
+    // Waits for a turn on the pool in progress (an onMessage) or still queued there to end.
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !scheduled_; });
+  }
+  // After that: the acks of what the handler took are queued before the DISCONNECT.
   if (client_) client_->close();
   dropped += dropped_after_close_.load();
   if (dropped > 0) {

@@ -20,9 +20,12 @@
 // each per minute.
 //
 // Threads:
-//   - the client's event-loop thread: converts a message and queues it; never blocks.
-//   - worker thread (owned): takes queued messages in order and calls MessageHandler::onMessage,
-//     which may block as long as it likes.
+//   - the client's event-loop thread: converts a message and queues it; never blocks. When the
+//     queue was idle it posts the source to the worker pool.
+//   - a thread of the process's WorkerPool (engine/core/worker_pool.h), shared by every source:
+//     takes queued messages in order (a batch at a time) and calls MessageHandler::onMessage,
+//     which may block as long as it likes (the pool lends another thread to the others then).
+//     One at a time: the source is in the pool's queue at most once.
 //   - runtime threads: start, ack, stopReceiving, drainReceived, close, connected.
 #pragma once
 
@@ -40,8 +43,9 @@
 #include "connectors/mqtt/client/mqtt_client.h"
 #include "connectors/mqtt/mqtt_settings.h"
 #include "engine/core/clock.h"
-#include "engine/core/source.h"
 #include "engine/core/rate_limited_warning.h"
+#include "engine/core/source.h"
+#include "engine/core/worker_pool.h"
 
 namespace spdlog {
 class logger;
@@ -58,19 +62,22 @@ struct QueueLimits {
   size_t low_bytes = 4u << 20;
 };
 
-class MqttSource final : public Source {
+class MqttSource final : public Source, private WorkerPool::Task {
  public:
   static constexpr std::chrono::milliseconds kStopBudget = MqttClient::kStopBudget;
   static constexpr std::chrono::seconds kPauseLogInterval{60};
   // At most one "message not queued" error per interval, with the count suppressed since.
   static constexpr std::chrono::seconds kErrorLogInterval{10};
+  // Messages handed over per turn on a pool thread before the other sources get theirs.
+  static constexpr size_t kBatch = 64;
 
   // Fatal when the server URI cannot be parsed, or without topics. `clock` outlives the source.
   static Result<std::unique_ptr<MqttSource>> create(ClientSettings settings,
                                                     std::vector<std::string> topics,
                                                     const Clock& clock,
                                                     std::shared_ptr<spdlog::logger> logger,
-                                                    QueueLimits limits = QueueLimits());
+                                                    QueueLimits limits = QueueLimits(),
+                                                    WorkerPool& pool = WorkerPool::shared());
   ~MqttSource() override;  // close()
 
   MqttSource(const MqttSource&) = delete;
@@ -81,7 +88,7 @@ class MqttSource final : public Source {
   // retired_topics). Call before start().
   void retireTopics(std::vector<std::string> filters) { retired_topics_ = std::move(filters); }
 
-  // Starts the worker and connection threads and returns at once. Fatal if called twice.
+  // Starts connecting and returns at once. Fatal if called twice.
   Status start(MessageHandler& handler) override;
   // The message is safe: its PUBACK goes to the broker (in arrival order). Any thread.
   void ack(const AckToken& token) override;
@@ -98,7 +105,8 @@ class MqttSource final : public Source {
   // Drops what is still queued (counted in one line: unacknowledged, so the broker sends it
   // again), waits for an onMessage in progress to return (the runtime closes the destination
   // first, which unblocks it), sends DISCONNECT (the broker keeps the session) and joins the
-  // worker. No handler call after this returns. Idempotent. Runtime thread.
+  // waits for the source's turn on the pool to end. No handler call after this returns.
+  // Idempotent. Runtime thread.
   void close() override;
   // Connected and subscribed. Any thread.
   bool connected() const override;
@@ -115,12 +123,12 @@ class MqttSource final : public Source {
 
  private:
   MqttSource(std::vector<std::string> topics, const Clock& clock,
-             std::shared_ptr<spdlog::logger> logger, QueueLimits limits);
+             std::shared_ptr<spdlog::logger> logger, QueueLimits limits, WorkerPool& pool);
 
   // The client's loop thread.
   void onMessage(wire::Publish&& publish, uint64_t receipt) noexcept;
-  // Worker thread.
-  void work();
+  // A pool thread: hands over up to kBatch queued messages.
+  bool runSome() noexcept override;
   void handOver(Message&& message) noexcept;
 
   const std::vector<std::string> topics_;
@@ -129,6 +137,7 @@ class MqttSource final : public Source {
   const Clock& clock_;
   const std::shared_ptr<spdlog::logger> logger_;
   const QueueLimits limits_;
+  WorkerPool& pool_;
   const WarningSink info_sink_;  // pause/resume lines, at info
   RateLimitedWarning pause_log_;
   RateLimitedWarning resume_log_;
@@ -138,15 +147,15 @@ class MqttSource final : public Source {
   MessageHandler* handler_ = nullptr;  // set by start() before the threads exist
 
   mutable std::mutex mutex_;
-  std::condition_variable changed_;  // queued, taken, handed over, closing
+  std::condition_variable changed_;  // the pool's turn ended (queue empty or closing)
   std::deque<Message> queue_;        // guarded by mutex_
   size_t queued_bytes_ = 0;          // guarded by mutex_
   size_t max_queued_ = 0;            // guarded by mutex_
-  bool in_progress_ = false;         // guarded by mutex_: the worker is inside onMessage
+  bool in_progress_ = false;         // guarded by mutex_: a pool thread is inside onMessage
+  bool scheduled_ = false;           // guarded by mutex_: in the pool's queue or running there
   bool paused_ = false;              // guarded by mutex_: the client stopped reading for us
   bool stopped_ = false;             // guarded by mutex_: stopReceiving() was called
   bool closed_ = false;              // guarded by mutex_: close() began; messages dropped
-  std::thread worker_;               // started by start(), joined by close()
   std::mutex close_mutex_;           // serialises close()
 
   std::atomic<uint64_t> received_{0};

@@ -165,7 +165,10 @@ std::shared_ptr<spdlog::logger> endpointLogger(const std::string& dataflow,
   if (r.format == LogFormat::Text) return parent;  // the lines would be the same
   std::shared_ptr<spdlog::logger>& slot = r.endpoint_loggers[{dataflow, endpoint}];
   if (!slot) {
-    slot = std::make_shared<spdlog::logger>(dataflow, sinkFor(r, {dataflow, endpoint}));
+    LogContext context;
+    if (!isComponentLogger(dataflow)) context.dataflow = dataflow;
+    context.endpoint = endpoint;
+    slot = std::make_shared<spdlog::logger>(dataflow, sinkFor(r, std::move(context)));
     slot->set_level(parent->level());
     slot->flush_on(spdlog::level::trace);
   }

@@ -58,7 +58,8 @@ std::shared_ptr<spdlog::logger> logger(const std::string& name);
 
 // The logger a connector of `dataflow` uses for `endpoint` (the DataflowEndpoint's name): text
 // lines are those of logger(dataflow), JSON lines carry "endpoint" too. Same level as
-// logger(dataflow).
+// logger(dataflow). With `dataflow` = "engine": a client shared by the dataflows of the endpoint
+// (a Kafka producer); its JSON lines carry the endpoint and no dataflow.
 std::shared_ptr<spdlog::logger> endpointLogger(const std::string& dataflow,
                                                const std::string& endpoint);
 

@@ -2,8 +2,10 @@
 // what the records carry (headers, key, partition, timestamp, payload).
 #include <gmock/gmock.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "engine/core/murmur2.h"
 #include "tests/e2e/e2e_fixture.h"
@@ -147,27 +149,35 @@ TEST_F(MqttToKafka, ADataflowWhoseBrokerIsDownDoesNotHoldBackTheOthers) {
   EXPECT_EQ(stopEngine(), 0);
 }
 
-// paho runs every MQTT client of a process on one callback thread: a source that blocked that
-// thread for backpressure would freeze every other dataflow's MQTT source. Here `stuck` fills its
-// in-flight bound against an unreachable Kafka while `flow` must keep moving.
-TEST_F(MqttToKafka, ADataflowHeldBackByItsDestinationDoesNotStallTheOthers) {
+// Sources hand messages over on a pool shared by every dataflow (engine/core/worker_pool.h): a
+// source whose destination is full blocks a pool thread. Here more dataflows than the pool has
+// threads fill their in-flight bound against an unreachable Kafka while `flow` must keep moving.
+TEST_F(MqttToKafka, DataflowsHeldBackByTheirDestinationDoNotStallTheOthers) {
   writeManifests(FlowSpec());
-  std::ofstream(dir_->path() + "/manifests.yaml", std::ios::app)
-      << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
-         "metadata:\n  name: unreachable-kafka\nspec:\n  endpointType: Kafka\n  kafkaSettings:\n"
-         "    host: 127.0.0.1:"
-      << freeTcpPort()
-      << "\n    authentication:\n      method: Anonymous\n    tls:\n      mode: Disabled\n"
-         "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
-         "metadata:\n  name: stuck\nspec:\n  operations:\n"
-         "  - operationType: Source\n    sourceSettings:\n      endpointRef: mqtt\n"
-         "      dataSources: [stuck/data]\n"
-         "  - operationType: Destination\n    destinationSettings:\n"
-         "      endpointRef: unreachable-kafka\n      dataDestination: nowhere\n";
-  startEngine({"--max-in-flight-messages", "5"});
+  const unsigned stuck = std::max(2u, std::thread::hardware_concurrency()) + 1;
   {
-    LoadPublisher held_back(mosquitto_->address(), "stuck/data", "held", 200,
-                            std::chrono::microseconds(0));
+    std::ofstream out(dir_->path() + "/manifests.yaml", std::ios::app);
+    out << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+           "metadata:\n  name: unreachable-kafka\nspec:\n  endpointType: Kafka\n"
+           "  kafkaSettings:\n    host: 127.0.0.1:"
+        << freeTcpPort()
+        << "\n    authentication:\n      method: Anonymous\n    tls:\n      mode: Disabled\n";
+    for (unsigned i = 0; i < stuck; ++i) {
+      out << "---\napiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+             "metadata:\n  name: stuck-"
+          << i
+          << "\nspec:\n  operations:\n"
+             "  - operationType: Source\n    sourceSettings:\n      endpointRef: mqtt\n"
+             "      dataSources: [stuck/"
+          << i
+          << "/data]\n  - operationType: Destination\n    destinationSettings:\n"
+             "      endpointRef: unreachable-kafka\n      dataDestination: nowhere\n";
+    }
+  }
+  startEngine({"--max-in-flight-messages", "5"});
+  for (unsigned i = 0; i < stuck; ++i) {
+    LoadPublisher held_back(mosquitto_->address(), "stuck/" + std::to_string(i) + "/data", "held",
+                            200, std::chrono::microseconds(0));
     held_back.join();
     ASSERT_EQ(held_back.acknowledged(), 200u);
   }
