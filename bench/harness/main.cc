@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
   bool skip_growth = false;
   int max_inflight = 0;
   bool spool = false;
+  int repeat = 1;
+  double growth_rate = 0;
   app.add_option("--engine", engine, "The dataflow binary")->capture_default_str();
   app.add_option("--out", out_path, "Where to write the JSON results")->capture_default_str();
   app.add_option("--only", only,
@@ -89,65 +91,88 @@ int main(int argc, char** argv) {
                  "The engine's maxInflightMessages (default: the manifest's, 100); above 100 the "
                  "broker's max_inflight_messages is raised with it")
       ->check(CLI::Range(0, 65535));
+  app.add_option("--repeat", repeat,
+                 "Run everything selected this many times and report the median and range of "
+                 "each ratio, taken within a run (single runs here vary by about 15%)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--growth-rate", growth_rate,
+                 "Total rate of the cost-growth shapes in msg/s (default: half of what one "
+                 "dataflow sustains in the closed loop when measured, at most 10,000)")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   ::signal(SIGPIPE, SIG_IGN);
 
   const char* bootstrap = std::getenv("KAFKA_BOOTSTRAP_SERVERS");
-  RunReport report;
-  report.timing = timing;
-  report.kafka = bootstrap != nullptr && *bootstrap != '\0' ? bootstrap : "mock";
+  std::vector<RunReport> rounds;
   try {
     Environment env(engine, bootstrap != nullptr ? bootstrap : "", max_inflight, spool);
     std::printf("mosquitto at %s, Kafka at %s (%s)\n", env.mqttAddress().c_str(),
                 env.kafkaBootstrap().c_str(), env.mockKafka() ? "librdkafka mock cluster" : "real");
-    printHeader();
-    for (const Scenario& s : matrix()) {
-      if (!selected(only, s.id())) continue;
-      // Every path, baselines included, also runs open-loop at half its own maximum: the
-      // baselines' latency there is the floor the brokers and the load generator set.
-      report.scenarios.push_back(runScenario(env, s, timing, 0.5));
-      printProgress(report.scenarios.back());
-    }
+    for (int round = 1; round <= repeat; ++round) {
+      RunReport& report = rounds.emplace_back();
+      report.timing = timing;
+      report.kafka = bootstrap != nullptr && *bootstrap != '\0' ? bootstrap : "mock";
+      if (repeat > 1) std::printf("\n== round %d of %d\n", round, repeat);
+      printHeader();
+      for (const Scenario& s : matrix()) {
+        if (!selected(only, s.id())) continue;
+        // Every path, baselines included, also runs open-loop at half its own maximum: the
+        // baselines' latency there is the floor the brokers and the load generator set.
+        report.scenarios.push_back(runScenario(env, s, timing, 0.5));
+        printProgress(report.scenarios.back());
+      }
 
-    if (!skip_growth) {
-      // The same total rate for every shape, so CPU per message compares like with like: half of
-      // what one dataflow sustained, when that was measured.
-      report.growth_rate = 10000;
-      for (const ScenarioResult& r : report.scenarios) {
-        const Scenario& s = r.scenario;
-        const Phase* closed = r.phase("closed");
-        if (s.path == Path::MqttToKafka && s.qos == 1 && s.payload_size == 100 &&
-            s.properties == 0 && closed != nullptr && closed->rate > 0) {
-          report.growth_rate = std::min(report.growth_rate, closed->rate / 2);
+      if (!skip_growth) {
+        // The same total rate for every shape, so CPU per message compares like with like: half
+        // of what one dataflow sustained, when that was measured.
+        report.growth_rate = 10000;
+        for (const ScenarioResult& r : report.scenarios) {
+          const Scenario& s = r.scenario;
+          const Phase* closed = r.phase("closed");
+          if (s.path == Path::MqttToKafka && s.qos == 1 && s.payload_size == 100 &&
+              s.properties == 0 && closed != nullptr && closed->rate > 0) {
+            report.growth_rate = std::min(report.growth_rate, closed->rate / 2);
+          }
+        }
+        if (growth_rate > 0) report.growth_rate = growth_rate;
+        for (auto [dataflows, filters] : {std::pair{1, 1}, {10, 1}, {100, 1}, {1, 4}, {1, 16}}) {
+          Scenario s;
+          s.dataflows = dataflows;
+          s.filters = filters;
+          s.variant = "growth";
+          report.growth.push_back(runFixedRate(env, s, timing, report.growth_rate));
+          printProgress(report.growth.back());
         }
       }
-      for (auto [dataflows, filters] : {std::pair{1, 1}, {10, 1}, {100, 1}, {1, 4}, {1, 16}}) {
-        Scenario s;
-        s.dataflows = dataflows;
-        s.filters = filters;
-        s.variant = "growth";
-        report.growth.push_back(runFixedRate(env, s, timing, report.growth_rate));
-        printProgress(report.growth.back());
-      }
-    }
 
-    if (outage_s > 0 && env.mockKafka()) {
-      report.outage = runOutage(env, 2000, 10, outage_s, 10);
-      report.outage_ran = true;
+      // Once, in the last round: it takes over a minute and measures memory, not a ratio.
+      if (round == repeat && outage_s > 0 && env.mockKafka()) {
+        report.outage = runOutage(env, 2000, 10, outage_s, 10);
+        report.outage_ran = true;
+      }
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dataflow-bench: %s\n", e.what());
     return 1;
   }
+  const RunReport& report = rounds.back();
   printReport(report);
+  nlohmann::json json = toJson(report);  // the last round's figures in full
+  if (repeat > 1) {
+    printRepeats(rounds);
+    json["repeats"] = repeatsJson(rounds);
+  }
   std::ofstream out(out_path);
-  out << toJson(report).dump(2) << "\n";
+  out << json.dump(2) << "\n";
   std::printf("\nJSON written to %s\n", out_path.c_str());
   // A scenario that could not run (e.g. a path that never got ready) fails the whole run, after
   // the others have run and everything was reported.
   size_t failed = report.outage_ran && !report.outage.error.empty() ? 1 : 0;
-  for (const auto* results : {&report.scenarios, &report.growth}) {
-    for (const ScenarioResult& r : *results) failed += r.error.empty() ? 0 : 1;
+  for (const RunReport& round : rounds) {
+    for (const auto* results : {&round.scenarios, &round.growth}) {
+      for (const ScenarioResult& r : *results) failed += r.error.empty() ? 0 : 1;
+    }
   }
   if (failed > 0) {
     std::fprintf(stderr, "dataflow-bench: %zu scenario(s) FAILED (see above)\n", failed);

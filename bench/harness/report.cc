@@ -19,6 +19,10 @@ constexpr double kLatencyTargetMs = 20;
 constexpr double kRssTargetMiB = 64;
 constexpr double kGrowthTolerance = 0.2;
 constexpr double kFlatMemoryMiB = 1;  // RSS growth allowed over the outage's second half
+constexpr double kHundredP99TargetMs = 50;
+constexpr double kHundredRssTargetMiB = 128;
+constexpr double kStartTargetS = 5;
+constexpr double kKeptUpDrainS = 1;  // the last messages arrived within this after the load
 
 std::string machineCpu() {
   std::ifstream in("/proc/cpuinfo");
@@ -99,6 +103,25 @@ struct Verdict {
   std::string measured;
   std::optional<bool> met;  // nullopt: not measured in this run
 };
+
+// The growth run with `dataflows` dataflows and one filter each, or null.
+const ScenarioResult* growthRun(const RunReport& report, int dataflows) {
+  for (const ScenarioResult& r : report.growth) {
+    if (r.scenario.dataflows == dataflows && r.scenario.filters == 1 && r.error.empty()) return &r;
+  }
+  return nullptr;
+}
+
+// (idle RSS at 100 dataflows - at 1) / 99, once every dataflow is ready; -1e10 when not run.
+double idleKiBPerDataflow(const RunReport& report) {
+  const ScenarioResult* one = growthRun(report, 1);
+  const ScenarioResult* hundred = growthRun(report, 100);
+  if (one == nullptr || hundred == nullptr || one->engine_idle_rss_kib < 0 ||
+      hundred->engine_idle_rss_kib < 0) {
+    return -1e10;
+  }
+  return static_cast<double>(hundred->engine_idle_rss_kib - one->engine_idle_rss_kib) / 99.0;
+}
 
 std::vector<Verdict> verdicts(const RunReport& report) {
   std::vector<Verdict> out;
@@ -191,6 +214,60 @@ std::vector<Verdict> verdicts(const RunReport& report) {
     }
     out.push_back(v);
   }
+  // Issue 18: 100 dataflows at 10,000 msg/s, their memory and their start-up.
+  const ScenarioResult* hundred = growthRun(report, 100);
+  const Phase* hundred_open = hundred != nullptr ? hundred->phase("open") : nullptr;
+  {
+    Verdict v{"100 dataflows keep up with 10,000 msg/s in total, p99 < 50 ms", "", {}};
+    if (hundred_open != nullptr) {
+      const bool kept_up = hundred_open->rate >= 0.99 * report.growth_rate &&
+                           hundred_open->drain_s < kKeptUpDrainS;
+      v.measured = fmt(hundred_open->rate, "%.0f") + " of " + fmt(report.growth_rate, "%.0f") +
+                   " msg/s, drain " + fmt(hundred_open->drain_s, "%.1f") + " s, p99 " +
+                   fmt(hundred_open->latency.p99_ms, "%.2f") + " ms";
+      v.met = report.growth_rate >= 10000 && kept_up &&
+              hundred_open->latency.p99_ms < kHundredP99TargetMs;
+      if (report.growth_rate < 10000) v.measured += " (rate below 10,000: use --growth-rate)";
+    }
+    out.push_back(v);
+  }
+  {
+    Verdict v{"engine peak RSS < 128 MB with 100 dataflows", "", {}};
+    if (hundred != nullptr && hundred->engine_peak_rss_kib >= 0) {
+      v.measured = fmt(hundred->engine_peak_rss_kib / 1024.0) + " MiB (idle " +
+                   fmt(hundred->engine_idle_rss_kib / 1024.0) + " MiB; " +
+                   std::to_string(hundred->engine_threads) + " threads)";
+      v.met = hundred->engine_peak_rss_kib / 1024.0 < kHundredRssTargetMiB;
+    }
+    out.push_back(v);
+  }
+  {
+    Verdict v{"100 dataflows connected and flowing within 5 s of start", "", {}};
+    if (hundred != nullptr && hundred->start_s >= 0) {
+      v.measured = fmt(hundred->start_s, "%.2f") + " s";
+      v.met = hundred->start_s < kStartTargetS;
+    }
+    out.push_back(v);
+  }
+  {
+    Verdict v{"p99 end-to-end < 20 ms at half the maximum rate (every MQTT->Kafka scenario)", "",
+              {}};
+    double worst = -1;
+    std::string worst_id;
+    for (const ScenarioResult& r : report.scenarios) {
+      const Phase* p = r.phase("open");
+      if (r.scenario.path != Path::MqttToKafka || p == nullptr || p->latency.samples == 0) continue;
+      if (p->latency.p99_ms > worst) {
+        worst = p->latency.p99_ms;
+        worst_id = r.scenario.id();
+      }
+    }
+    if (worst >= 0) {
+      v.measured = "worst p99 " + fmt(worst, "%.2f") + " ms (" + worst_id + ")";
+      v.met = worst < kLatencyTargetMs;
+    }
+    out.push_back(v);
+  }
   return out;
 }
 
@@ -238,12 +315,98 @@ nlohmann::json scenarioJson(const ScenarioResult& r) {
                         {"engine_peak_rss_kib", r.engine_peak_rss_kib},
                         {"engine_threads", r.engine_threads},
                         {"ready_s", r.ready_s},
+                        {"start_s", r.start_s},
+                        {"engine_idle_rss_kib", r.engine_idle_rss_kib},
                         {"phases", phases}};
   if (!r.error.empty()) out["error"] = r.error;
   return out;
 }
 
+struct Spread {
+  std::vector<double> values;
+  double median() const {
+    std::vector<double> v = values;
+    std::sort(v.begin(), v.end());
+    if (v.empty()) return -1;
+    return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  }
+  double min() const { return values.empty() ? -1 : *std::min_element(values.begin(), values.end()); }
+  double max() const { return values.empty() ? -1 : *std::max_element(values.begin(), values.end()); }
+};
+
+// Every figure --repeat summarises, by name, in first-seen order.
+std::vector<std::pair<std::string, Spread>> repeatFigures(const std::vector<RunReport>& rounds) {
+  std::vector<std::pair<std::string, Spread>> out;
+  auto add = [&](const std::string& name, double value) {
+    if (value < 0) return;
+    for (auto& [existing, spread] : out) {
+      if (existing == name) {
+        spread.values.push_back(value);
+        return;
+      }
+    }
+    out.push_back({name, Spread{{value}}});
+  };
+  for (const RunReport& round : rounds) {
+    for (const Comparison& c : comparisons(round.scenarios)) {
+      add(c.engine->scenario.id() + " closed rate / slower baseline", c.ratio());
+    }
+    for (const ScenarioResult& r : round.scenarios) {
+      const Path path = r.scenario.path;
+      const Phase* open = r.phase("open");
+      if ((path == Path::MqttToKafka || path == Path::KafkaToMqtt) && open != nullptr) {
+        add(r.scenario.id() + " open-loop p99 ms", open->latency.p99_ms);
+      }
+      if (r.engine_peak_rss_kib >= 0) add(r.scenario.id() + " peak RSS MiB", r.engine_peak_rss_kib / 1024.0);
+    }
+    const ScenarioResult* one = growthRun(round, 1);
+    const Phase* base = one != nullptr ? one->phase("open") : nullptr;
+    for (const ScenarioResult& r : round.growth) {
+      const Phase* p = r.phase("open");
+      if (p == nullptr) continue;
+      const std::string id = r.scenario.id();
+      add(id + " CPU s per million", p->engine_cpu_s_per_million);
+      if (base != nullptr && base->engine_cpu_s_per_million > 0) {
+        add(id + " CPU per message vs 1 dataflow",
+            p->engine_cpu_s_per_million / base->engine_cpu_s_per_million);
+      }
+      add(id + " p99 ms", p->latency.p99_ms);
+      add(id + " msg/s", p->rate);
+      add(id + " peak RSS MiB", r.engine_peak_rss_kib / 1024.0);
+      add(id + " start s", r.start_s);
+      add(id + " threads", static_cast<double>(r.engine_threads));
+    }
+    if (const double per = idleKiBPerDataflow(round); per > -1e9) {
+      add("idle KiB per added dataflow", std::max(0.0, per));
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+void printRepeats(const std::vector<RunReport>& rounds) {
+  std::printf("\n== %zu rounds: median [min - max] of each figure, ratios taken within a round\n",
+              rounds.size());
+  for (const auto& [name, spread] : repeatFigures(rounds)) {
+    std::printf("%-70s %10s  [%s - %s]  n=%zu\n", name.c_str(), fmt(spread.median(), "%.3g").c_str(),
+                fmt(spread.min(), "%.3g").c_str(), fmt(spread.max(), "%.3g").c_str(),
+                spread.values.size());
+  }
+  std::fflush(stdout);
+}
+
+nlohmann::json repeatsJson(const std::vector<RunReport>& rounds) {
+  nlohmann::json out = {{"rounds", rounds.size()}, {"figures", nlohmann::json::array()}};
+  for (const auto& [name, spread] : repeatFigures(rounds)) {
+    out["figures"].push_back({{"name", name},
+                              {"median", spread.median()},
+                              {"min", spread.min()},
+                              {"max", spread.max()},
+                              {"values", spread.values}});
+  }
+  return out;
+}
 
 void printHeader() {
   std::printf("%-28s %-6s %9s %9s %8s %7s %7s %7s %7s %7s %6s %6s %5s\n", "scenario", "loop",
@@ -279,8 +442,8 @@ void printReport(const RunReport& report) {
   if (!report.growth.empty()) {
     std::printf("\n== Cost growth (MQTT->Kafka QoS 1 100 B, open loop at %.0f msg/s)\n",
                 report.growth_rate);
-    std::printf("%-34s %9s %10s %8s %8s %8s %10s %8s\n", "scenario", "msg/s", "CPU s/M", "vs 1",
-                "p99ms", "drain s", "RSS MiB", "threads");
+    std::printf("%-34s %9s %10s %8s %8s %8s %10s %9s %8s %8s\n", "scenario", "msg/s", "CPU s/M",
+                "vs 1", "p99ms", "drain s", "RSS MiB", "idle MiB", "start s", "threads");
     double base = -1;
     for (const ScenarioResult& r : report.growth) {
       const Phase* p = r.phase("open");
@@ -289,11 +452,17 @@ void printReport(const RunReport& report) {
         continue;
       }
       if (r.scenario.dataflows == 1 && r.scenario.filters == 1) base = p->engine_cpu_s_per_million;
-      std::printf("%-34s %9s %10s %8s %8s %8s %10s %8ld\n", r.scenario.id().c_str(),
+      std::printf("%-34s %9s %10s %8s %8s %8s %10s %9s %8s %8ld\n", r.scenario.id().c_str(),
                   fmt(p->rate, "%.0f").c_str(), fmt(p->engine_cpu_s_per_million, "%.2f").c_str(),
                   base > 0 ? fmt(p->engine_cpu_s_per_million / base, "%.2fx").c_str() : "-",
                   fmt(p->latency.p99_ms, "%.2f").c_str(), fmt(p->drain_s, "%.1f").c_str(),
-                  fmt(r.engine_peak_rss_kib / 1024.0).c_str(), r.engine_threads);
+                  fmt(r.engine_peak_rss_kib / 1024.0).c_str(),
+                  fmt(r.engine_idle_rss_kib / 1024.0).c_str(), fmt(r.start_s, "%.2f").c_str(),
+                  r.engine_threads);
+    }
+    if (const double per = idleKiBPerDataflow(report); per > -1e9) {
+      std::printf("idle memory per added dataflow (1 -> 100 dataflows, once ready): %.0f KiB\n",
+                  per);
     }
   }
 

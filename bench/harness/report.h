@@ -28,4 +28,10 @@ void printProgress(const ScenarioResult& result);
 void printReport(const RunReport& report);
 nlohmann::json toJson(const RunReport& report);
 
+// `--repeat N`: the same run N times (rounds). Each ratio (engine / slower baseline, CPU per
+// message against one dataflow) is computed within its round, then summarised across rounds as
+// median and range, with the rounds' values.
+void printRepeats(const std::vector<RunReport>& rounds);
+nlohmann::json repeatsJson(const std::vector<RunReport>& rounds);
+
 }  // namespace dataflow::bench

@@ -255,10 +255,14 @@ ScenarioResult runWithRig(Environment& env, const Scenario& scenario, Phases pha
   ScenarioResult result;
   result.scenario = scenario;
   try {
+    const auto launched = std::chrono::steady_clock::now();
     std::unique_ptr<Rig> rig = buildRig(env, scenario);
     const Tally& tally = rig->tally;
     result.ready_s =
         waitReady(*rig->sender, [&](uint64_t probe) { return tally.probeArrived(probe); });
+    result.start_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - launched).count();
+    if (rig->engine) result.engine_idle_rss_kib = testing::residentKiB(rig->engine->pid());
     phases(*rig, result);
     if (rig->engine) {
       result.engine_peak_rss_kib = testing::peakResidentKiB(rig->engine->pid());

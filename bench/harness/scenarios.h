@@ -53,6 +53,10 @@ struct ScenarioResult {
   long engine_peak_rss_kib = -1;
   long engine_threads = -1;  // at the end of the scenario
   double ready_s = -1;  // the readiness barrier: until a probe had come back along every route
+  // From launching the scenario's clients and engine until that barrier was passed: how long
+  // the engine took to have every dataflow connected and flowing.
+  double start_s = -1;
+  long engine_idle_rss_kib = -1;  // the engine's RSS once ready, before any load
   std::string error;    // set when the scenario could not run; the others go on
   const Phase* phase(const std::string& mode) const;
 };

@@ -50,6 +50,21 @@ size_t KafkaDestination::flush(std::chrono::milliseconds timeout) {
   return lane == nullptr ? 0 : producer_->flush(*lane, timeout);
 }
 
+ConnectionHealth KafkaDestination::health() const {
+  std::lock_guard lock(mutex_);
+  return lane_ ? producer_->health(*lane_) : producer_->health();
+}
+
+uint64_t KafkaDestination::resentCount() const {
+  std::lock_guard lock(mutex_);
+  return lane_ ? KafkaProducer::resentCount(*lane_) : 0;
+}
+
+uint64_t KafkaDestination::possibleDuplicateCount() const {
+  std::lock_guard lock(mutex_);
+  return lane_ ? KafkaProducer::possibleDuplicateCount(*lane_) : 0;
+}
+
 void KafkaDestination::close() {
   std::lock_guard lock(mutex_);
   if (closed_) return;

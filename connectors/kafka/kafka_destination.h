@@ -47,20 +47,23 @@ class KafkaDestination final : public Destination {
   void close() override;
 
   bool connected() const override { return producer_->connected(); }
-  // The producer's: connected(), the latest connection problem, the statistics' connection
-  // counters, messages produced again (resentCount) and producer restarts.
-  ConnectionHealth health() const override { return producer_->health(); }
+  // The producer's (shared with the endpoint's other dataflows): connected(), the latest
+  // connection problem, the statistics' connection counters and producer restarts; and this
+  // destination's own messages produced again (resentCount).
+  ConnectionHealth health() const override;
 
   uint64_t restartCount() const { return producer_->restartCount(); }
-  uint64_t resentCount() const { return producer_->resentCount(); }
-  uint64_t possibleDuplicateCount() const { return producer_->possibleDuplicateCount(); }
+  // This destination's messages produced again after an outage or a restart; how many of those
+  // may have reached Kafka already.
+  uint64_t resentCount() const;
+  uint64_t possibleDuplicateCount() const;
   const KafkaProducer& producer() const { return *producer_; }
 
  private:
   const std::shared_ptr<KafkaProducer> producer_;
   const runtime::FlightLimits limits_;
   const std::shared_ptr<spdlog::logger> logger_;
-  std::mutex mutex_;  // start() and close()
+  mutable std::mutex mutex_;  // lane_ and closed_
   std::shared_ptr<KafkaProducer::Lane> lane_;  // set by start(), kept after close()
   std::atomic<KafkaProducer::Lane*> live_{nullptr};  // lane_ while started and not closed
   bool closed_ = false;

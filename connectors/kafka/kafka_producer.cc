@@ -398,9 +398,11 @@ void KafkaProducer::detachRequested() {
     }
     detach_requests_.clear();
     // Lanes that left and whose last slot came back are forgotten.
-    std::erase_if(lanes_, [](const std::shared_ptr<Lane>& lane) {
+    std::erase_if(lanes_, [&](const std::shared_ptr<Lane>& lane) {
       std::lock_guard slots(lane->slots_mutex);
-      return lane->detached && lane->held == 0;
+      const bool forget = lane->detached && lane->held == 0;
+      if (forget) left_lanes_.fetch_sub(1);
+      return forget;
     });
   }
   changed_.notify_all();
@@ -411,6 +413,7 @@ void KafkaProducer::detachRequested() {
 void KafkaProducer::release(Lane& lane) {
   lane.handler = nullptr;
   lane.detached = true;
+  left_lanes_.fetch_add(1);
   std::vector<InFlight*> dropped;
   for (auto it = parked_.begin(); it != parked_.end();) {
     if (it->second->lane == &lane) {
@@ -440,6 +443,18 @@ ConnectionHealth KafkaProducer::health() const {
   return h;
 }
 
+uint64_t KafkaProducer::resentCount(const Lane& lane) { return lane.resent.load(); }
+
+uint64_t KafkaProducer::possibleDuplicateCount(const Lane& lane) {
+  return lane.possible_duplicates.load();
+}
+
+ConnectionHealth KafkaProducer::health(const Lane& lane) const {
+  ConnectionHealth h = health();
+  h.messages_resent = lane.resent.load();
+  return h;
+}
+
 // The delivery thread's poll. The KafkaProducer outlives its librdkafka producer.
 int KafkaProducer::onStatistics(rd_kafka_t*, char* json, size_t json_length, void* opaque) {
   static_cast<KafkaProducer*>(opaque)->statistics_.update(std::string_view(json, json_length));
@@ -450,8 +465,14 @@ void KafkaProducer::deliveryLoop() {
   auto next_probe = steady_clock::now();
   auto next_reclaim = steady_clock::now();
   try {
+    auto next_sweep = steady_clock::now();
     while (!stopping_.load()) {
-      if (detach_pending_.load()) detachRequested();
+      // Detach requests; and now and then, lanes that left with messages in librdkafka whose
+      // reports have all come since.
+      if (detach_pending_.load() || (left_lanes_.load() > 0 && steady_clock::now() >= next_sweep)) {
+        detachRequested();
+        next_sweep = steady_clock::now() + kProbeInterval;
+      }
       if (restart_requested_.load()) {
         restartProducer();
         if (stopping_.load()) break;  // the producer could not be re-created

@@ -130,6 +130,10 @@ class KafkaProducer {
   uint64_t restartCount() const { return restarts_.load(); }
   uint64_t resentCount() const { return resent_.load(); }
   uint64_t possibleDuplicateCount() const { return possible_duplicates_.load(); }
+  // health() with `lane`'s own count of messages produced again.
+  ConnectionHealth health(const Lane& lane) const;
+  static uint64_t resentCount(const Lane& lane);
+  static uint64_t possibleDuplicateCount(const Lane& lane);
   size_t laneCount() const;
 
  private:
@@ -211,6 +215,7 @@ class KafkaProducer {
   std::atomic<int> waiters_{0};         // threads in waitUntil()
   std::atomic<int> flush_requests_{0};  // flush() calls in progress
   std::atomic<bool> detach_pending_{false};
+  std::atomic<size_t> left_lanes_{0};  // detached lanes still in lanes_ (slots not all back)
   std::atomic<bool> running_{false};   // the delivery thread serves lanes
   std::atomic<bool> stopping_{false};  // tells the delivery thread to end
   std::atomic<bool> failed_{false};
@@ -260,6 +265,8 @@ class KafkaProducer::Lane {
   std::atomic<size_t> in_flight_bytes{0};
   std::atomic<int> active_senders{0};
   std::atomic<bool> closed{false};
+  std::atomic<uint64_t> resent{0};  // produced again after an outage or a restart
+  std::atomic<uint64_t> possible_duplicates{0};
   bool detached = false;  // guarded by the producer's mutex_
   size_t held = 0;        // slots in use, abandoned ones included; guarded by slots_mutex
   std::mutex slots_mutex;

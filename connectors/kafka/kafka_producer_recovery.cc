@@ -134,7 +134,11 @@ void KafkaProducer::produceParked() {
     switch (produce(*slot, false, refused)) {
       case Attempt::Produced:
         resent_.fetch_add(1);
-        if (slot->maybe_sent) possible_duplicates_.fetch_add(1);
+        slot->lane->resent.fetch_add(1);
+        if (slot->maybe_sent) {
+          possible_duplicates_.fetch_add(1);
+          slot->lane->possible_duplicates.fetch_add(1);
+        }
         continue;
       case Attempt::Refused:
         slot->lane->refused_warning.report([&] { return refused.message(); });

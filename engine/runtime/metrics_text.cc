@@ -91,7 +91,8 @@ bool dataflowReady(const DataflowReading& d) {
 }
 
 // Per endpoint of every dataflow: `value` of its ConnectionHealth, labelled dataflow, endpoint
-// and side.
+// and side. A Kafka destination's is that of the endpoint's producer, which its dataflows share:
+// the same values under each of them.
 template <class Value>
 void perEndpoint(const EngineReading& r, Exposition& out, const std::string& name,
                  const char* type, const std::string& help, Value value) {
@@ -142,8 +143,8 @@ void renderConnections(const EngineReading& r, Exposition& out) {
               "(0 for MQTT).",
               [](const ConnectionHealth& h) { return u(h.request_retries); });
   perEndpoint(r, out, "dataflow_endpoint_client_restarts_total", "counter",
-              "Client instances re-created after a fatal error (a Kafka producer's), their "
-              "messages produced again.",
+              "Client instances re-created after a fatal error (a Kafka producer's, shared by "
+              "the dataflows of its endpoint), their messages produced again.",
               [](const ConnectionHealth& h) { return u(h.client_restarts); });
 }
 
