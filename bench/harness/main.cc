@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
       RunReport& report = rounds.emplace_back();
       report.timing = timing;
       report.kafka = bootstrap != nullptr && *bootstrap != '\0' ? bootstrap : "mock";
+      beginRound(round);
       if (repeat > 1) std::printf("\n== round %d of %d\n", round, repeat);
       printHeader();
       for (const Scenario& s : matrix()) {

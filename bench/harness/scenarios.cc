@@ -23,9 +23,10 @@ constexpr int kPartitions = 4;
 // the engine's own default maxInflightMessages, so both see the same MQTT flow control.
 constexpr uint16_t kSubscriberReceiveMaximum = 100;
 
-// A run-unique prefix so topics and groups never meet a previous run's on a real cluster.
-const std::string& runTag() {
-  static const std::string tag = [] {
+// A run-unique prefix so topics and groups never meet a previous run's on a real cluster, nor
+// (with --repeat) an earlier round's.
+std::string& runTag() {
+  static std::string tag = [] {
     std::random_device random;
     std::ostringstream out;
     out << std::hex << (random() & 0xffffff);
@@ -277,6 +278,11 @@ ScenarioResult runWithRig(Environment& env, const Scenario& scenario, Phases pha
 }
 
 }  // namespace
+
+void beginRound(int round) {
+  std::string& tag = runTag();
+  tag = tag.substr(0, tag.find('r')) + (round > 1 ? "r" + std::to_string(round) : std::string());
+}
 
 const char* pathName(Path path) {
   switch (path) {

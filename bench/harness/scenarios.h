@@ -63,6 +63,9 @@ struct ScenarioResult {
 
 // Closed loop; then, when `open_rate_fraction` > 0 (engine scenarios), open loop at that fraction
 // of the closed-loop rate, for latency.
+// --repeat: round `round` (from 1) names its topics, groups and client ids apart from the others'.
+void beginRound(int round);
+
 ScenarioResult runScenario(Environment& env, const Scenario& scenario, const Timing& timing,
                            double open_rate_fraction);
 

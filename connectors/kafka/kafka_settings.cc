@@ -334,6 +334,7 @@ Result<ConsumerConfig> consumerConfig(const config::KafkaSettings& settings,
   // Event Hubs' accepted range (6 s to 300 s). heartbeat.interval.ms stays 3 s.
   set(c, "session.timeout.ms", std::to_string(kConsumerSessionTimeoutMs));
   set(c, "queued.max.messages.kbytes", std::to_string(kConsumerPrefetchKbytes));
+  set(c, "queued.min.messages", std::to_string(kConsumerPrefetchMessages));
   set(c, "fetch.wait.max.ms", std::to_string(kConsumerFetchWaitMs));
   addReconnectBackoff(c);
   return config;

@@ -50,6 +50,7 @@ TEST_F(KafkaConsumerSettingsTest, SchemaDefaultsGiveTheWholeListInOrder) {
       {"partition.assignment.strategy", "roundrobin"},
       {"session.timeout.ms", "10000"},
       {"queued.max.messages.kbytes", "16384"},
+      {"queued.min.messages", "25000"},
       {"fetch.wait.max.ms", "100"},
       {"reconnect.backoff.ms", "100"},
       {"reconnect.backoff.max.ms", "10000"},
