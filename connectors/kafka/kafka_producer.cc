@@ -6,6 +6,7 @@
 
 #include "engine/core/backoff.h"
 #include "engine/core/murmur2.h"
+#include "engine/core/thread_name.h"
 #include "engine/runtime/log_fields.h"
 
 namespace dataflow::kafka {
@@ -146,7 +147,10 @@ Status KafkaProducer::start() {
                    describe(effectiveConfig(producer_.get())));
   }
   running_.store(true);
-  delivery_thread_ = std::thread([this] { deliveryLoop(); });
+  delivery_thread_ = std::thread([this] {
+    nameThisThread("df-kafka-out");
+    deliveryLoop();
+  });
   return Status::ok();
 }
 

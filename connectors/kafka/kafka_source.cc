@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "connectors/kafka/kafka_record.h"
+#include "engine/core/thread_name.h"
 #include "engine/runtime/log_fields.h"
 
 namespace dataflow::kafka {
@@ -106,8 +107,14 @@ Status KafkaSource::start(MessageHandler& handler) {
     logger_->debug("Kafka consumer effective configuration: {}",
                    describe(effectiveConfig(consumer_.get())));
   }
-  dispatch_thread_ = std::thread([this] { dispatchLoop(); });
-  consumer_thread_ = std::thread([this] { consumerLoop(); });
+  dispatch_thread_ = std::thread([this] {
+    nameThisThread("df-kafka-in");
+    dispatchLoop();
+  });
+  consumer_thread_ = std::thread([this] {
+    nameThisThread("df-kafka-poll");
+    consumerLoop();
+  });
   return Status::ok();
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/core/thread_name.h"
+
 namespace dataflow {
 
 namespace {
@@ -33,7 +35,10 @@ WorkerPool::WorkerPool(size_t min_threads, std::chrono::milliseconds stuck_after
       idle_exit_(idle_exit) {
   std::lock_guard lock(mutex_);
   for (size_t i = 0; i < min_threads_; ++i) spawn(false);
-  watcher_thread_ = std::thread([this] { watch(); });
+  watcher_thread_ = std::thread([this] {
+    nameThisThread("df-pool-watch");
+    watch();
+  });
 }
 
 WorkerPool::~WorkerPool() {
@@ -53,7 +58,10 @@ WorkerPool::~WorkerPool() {
 void WorkerPool::spawn(bool extra) {
   Worker& worker = workers_.emplace_back();
   worker.extra = extra;
-  worker.thread = std::thread([this, &worker] { work(worker); });
+  worker.thread = std::thread([this, &worker] {
+    nameThisThread(worker.extra ? "df-worker+" : "df-worker");
+    work(worker);
+  });
 }
 
 void WorkerPool::post(Task* task) {

@@ -6,6 +6,8 @@
 #include <limits>
 #include <thread>
 
+#include "engine/core/thread_name.h"
+
 namespace dataflow::runtime {
 
 namespace {
@@ -51,7 +53,12 @@ Status DataflowRunner::start() {
     onFailure(status);
     return status;
   }
-  if (spool_) sender_ = std::thread([this] { sendFromSpool(); });
+  if (spool_) {
+    sender_ = std::thread([this] {
+      nameThisThread("df-spool-send");
+      sendFromSpool();
+    });
+  }
   RunnerState expected = RunnerState::Created;
   state_.compare_exchange_strong(expected, RunnerState::Running);
   return Status::ok();

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "engine/core/backoff.h"
+#include "engine/core/thread_name.h"
 #include "engine/spool/spool_record.h"
 
 namespace dataflow::spool {
@@ -111,7 +112,10 @@ Result<std::unique_ptr<Spool>> Spool::open(const SpoolOptions& options, const Cl
   // Reading starts from the log: records from before the restart come first.
   spool->refill_wanted_ = true;
   spool->updateLimits();
-  spool->thread_ = std::thread([s = spool.get()] { s->run(); });
+  spool->thread_ = std::thread([s = spool.get()] {
+    nameThisThread("df-spool");
+    s->run();
+  });
   return spool;
 }
 

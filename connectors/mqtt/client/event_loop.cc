@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "engine/core/thread_name.h"
+
 namespace dataflow::mqtt {
 
 using std::chrono::steady_clock;
@@ -24,6 +26,7 @@ LoopThread::LoopThread() {
   event.data.fd = wake_fd_;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
   thread_ = std::thread([this] {
+    nameThisThread("df-mqtt-io");
     thread_id_.store(std::this_thread::get_id());
     run();
   });
@@ -144,6 +147,7 @@ void LoopThread::run() {
 BlockingPool::BlockingPool(size_t threads) {
   for (size_t i = 0; i < threads; ++i) {
     threads_.emplace_back([this] {
+      nameThisThread("df-mqtt-block");
       while (true) {
         std::function<void()> task;
         {
