@@ -72,6 +72,14 @@ Status DevCluster::setBrokerDown(int32_t broker_id, bool down) {
 
 Status DevCluster::setAllBrokersDown(bool down) { return setBrokerDown(-1, down); }
 
+Status DevCluster::setPartitionLeader(const std::string& topic, int32_t partition,
+                                      int32_t broker_id) {
+  return mockStatus(
+      rd_kafka_mock_partition_set_leader(cluster_.get(), topic.c_str(), partition, broker_id),
+      "cannot make broker " + std::to_string(broker_id) + " the leader of " + topic + "[" +
+          std::to_string(partition) + "]");
+}
+
 Status DevCluster::failNextProduceRequests(const std::vector<int>& kafka_error_codes) {
   std::vector<rd_kafka_resp_err_t> errors;
   errors.reserve(kafka_error_codes.size());

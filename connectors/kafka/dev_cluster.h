@@ -46,6 +46,8 @@ class DevCluster {
   // Leadership does not move.
   Status setBrokerDown(int32_t broker_id, bool down);
   Status setAllBrokersDown(bool down);
+  // Makes `broker_id` the leader of the topic's partition (the topic must exist).
+  Status setPartitionLeader(const std::string& topic, int32_t partition, int32_t broker_id);
 
   // The next produce requests fail with these Kafka protocol error codes, one per request
   // (e.g. 10 = MESSAGE_TOO_LARGE), for fault injection in tests.

@@ -674,6 +674,13 @@ namespace dataflow::kafka {
 
 std::shared_ptr<KafkaProducer> ProducerPool::get(const std::string& key,
                                                  KafkaProducer::Options options) {
+  // The lanes bound what a shared producer holds, each its own dataflow's. librdkafka's own
+  // queue bound would be one more, shared: a dataflow whose partitions have no leader would fill
+  // it and hold back every other dataflow of the endpoint. So it is set out of reach.
+  for (const char* name : {"queue.buffering.max.messages", "queue.buffering.max.kbytes"}) {
+    std::erase_if(options.config, [&](const ConfigProperty& p) { return p.name == name; });
+    options.config.push_back({name, std::to_string(kMaxInt32Property)});
+  }
   std::lock_guard lock(mutex_);
   std::erase_if(producers_, [](const auto& entry) { return entry.second.expired(); });
   std::weak_ptr<KafkaProducer>& slot = producers_[key];

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
 #include "connectors/kafka/kafka_destination.h"
 #include "connectors/kafka/kafka_producer.h"
@@ -172,6 +173,44 @@ TEST_F(SharedProducerTest, TheInFlightBoundIsPerDestination) {
   EXPECT_TRUE(third_sent);
   ASSERT_TRUE(full_recorder.waitFor(3));
   ASSERT_TRUE(free_recorder.waitFor(20));
+}
+
+// A dataflow whose topic has no reachable leader keeps its messages in librdkafka (retried, up to
+// its own bound): the other dataflows of the shared producer still get theirs through, since the
+// producer's own queue is not a shared bound.
+TEST_F(SharedProducerTest, ADataflowWhosePartitionsAreUnreachableDoesNotHoldBackTheOthers) {
+  const std::string stuck_topic = topic_ + "-stuck";
+  kafka_.createTopic(stuck_topic, 1);
+  kafka_.createTopic(topic_, 1);
+  kafka_.setPartitionLeader(stuck_topic, 0, 1);
+  kafka_.setPartitionLeader(topic_, 0, 2);
+  // Small bounds: the configuration's queue would be full with the stuck lane's messages alone.
+  Result<kafka::ProducerConfig> config = kafka::producerConfig(
+      settings(), config::MountedFiles(), runtime::FlightLimits{20, 1u << 20}, "shared-test");
+  ASSERT_TRUE(config.isOk());
+  auto shared = pool_.get("small", kafka::KafkaProducer::Options{std::move(config).value(), logger_,
+                                                                  &clock_, "kafka-test", nullptr});
+  Recorder stuck_recorder, flowing_recorder;
+  auto stuck = lane(shared, stuck_recorder, runtime::FlightLimits{20, 1u << 20});
+  auto flowing = lane(shared, flowing_recorder, runtime::FlightLimits{20, 1u << 20});
+  ASSERT_TRUE(flowing->send(message("warm-up", 0)).isOk());
+  ASSERT_TRUE(flowing_recorder.waitFor(1));
+  kafka_.setBrokerDown(1, true);
+  for (uint64_t i = 1; i <= 20; ++i) {
+    Message m = message("stuck", 100 + i);
+    m.topic = stuck_topic;
+    ASSERT_TRUE(stuck->send(std::move(m)).isOk());
+  }
+  std::thread sender([&] {
+    for (uint64_t i = 1; i <= 10; ++i) EXPECT_TRUE(flowing->send(message("f", i)).isOk());
+  });
+  const bool delivered = flowing_recorder.waitFor(11);
+  kafka_.setBrokerDown(1, false);  // lets everything finish either way
+  sender.join();
+  EXPECT_TRUE(delivered);
+  EXPECT_EQ(sequences(flowing_recorder), range(0, 11));
+  ASSERT_TRUE(stuck_recorder.waitFor(20));
+  EXPECT_EQ(sequences(stuck_recorder), range(101, 121));
 }
 
 }  // namespace

@@ -210,6 +210,11 @@ void MockKafka::setBrokerDown(int32_t broker_id, bool down) {
 
 void MockKafka::setAllBrokersDown(bool down) { check(cluster_->setAllBrokersDown(down)); }
 
+void MockKafka::setPartitionLeader(const std::string& topic, int32_t partition,
+                                   int32_t broker_id) {
+  check(cluster_->setPartitionLeader(topic, partition, broker_id));
+}
+
 void MockKafka::failNextProduceRequests(const std::vector<int>& kafka_error_codes) {
   check(cluster_->failNextProduceRequests(kafka_error_codes));
 }

@@ -29,6 +29,7 @@ class MockKafka {
   void createTopic(const std::string& name, int partitions);
   void setBrokerDown(int32_t broker_id, bool down);
   void setAllBrokersDown(bool down);
+  void setPartitionLeader(const std::string& topic, int32_t partition, int32_t broker_id);
   // The next produce requests fail with these Kafka error codes, one per request.
   void failNextProduceRequests(const std::vector<int>& kafka_error_codes);
 
