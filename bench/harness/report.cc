@@ -123,6 +123,27 @@ double idleKiBPerDataflow(const RunReport& report) {
   return static_cast<double>(hundred->engine_idle_rss_kib - one->engine_idle_rss_kib) / 99.0;
 }
 
+// The worst open-loop p99 of the scenarios whose path `counts`, against kLatencyTargetMs.
+template <class Counts>
+Verdict worstLatency(const RunReport& report, std::string target, Counts counts) {
+  Verdict v{std::move(target), "", {}};
+  double worst = -1;
+  std::string worst_id;
+  for (const ScenarioResult& r : report.scenarios) {
+    const Phase* p = r.phase("open");
+    if (!counts(r.scenario.path) || p == nullptr || p->latency.samples == 0) continue;
+    if (p->latency.p99_ms > worst) {
+      worst = p->latency.p99_ms;
+      worst_id = r.scenario.id();
+    }
+  }
+  if (worst >= 0) {
+    v.measured = "worst p99 " + fmt(worst, "%.2f") + " ms (" + worst_id + ")";
+    v.met = worst < kLatencyTargetMs;
+  }
+  return v;
+}
+
 std::vector<Verdict> verdicts(const RunReport& report) {
   std::vector<Verdict> out;
   // 1. MQTT -> Kafka, QoS 1, 100 B against the slower baseline.
@@ -141,26 +162,12 @@ std::vector<Verdict> verdicts(const RunReport& report) {
     out.push_back(v);
   }
   // 2. p99 at half the maximum rate, every engine scenario.
-  {
-    Verdict v{"p99 end-to-end < 20 ms at half the maximum rate (every engine scenario)", "", {}};
-    double worst = -1;
-    std::string worst_id;
-    for (const ScenarioResult& r : report.scenarios) {
-      const Phase* p = r.phase("open");
-      const Path path = r.scenario.path;
-      if (path != Path::MqttToKafka && path != Path::KafkaToMqtt) continue;
-      if (p == nullptr || p->latency.samples == 0) continue;
-      if (p->latency.p99_ms > worst) {
-        worst = p->latency.p99_ms;
-        worst_id = r.scenario.id();
-      }
-    }
-    if (worst >= 0) {
-      v.measured = "worst p99 " + fmt(worst, "%.2f") + " ms (" + worst_id + ")";
-      v.met = worst < kLatencyTargetMs;
-    }
-    out.push_back(v);
-  }
+  out.push_back(worstLatency(report,
+                             "p99 end-to-end < 20 ms at half the maximum rate (every engine "
+                             "scenario)",
+                             [](Path path) {
+                               return path == Path::MqttToKafka || path == Path::KafkaToMqtt;
+                             }));
   // 3. Peak RSS at steady load.
   {
     Verdict v{"engine peak RSS < 64 MB at steady load (one dataflow, every scenario)", "", {}};
@@ -249,25 +256,9 @@ std::vector<Verdict> verdicts(const RunReport& report) {
     }
     out.push_back(v);
   }
-  {
-    Verdict v{"p99 end-to-end < 20 ms at half the maximum rate (every MQTT->Kafka scenario)", "",
-              {}};
-    double worst = -1;
-    std::string worst_id;
-    for (const ScenarioResult& r : report.scenarios) {
-      const Phase* p = r.phase("open");
-      if (r.scenario.path != Path::MqttToKafka || p == nullptr || p->latency.samples == 0) continue;
-      if (p->latency.p99_ms > worst) {
-        worst = p->latency.p99_ms;
-        worst_id = r.scenario.id();
-      }
-    }
-    if (worst >= 0) {
-      v.measured = "worst p99 " + fmt(worst, "%.2f") + " ms (" + worst_id + ")";
-      v.met = worst < kLatencyTargetMs;
-    }
-    out.push_back(v);
-  }
+  out.push_back(worstLatency(
+      report, "p99 end-to-end < 20 ms at half the maximum rate (every MQTT->Kafka scenario)",
+      [](Path path) { return path == Path::MqttToKafka; }));
   return out;
 }
 

@@ -47,7 +47,20 @@ class SharedProducerTest : public KafkaDestinationTest {
     return out;
   }
 
+  // Two lanes of one producer on a one-partition topic, the first with one message delivered.
+  void startTwoLanesWarm() {
+    kafka_.createTopic(topic_, 1);
+    shared_ = producer();
+    first_ = lane(shared_, first_recorder_);
+    second_ = lane(shared_, second_recorder_);
+    ASSERT_TRUE(first_->send(message("warm-up", 0)).isOk());
+    ASSERT_TRUE(first_recorder_.waitFor(1));
+  }
+
   kafka::ProducerPool pool_;
+  std::shared_ptr<kafka::KafkaProducer> shared_;
+  Recorder first_recorder_, second_recorder_;
+  std::unique_ptr<kafka::KafkaDestination> first_, second_;
 };
 
 TEST_F(SharedProducerTest, ThePoolGivesOneProducerPerKeyWhileItIsHeld) {
@@ -94,13 +107,9 @@ TEST_F(SharedProducerTest, EachDestinationGetsExactlyItsOwnReports) {
 // A destination that leaves with messages parked (Kafka down) drops only its own: the other one's
 // parked messages reach Kafka when it is back, and the one that left gets no report after close().
 TEST_F(SharedProducerTest, ADestinationThatLeavesTakesNothingFromTheOthers) {
-  kafka_.createTopic(topic_, 1);
-  auto shared = producer();
-  Recorder staying_recorder, leaving_recorder;
-  auto staying = lane(shared, staying_recorder);
-  auto leaving = lane(shared, leaving_recorder);
-  ASSERT_TRUE(staying->send(message("warm-up", 0)).isOk());
-  ASSERT_TRUE(staying_recorder.waitFor(1));
+  startTwoLanesWarm();
+  auto& staying = first_;
+  auto& leaving = second_;
   kafka_.setAllBrokersDown(true);
   ASSERT_TRUE(waitFor([&] { return !staying->connected(); }, kDeadline));
   constexpr uint64_t kCount = 50;
@@ -109,26 +118,25 @@ TEST_F(SharedProducerTest, ADestinationThatLeavesTakesNothingFromTheOthers) {
     ASSERT_TRUE(leaving->send(message("leave-" + std::to_string(i), 1000 + i)).isOk());
   }
   leaving->close();
-  EXPECT_EQ(shared->laneCount(), 1u);
-  const size_t leaving_reports = leaving_recorder.deliveries().size();
+  EXPECT_EQ(shared_->laneCount(), 1u);
+  const size_t leaving_reports = second_recorder_.deliveries().size();
   kafka_.setAllBrokersDown(false);
-  ASSERT_TRUE(staying_recorder.waitFor(kCount + 1));
+  ASSERT_TRUE(first_recorder_.waitFor(kCount + 1));
   EXPECT_EQ(staying->flush(kDeadline), 0u);
-  EXPECT_EQ(sequences(staying_recorder), range(0, kCount + 1));
-  EXPECT_EQ(leaving_recorder.deliveries().size(), leaving_reports);
+  EXPECT_EQ(sequences(first_recorder_), range(0, kCount + 1));
+  EXPECT_EQ(second_recorder_.deliveries().size(), leaving_reports);
   EXPECT_TRUE(leaving->send(message("after close", 9999)).isRetriable());
 }
 
 // An instance-fatal error of the shared producer: it is re-created once and every destination's
 // messages are produced again; none is refused or missing.
 TEST_F(SharedProducerTest, AProducerRestartResendsForEveryDestination) {
-  kafka_.createTopic(topic_, 1);
-  auto shared = producer();
-  Recorder first_recorder, second_recorder;
-  auto first = lane(shared, first_recorder);
-  auto second = lane(shared, second_recorder);
-  ASSERT_TRUE(first->send(message("before", 0)).isOk());
-  ASSERT_TRUE(first_recorder.waitFor(1));
+  startTwoLanesWarm();
+  auto& first = first_;
+  auto& second = second_;
+  Recorder& first_recorder = first_recorder_;
+  Recorder& second_recorder = second_recorder_;
+  auto& shared = shared_;
   constexpr int kOutOfOrderSequenceNumber = 45;
   kafka_.failNextProduceRequests({kOutOfOrderSequenceNumber});
   constexpr uint64_t kCount = 200;
