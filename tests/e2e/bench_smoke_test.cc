@@ -59,8 +59,29 @@ TEST(BenchSmoke, EveryPathDeliversEverythingItSendsAndIsComparedWithBothBaseline
     EXPECT_GT(c["kafka_alone"].get<double>(), 0);
     EXPECT_GT(c["ratio_to_slower"].get<double>(), 0);
   }
-  EXPECT_EQ(results["targets"].size(), 5u);
+  EXPECT_EQ(results["targets"].size(), 9u);  // issue 6's five and issue 18's four
   EXPECT_GT(results["machine"]["cores"].get<int>(), 0);
+}
+
+// --repeat: every round runs on its own topics and the summary has each ratio once per round.
+TEST(BenchSmoke, RepeatedRoundsAreSummarisedWithEveryRoundsValue) {
+  TempDir dir;
+  const nlohmann::json results =
+      runBench(dir, {"--only", "mqtt-kafka.q1.100B.p0", "--only", "mqtt-alone.q1.100B.p0",
+                     "--only", "kafka-alone.100B.p0", "--skip-growth", "--outage-seconds", "0",
+                     "--repeat", "2"});
+  ASSERT_TRUE(results.contains("repeats")) << results.dump(2);
+  EXPECT_EQ(results["repeats"]["rounds"], 2);
+  bool ratio_seen = false;
+  for (const nlohmann::json& figure : results["repeats"]["figures"]) {
+    if (figure["name"] != "mqtt-kafka.q1.100B.p0 closed rate / slower baseline") continue;
+    ratio_seen = true;
+    ASSERT_EQ(figure["values"].size(), 2u) << figure.dump();
+    EXPECT_GT(figure["median"].get<double>(), 0);
+    EXPECT_LE(figure["min"].get<double>(), figure["median"].get<double>());
+    EXPECT_GE(figure["max"].get<double>(), figure["median"].get<double>());
+  }
+  EXPECT_TRUE(ratio_seen) << results["repeats"].dump(2);
 }
 
 TEST(BenchSmoke, TheOutageScenarioDeliversEverythingAfterKafkaReturns) {
