@@ -46,10 +46,10 @@ inline constexpr int64_t kConsumerPrefetchKbytes = 16'384;
 // queued.min.messages of the consumer: the messages librdkafka tries to keep prefetched per
 // partition (its default, 100,000). The kbytes bound above counts wire bytes only; each
 // prefetched message also costs librdkafka's own structures (a few hundred bytes, more with
-// headers), so with small messages the count is what bounds memory: Kafka -> MQTT at 100 B with
-// 8 headers peaked at 56 MiB with the default and 45 MiB with 25,000. 10,000 (32 MiB) halved
-// the throughput against the mock cluster, which holds every fetch that finds no data for the
-// whole fetch.wait.max.ms (bench/README.md).
+// headers), so with small records and a backlog in Kafka the count is what bounds memory.
+// 10,000 halved the throughput against the mock cluster, which holds every fetch that finds no
+// data for the whole fetch.wait.max.ms; 25,000 did not. (The benchmark's closed loop keeps at
+// most 20,000 records in flight, so it does not show the memory this saves.)
 inline constexpr int64_t kConsumerPrefetchMessages = 25'000;
 // fetch.wait.max.ms of the consumer: how long a broker may hold a fetch that finds no data. Kafka
 // answers early when records arrive, so this only sets the idle fetch rate there; librdkafka's
